@@ -1,0 +1,215 @@
+//! The auditor: the consumer end of the hand-off, on its own thread.
+//!
+//! It owns one [`Framer`] per direction, the [`Classifier`] and the
+//! [`Stamper`], and feeds the writer. Per message from the relay:
+//!
+//! 1. a chunk is split into frames (a loss reported with it resynchronises the
+//!    framer and becomes an `audit_dropped` event);
+//! 2. each frame is classified into events;
+//! 3. each event is stamped (envelope + hash chain) into the pending batch;
+//! 4. the batch goes to the writer when the inbox is momentarily empty or the
+//!    batch is large, so a burst costs few `write` calls.
+//!
+//! On [`AuditMsg::End`] both framers are finished (a last line without
+//! newline is still a frame), `session_end` is written, and `run` returns.
+
+use std::time::SystemTime;
+
+use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
+use crate::clock::SessionClock;
+use crate::event::{Direction, Event, EventType, Outcome, Severity};
+use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
+use crate::handoff::{AuditInbox, AuditMsg, Loss};
+use crate::sink::WriterHandle;
+use crate::stamp::{SessionIdentity, Stamper};
+
+/// A batch is handed to the writer once it holds this many bytes.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// Everything the auditor needs to know about its session.
+#[derive(Debug, Clone)]
+pub struct AuditorConfig {
+    pub parse_limit: usize,
+    pub classify: ClassifyConfig,
+    pub identity: SessionIdentity,
+    pub facts: SessionFacts,
+    pub clock: SessionClock,
+}
+
+impl AuditorConfig {
+    /// Defaults for a session with this identity and these facts.
+    pub fn new(identity: SessionIdentity, facts: SessionFacts) -> AuditorConfig {
+        AuditorConfig {
+            parse_limit: DEFAULT_PARSE_LIMIT,
+            classify: ClassifyConfig::default(),
+            identity,
+            facts,
+            clock: SessionClock::start(),
+        }
+    }
+}
+
+/// What the auditor did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuditorReport {
+    pub events: u64,
+    pub frames: u64,
+    pub handoff_lost: Loss,
+}
+
+/// The auditor's state between messages.
+pub struct Auditor {
+    c2s: Framer,
+    s2c: Framer,
+    classifier: Classifier,
+    stamper: Stamper,
+    clock: SessionClock,
+    frames: Vec<Frame>,
+    events: Vec<Event>,
+    batch: Vec<u8>,
+    report: AuditorReport,
+}
+
+impl Auditor {
+    /// A fresh auditor for one session.
+    pub fn new(config: AuditorConfig) -> Auditor {
+        Auditor {
+            c2s: Framer::new(Direction::ClientToServer, config.parse_limit),
+            s2c: Framer::new(Direction::ServerToClient, config.parse_limit),
+            classifier: Classifier::new(config.classify, config.facts, config.clock),
+            stamper: Stamper::with_random_seed(config.identity),
+            clock: config.clock,
+            frames: Vec::new(),
+            events: Vec::new(),
+            batch: Vec::with_capacity(BATCH_BYTES * 2),
+            report: AuditorReport::default(),
+        }
+    }
+
+    /// Runs until [`AuditMsg::End`] (or every sender is gone), feeding `writer`.
+    pub fn run(mut self, inbox: AuditInbox, writer: &WriterHandle) -> AuditorReport {
+        while let Some(msg) = inbox.recv() {
+            let done = self.handle(msg);
+            while let Some(more) = inbox.try_recv() {
+                if self.handle(more) {
+                    break;
+                }
+                if self.batch.len() >= BATCH_BYTES {
+                    writer.write(std::mem::take(&mut self.batch));
+                }
+            }
+            if !self.batch.is_empty() {
+                writer.write(std::mem::take(&mut self.batch));
+            }
+            if done {
+                break;
+            }
+        }
+        self.report
+    }
+
+    /// Handles one message, stamping its events into the batch. True at the end.
+    pub fn handle(&mut self, msg: AuditMsg) -> bool {
+        let mut done = false;
+        match msg {
+            AuditMsg::Chunk {
+                direction,
+                at,
+                bytes,
+                lost_before,
+            } => {
+                let framer = self.framer(direction);
+                if let Some(loss) = lost_before {
+                    framer.gap();
+                    self.lost(loss, direction, self.clock.wall(at));
+                }
+                let mut frames = std::mem::take(&mut self.frames);
+                self.framer(direction).push(bytes, at, &mut frames);
+                self.classify(&mut frames);
+                self.frames = frames;
+            }
+            AuditMsg::Eof { direction, at } => {
+                let mut frames = std::mem::take(&mut self.frames);
+                self.framer(direction).finish(at, &mut frames);
+                self.classify(&mut frames);
+                self.frames = frames;
+            }
+            AuditMsg::Refused {
+                at,
+                frame,
+                reply,
+                rule,
+            } => {
+                let at = self.clock.wall(at);
+                self.classifier
+                    .refused(at, &frame, &reply, &rule, &mut self.events);
+            }
+            AuditMsg::End(end) => {
+                let mut frames = std::mem::take(&mut self.frames);
+                self.c2s.finish(end.at, &mut frames);
+                self.s2c.finish(end.at, &mut frames);
+                self.classify(&mut frames);
+                self.classifier.end(&end, &mut self.events);
+                done = true;
+            }
+        }
+        self.stamp_all();
+        done
+    }
+
+    /// Takes the stamped lines so far (for callers driving [`Auditor::handle`]).
+    pub fn take_batch(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.batch)
+    }
+
+    fn framer(&mut self, direction: Direction) -> &mut Framer {
+        match direction {
+            Direction::ClientToServer => &mut self.c2s,
+            Direction::ServerToClient => &mut self.s2c,
+        }
+    }
+
+    fn classify(&mut self, frames: &mut Vec<Frame>) {
+        for frame in frames.drain(..) {
+            self.report.frames += 1;
+            self.classifier.observe(&frame, &mut self.events);
+        }
+    }
+
+    fn lost(&mut self, loss: Loss, direction: Direction, at: SystemTime) {
+        self.report.handoff_lost.chunks += loss.chunks;
+        self.report.handoff_lost.bytes += loss.bytes;
+        let mut e = Event::new(EventType::AuditDropped, at)
+            .severity(Severity::Warning)
+            .outcome(Outcome::Failure);
+        e.direction = Some(direction);
+        e.details.insert("stage".into(), "handoff".into());
+        e.details.insert("chunks".into(), loss.chunks.into());
+        e.details.insert("bytes".into(), loss.bytes.into());
+        self.events.push(e);
+    }
+
+    fn stamp_all(&mut self) {
+        for mut event in self.events.drain(..) {
+            match event.event_type {
+                EventType::SessionStart => {
+                    event
+                        .details
+                        .insert("chain_seed".into(), self.stamper.seed_hex().into());
+                }
+                EventType::SessionEnd => {
+                    event
+                        .details
+                        .insert("event_count".into(), (self.stamper.count() + 1).into());
+                    let lost = self.report.handoff_lost;
+                    event
+                        .details
+                        .insert("audit_lost_chunks".into(), lost.chunks.into());
+                }
+                _ => {}
+            }
+            self.stamper.stamp(&event, &mut self.batch);
+            self.report.events += 1;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Borrowed parsing of JSON-RPC frames: only the fields events need, straight
+//! from the frame's bytes (STYLE habit 3: `&RawValue`, no copies of payloads).
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::event::RpcErrorInfo;
+
+/// The members of one JSON-RPC message that classification looks at.
+#[derive(Debug, Default, Deserialize)]
+pub struct Envelope<'a> {
+    /// The message's own text (one element, for a batch).
+    #[serde(skip)]
+    pub raw: &'a str,
+    #[serde(borrow, default)]
+    pub jsonrpc: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub method: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub params: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub result: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub error: Option<&'a RawValue>,
+}
+
+/// A frame is one message or a batch (JSON array, 2025-03-26) of them.
+#[derive(Debug)]
+pub enum Message<'a> {
+    Single(Envelope<'a>),
+    Batch(Vec<&'a RawValue>),
+}
+
+/// `tools/call` parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct ToolCall<'a> {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(borrow, default)]
+    pub arguments: Option<&'a RawValue>,
+}
+
+/// Parses a frame. The error is the `reason` of a `protocol_violation`.
+pub fn parse(bytes: &[u8]) -> Result<Message<'_>, &'static str> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not_utf8")?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|_| "not_json")?;
+        if items.is_empty() {
+            return Err("empty_batch");
+        }
+        return Ok(Message::Batch(items));
+    }
+    parse_single(bytes).map(Message::Single)
+}
+
+/// Parses one message (a frame, or an element of a batch).
+pub fn parse_single(bytes: &[u8]) -> Result<Envelope<'_>, &'static str> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not_utf8")?;
+    if text.trim().is_empty() {
+        return Err("empty_frame");
+    }
+    match serde_json::from_str::<Envelope<'_>>(text) {
+        Ok(mut env) => {
+            if env.jsonrpc.as_deref() != Some("2.0") {
+                return Err("not_jsonrpc");
+            }
+            env.raw = text;
+            Ok(env)
+        }
+        Err(_) if serde_json::from_str::<&RawValue>(text).is_ok() => Err("not_jsonrpc"),
+        Err(_) => Err("not_json"),
+    }
+}
+
+impl<'a> Envelope<'a> {
+    /// The `tools/call` name and arguments, if the params hold them.
+    pub fn tool_call(&self) -> ToolCall<'a> {
+        self.params
+            .and_then(|p| serde_json::from_str::<ToolCall<'a>>(p.get()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The `error` member as an event records it.
+    pub fn error_info(&self) -> Option<RpcErrorInfo> {
+        let raw = self.error?;
+        let v: Value = serde_json::from_str(raw.get()).ok()?;
+        Some(RpcErrorInfo {
+            code: v.get("code").and_then(Value::as_i64).unwrap_or(0),
+            message: v
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            data: v.get("data").cloned(),
+        })
+    }
+
+    /// `params._meta` parsed, if present.
+    pub fn params_meta(&self) -> Option<Value> {
+        meta_of(self.params?)
+    }
+
+    /// `result._meta` parsed, if present.
+    pub fn result_meta(&self) -> Option<Value> {
+        meta_of(self.result?)
+    }
+}
+
+fn meta_of(raw: &RawValue) -> Option<Value> {
+    #[derive(Deserialize)]
+    struct WithMeta<'b> {
+        #[serde(borrow, rename = "_meta")]
+        meta: Option<&'b RawValue>,
+    }
+    let w: WithMeta<'_> = serde_json::from_str(raw.get()).ok()?;
+    serde_json::from_str(w.meta?.get()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_for_bad_frames() {
+        assert_eq!(parse(b"hello").unwrap_err(), "not_json");
+        assert_eq!(parse(b"42").unwrap_err(), "not_jsonrpc");
+        assert_eq!(parse(b"{\"id\":1}").unwrap_err(), "not_jsonrpc");
+        assert_eq!(parse(b"[]").unwrap_err(), "empty_batch");
+        assert_eq!(parse(b"   ").unwrap_err(), "empty_frame");
+        assert_eq!(parse(&[0xff, 0xfe]).unwrap_err(), "not_utf8");
+    }
+
+    #[test]
+    fn ids_keep_their_exact_text() {
+        let Message::Single(e) = parse(br#"{"jsonrpc":"2.0","id":"1","method":"x"}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(e.id.unwrap().get(), "\"1\"");
+        let Message::Single(e) = parse(br#"{"result":{},"jsonrpc":"2.0","id":1}"#).unwrap() else {
+            panic!()
+        };
+        assert_eq!(e.id.unwrap().get(), "1");
+    }
+
+    #[test]
+    fn escaped_method_names_parse() {
+        let Message::Single(e) =
+            parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call"}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(e.method.as_deref(), Some("tools/call"));
+    }
+}

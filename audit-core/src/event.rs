@@ -1,0 +1,285 @@
+//! The audit event model: what one line of the audit trail says.
+//!
+//! An [`Event`] is what the classifier (and the other stages) produce: its type,
+//! severity, outcome, the typed fields a reader filters on, and a free-form
+//! `details` object for what is specific to one event type. The envelope that
+//! every line carries (`v`, `event_id`, `timestamp`, `session_id`, `server`,
+//! `user`, `seq`, `prev_hash`, `hash`) is added later by [`crate::stamp`], which
+//! owns the per-session counters and the hash chain.
+//!
+//! The schema is an API: fields are only ever added, never renamed or retyped,
+//! and `docs/events.md` documents each of them with an example line.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// Version of the event schema, written as `"v"` on every line.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which way a frame travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the MCP client (our stdin) to the server (the child's stdin).
+    ClientToServer,
+    /// From the server (the child's stdout) to the client (our stdout).
+    ServerToClient,
+}
+
+impl Direction {
+    /// The other direction.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ClientToServer => Direction::ServerToClient,
+            Direction::ServerToClient => Direction::ClientToServer,
+        }
+    }
+}
+
+/// The `type` of an event. Serialised in `snake_case` (`tool_call`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    SessionStart,
+    SessionUpdated,
+    SessionEnd,
+    ToolCall,
+    ToolResult,
+    ToolError,
+    ToolCancelled,
+    ToolAbandoned,
+    ToolsListed,
+    ToolChanged,
+    RpcRequest,
+    RpcResponse,
+    RpcError,
+    Notification,
+    ResourceRead,
+    PromptGet,
+    SamplingRequest,
+    ElicitationRequest,
+    RootsList,
+    ServerLog,
+    ProtocolViolation,
+    PolicyBlocked,
+    SecretDetected,
+    AuditDropped,
+    Checkpoint,
+}
+
+impl EventType {
+    /// The name written in the `type` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::SessionStart => "session_start",
+            EventType::SessionUpdated => "session_updated",
+            EventType::SessionEnd => "session_end",
+            EventType::ToolCall => "tool_call",
+            EventType::ToolResult => "tool_result",
+            EventType::ToolError => "tool_error",
+            EventType::ToolCancelled => "tool_cancelled",
+            EventType::ToolAbandoned => "tool_abandoned",
+            EventType::ToolsListed => "tools_listed",
+            EventType::ToolChanged => "tool_changed",
+            EventType::RpcRequest => "rpc_request",
+            EventType::RpcResponse => "rpc_response",
+            EventType::RpcError => "rpc_error",
+            EventType::Notification => "notification",
+            EventType::ResourceRead => "resource_read",
+            EventType::PromptGet => "prompt_get",
+            EventType::SamplingRequest => "sampling_request",
+            EventType::ElicitationRequest => "elicitation_request",
+            EventType::RootsList => "roots_list",
+            EventType::ServerLog => "server_log",
+            EventType::ProtocolViolation => "protocol_violation",
+            EventType::PolicyBlocked => "policy_blocked",
+            EventType::SecretDetected => "secret_detected",
+            EventType::AuditDropped => "audit_dropped",
+            EventType::Checkpoint => "checkpoint",
+        }
+    }
+}
+
+/// How much a reader should care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+/// What became of the thing the event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Blocked,
+    Pending,
+}
+
+/// Risk of a call, from built-in defaults or a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskLevel {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// A JSON-RPC error as an event records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RpcErrorInfo {
+    pub code: i64,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// One audit event before the envelope is stamped on it.
+///
+/// Fields that are `None` (or empty) are left out of the line. `arguments`,
+/// `result`, `error` and `excerpt` carry payload from the wire and are what the
+/// redaction stage rewrites; `details` holds metadata of our own (counts,
+/// sizes, hashes, names) and is redacted by value pattern only.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// `type`, `severity` and `outcome` are written in the envelope, before the
+    /// session fields (see [`crate::stamp`]).
+    #[serde(skip)]
+    pub event_type: EventType,
+    #[serde(skip)]
+    pub severity: Severity,
+    #[serde(skip)]
+    pub outcome: Outcome,
+    /// When the frame that caused the event was read (not when it was classified).
+    #[serde(skip)]
+    pub at: SystemTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The JSON-RPC id exactly as it was on the wire (`1` and `"1"` differ).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jsonrpc_id: Option<Box<RawValue>>,
+    /// For results, errors, cancellations: the `event_id` of the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_event_id: Option<String>,
+    /// Pre-assigned `event_id` (the classifier assigns ids to requests so that
+    /// their answers can link to them); the stamp stage fills it otherwise.
+    #[serde(skip)]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk_level: Option<RiskLevel>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compliance_tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RpcErrorInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub details: Map<String, Value>,
+}
+
+impl Event {
+    /// A new event of `event_type` at `at`, with severity `info`, outcome
+    /// `success` and no optional fields.
+    pub fn new(event_type: EventType, at: SystemTime) -> Event {
+        Event {
+            event_type,
+            severity: Severity::Info,
+            outcome: Outcome::Success,
+            at,
+            direction: None,
+            method: None,
+            tool: None,
+            jsonrpc_id: None,
+            call_event_id: None,
+            event_id: None,
+            duration_ms: None,
+            risk_level: None,
+            compliance_tags: Vec::new(),
+            trace_id: None,
+            span_id: None,
+            arguments: None,
+            result: None,
+            error: None,
+            excerpt: None,
+            details: Map::new(),
+        }
+    }
+
+    /// Builder: set the severity.
+    pub fn severity(mut self, severity: Severity) -> Event {
+        self.severity = severity;
+        self
+    }
+
+    /// Builder: set the outcome.
+    pub fn outcome(mut self, outcome: Outcome) -> Event {
+        self.outcome = outcome;
+        self
+    }
+
+    /// Builder: set one `details` entry.
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Event {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// A new time-sortable unique event id (UUID v7, RFC 9562).
+pub fn new_event_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_type_names_match_serde() {
+        for t in [
+            EventType::SessionStart,
+            EventType::ToolCall,
+            EventType::ProtocolViolation,
+            EventType::AuditDropped,
+        ] {
+            let s = serde_json::to_value(t).unwrap();
+            assert_eq!(s, Value::String(t.as_str().to_owned()));
+        }
+    }
+
+    #[test]
+    fn empty_optionals_are_left_out() {
+        let e = Event::new(EventType::ToolCall, SystemTime::UNIX_EPOCH);
+        assert_eq!(serde_json::to_string(&e).unwrap(), "{}");
+        let e = e.detail("n", 1);
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"details":{"n":1}}"#);
+    }
+
+    #[test]
+    fn event_ids_sort_by_time() {
+        let a = new_event_id();
+        let b = new_event_id();
+        assert!(a < b, "{a} !< {b}");
+    }
+}

@@ -1,0 +1,252 @@
+//! Newline framing of an MCP stdio byte stream, with bounded memory.
+//!
+//! MCP's stdio transport is newline-delimited JSON-RPC: one message a line.
+//! Framing never fails: a line is a frame whatever it holds, and whether it is
+//! JSON-RPC is the classifier's question (STYLE habit 4).
+//!
+//! The relay hands us the chunks it has already written, exactly as read. Lines
+//! wholly inside one chunk become frames by reference count (`Bytes::slice`, no
+//! copy); only a line split across reads is copied, into a buffer that never
+//! grows past the parse limit. A longer line is *oversized*: we keep its first
+//! [`OVERSIZED_PREFIX`] bytes for the record, count the rest, and emit it as one
+//! frame with its true length when its newline arrives. A peer that never sends
+//! a newline therefore costs us at most `limit` bytes.
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::event::Direction;
+
+/// Default for the largest line kept whole for parsing: 16 MiB.
+pub const DEFAULT_PARSE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// How much of an oversized line is kept (for the excerpt and method sniffing).
+pub const OVERSIZED_PREFIX: usize = 4096;
+
+/// One line of the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub direction: Direction,
+    /// When the line's last byte was read.
+    pub at: Instant,
+    /// The line without its `\n` (a `\r` before it stays: JSON parsers read it
+    /// as white space). For an oversized line, only its first
+    /// [`OVERSIZED_PREFIX`] bytes.
+    pub bytes: Bytes,
+    /// Length of the whole line on the wire, terminator excluded.
+    pub len: usize,
+    /// The line was longer than the parse limit; `bytes` is a prefix.
+    pub oversized: bool,
+    /// The line ended with a newline (false only for a last line at end of stream).
+    pub terminated: bool,
+    /// Bytes before this line were lost by the hand-off, so its start may be
+    /// missing.
+    pub after_gap: bool,
+}
+
+/// Splits one direction's chunks into [`Frame`]s.
+#[derive(Debug)]
+pub struct Framer {
+    direction: Direction,
+    limit: usize,
+    partial: BytesMut,
+    /// Length of the current (unterminated) line so far, including what an
+    /// oversized line no longer holds in `partial`.
+    partial_len: usize,
+    oversized: bool,
+    after_gap: bool,
+}
+
+impl Framer {
+    /// A framer for `direction` that keeps lines up to `limit` bytes whole.
+    pub fn new(direction: Direction, limit: usize) -> Framer {
+        Framer {
+            direction,
+            limit: limit.max(OVERSIZED_PREFIX),
+            partial: BytesMut::new(),
+            partial_len: 0,
+            oversized: false,
+            after_gap: false,
+        }
+    }
+
+    /// Feeds one chunk; complete lines are appended to `out`.
+    pub fn push(&mut self, chunk: Bytes, at: Instant, out: &mut Vec<Frame>) {
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', &chunk) {
+            if self.partial_len == 0 {
+                out.push(self.frame(chunk.slice(start..nl), nl - start, false, true, at));
+            } else {
+                self.extend_partial(&chunk[start..nl]);
+                let len = std::mem::take(&mut self.partial_len);
+                let bytes = self.partial.split().freeze();
+                let oversized = std::mem::take(&mut self.oversized);
+                out.push(self.frame(bytes, len, oversized, true, at));
+            }
+            start = nl + 1;
+        }
+        if start < chunk.len() {
+            self.extend_partial(&chunk[start..]);
+        }
+    }
+
+    /// End of stream: a last line without a newline is still a frame.
+    pub fn finish(&mut self, at: Instant, out: &mut Vec<Frame>) {
+        if self.partial_len > 0 {
+            let len = std::mem::take(&mut self.partial_len);
+            let bytes = self.partial.split().freeze();
+            let oversized = std::mem::take(&mut self.oversized);
+            out.push(self.frame(bytes, len, oversized, false, at));
+        }
+    }
+
+    /// The hand-off lost bytes of this direction: the line in progress is no
+    /// longer trustworthy, and the next frame is marked `after_gap`.
+    pub fn gap(&mut self) {
+        self.partial.clear();
+        self.partial_len = 0;
+        self.oversized = false;
+        self.after_gap = true;
+    }
+
+    /// Bytes currently held for an unterminated line.
+    pub fn buffered(&self) -> usize {
+        self.partial.len()
+    }
+
+    fn extend_partial(&mut self, piece: &[u8]) {
+        self.partial_len += piece.len();
+        if self.oversized {
+            return;
+        }
+        if self.partial_len > self.limit {
+            // Keep only the prefix; release the rest of the buffer now.
+            self.oversized = true;
+            let keep = OVERSIZED_PREFIX.saturating_sub(self.partial.len());
+            self.partial
+                .extend_from_slice(&piece[..keep.min(piece.len())]);
+            self.partial.truncate(OVERSIZED_PREFIX);
+            self.partial = BytesMut::from(&self.partial[..]);
+        } else {
+            self.partial.extend_from_slice(piece);
+        }
+    }
+
+    fn frame(
+        &mut self,
+        bytes: Bytes,
+        len: usize,
+        oversized: bool,
+        terminated: bool,
+        at: Instant,
+    ) -> Frame {
+        Frame {
+            direction: self.direction,
+            at,
+            bytes,
+            len,
+            oversized,
+            terminated,
+            after_gap: std::mem::take(&mut self.after_gap),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn frames(limit: usize, chunks: &[&[u8]]) -> Vec<Frame> {
+        let mut f = Framer::new(Direction::ClientToServer, limit);
+        let mut out = Vec::new();
+        let at = Instant::now();
+        for c in chunks {
+            f.push(Bytes::copy_from_slice(c), at, &mut out);
+        }
+        f.finish(at, &mut out);
+        out
+    }
+
+    #[test]
+    fn splits_lines_within_and_across_chunks() {
+        let out = frames(1 << 20, &[b"{\"a\":1}\n{\"b\"", b":2}\r\n", b"tail"]);
+        let texts: Vec<_> = out.iter().map(|f| f.bytes.clone()).collect();
+        assert_eq!(
+            texts,
+            vec![&b"{\"a\":1}"[..], &b"{\"b\":2}\r"[..], &b"tail"[..]]
+        );
+        assert_eq!(out[1].len, 8);
+        assert!(out[1].terminated && !out[2].terminated);
+    }
+
+    #[test]
+    fn empty_lines_are_frames() {
+        let out = frames(1 << 20, &[b"\n\n"]);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|f| f.len == 0));
+    }
+
+    #[test]
+    fn oversized_line_keeps_prefix_and_true_length() {
+        let big = vec![b'x'; 10_000];
+        let out = frames(5000, &[&big[..3000], &big[3000..], b"\n{}\n"]);
+        assert_eq!(out.len(), 2);
+        assert!(out[0].oversized);
+        assert_eq!(out[0].len, 10_000);
+        assert_eq!(out[0].bytes.len(), OVERSIZED_PREFIX);
+        assert_eq!(&out[1].bytes[..], b"{}");
+        assert!(!out[1].oversized);
+    }
+
+    #[test]
+    fn memory_stays_bounded_without_newline() {
+        let mut f = Framer::new(Direction::ServerToClient, 8192);
+        let mut out = Vec::new();
+        let chunk = Bytes::from(vec![b'y'; 65536]);
+        for _ in 0..64 {
+            f.push(chunk.clone(), Instant::now(), &mut out);
+            assert!(f.buffered() <= 8192);
+        }
+        f.push(Bytes::from_static(b"\n"), Instant::now(), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].len, 64 * 65536);
+    }
+
+    #[test]
+    fn gap_marks_next_frame() {
+        let mut f = Framer::new(Direction::ServerToClient, 1 << 20);
+        let mut out = Vec::new();
+        let at = Instant::now();
+        f.push(Bytes::from_static(b"{\"half"), at, &mut out);
+        f.gap();
+        f.push(Bytes::from_static(b"rest\"}\n{}\n"), at, &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out[0].after_gap && !out[1].after_gap);
+        assert_eq!(&out[0].bytes[..], b"rest\"}");
+    }
+
+    proptest! {
+        /// Every input byte comes out, in order, however the stream is cut.
+        #[test]
+        fn every_byte_comes_out_in_order(data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\r'), any::<u8>()], 0..2000), cuts in proptest::collection::vec(0usize..2000, 0..10)) {
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|c| *c <= data.len()).collect();
+            cuts.sort();
+            let mut chunks = Vec::new();
+            let mut prev = 0;
+            for c in cuts { chunks.push(&data[prev..c]); prev = c; }
+            chunks.push(&data[prev..]);
+            let out = frames(1 << 20, &chunks);
+            let mut rebuilt = Vec::new();
+            for f in &out {
+                rebuilt.extend_from_slice(&f.bytes);
+                prop_assert_eq!(f.bytes.len(), f.len);
+                if f.terminated {
+                    rebuilt.push(b'\n');
+                }
+            }
+            prop_assert_eq!(rebuilt, data);
+        }
+    }
+}

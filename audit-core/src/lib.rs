@@ -1,0 +1,23 @@
+//! `audit-core`: everything mcp-blackbox knows about MCP traffic, and nothing
+//! about processes, signals or command lines.
+//!
+//! The flow of one session, as the proxy wires it:
+//!
+//! ```text
+//! relay threads ──Chunk──▶ auditor::Auditor ──▶ frame::Framer ──▶ classify::Classifier
+//!   (bytes, by refcount)                                      ──▶ redact ──▶ stamp (hash chain)
+//!                                                             ──▶ sink::Writer (JSONL files)
+//! ```
+//!
+//! The relay only hands [`bytes::Bytes`] it has already written to the peer to
+//! [`handoff::AuditHandle::offer`], which never blocks. Everything after that
+//! happens on the auditor's own threads.
+
+pub mod auditor;
+pub mod classify;
+pub mod clock;
+pub mod event;
+pub mod frame;
+pub mod handoff;
+pub mod sink;
+pub mod stamp;
