@@ -53,6 +53,7 @@ pub enum EventType {
     ToolAbandoned,
     ToolsListed,
     ToolChanged,
+    InputRequired,
     RpcRequest,
     RpcResponse,
     RpcError,
@@ -84,6 +85,7 @@ impl EventType {
             EventType::ToolAbandoned => "tool_abandoned",
             EventType::ToolsListed => "tools_listed",
             EventType::ToolChanged => "tool_changed",
+            EventType::InputRequired => "input_required",
             EventType::RpcRequest => "rpc_request",
             EventType::RpcResponse => "rpc_response",
             EventType::RpcError => "rpc_error",
@@ -173,6 +175,11 @@ pub struct Event {
     /// For results, errors, cancellations: the `event_id` of the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_event_id: Option<String>,
+    /// The `event_id` of the client call this event belongs to when the link
+    /// is certain: an input request embedded in that call's `input_required`
+    /// result, or a retry of that call carrying its `requestState`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_event_id: Option<String>,
     /// Pre-assigned `event_id` (the classifier assigns ids to requests so that
     /// their answers can link to them); the stamp stage fills it otherwise.
     #[serde(skip)]
@@ -213,6 +220,7 @@ impl Event {
             tool: None,
             jsonrpc_id: None,
             call_event_id: None,
+            parent_event_id: None,
             event_id: None,
             duration_ms: None,
             risk_level: None,

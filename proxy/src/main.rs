@@ -1,1 +1,63 @@
-fn main() {}
+//! `mcp-blackbox`: thin glue between the command line, the server process,
+//! the relay pumps and `audit-core`.
+//!
+//! # Threads
+//! - `relay-c2s`: our stdin → the server's stdin ([`relay::client_to_server`]).
+//! - `relay-s2c`: the server's stdout → our stdout ([`relay::server_to_client`]).
+//! - `auditor` and `audit-writer`: frames → events → JSONL (in `audit-core`).
+//! - `child-wait`, `signals`: report the server's exit and our signals.
+//! - the main thread runs the lifecycle loop ([`lifecycle::run`]).
+//!
+//! # Shutdown protocol
+//! 1. Something ends the session: the client closes stdin (or our stdout
+//!    breaks, or our parent dies), a signal arrives, or the server exits.
+//! 2. Client gone: the server's stdin is closed; after `--grace-ms` the
+//!    server's whole process group gets SIGTERM, after `--kill-grace-ms` more,
+//!    SIGKILL. A signal to us (SIGINT/SIGTERM/SIGHUP) is forwarded to the group
+//!    first; a second one goes straight to SIGKILL.
+//! 3. Once the server has exited, the rest of its group gets SIGTERM, and
+//!    then SIGKILL together with any descendant that left the group (we are a
+//!    child subreaper), once its stdout is closed or `--kill-grace-ms` passes.
+//! 4. The server→client pump has relayed everything the server wrote and is
+//!    joined; the auditor gets `End` and writes `session_end` after every
+//!    event already seen.
+//! 5. The writer flushes last (bounded by `--flush-timeout-ms`).
+//! 6. We exit with the server's status (128 + N if it died of signal N).
+
+mod child;
+mod cli;
+mod fdio;
+mod identity;
+mod lifecycle;
+mod relay;
+mod run;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.run.log_level.as_deref());
+    let status = match cli.command {
+        Some(command) => match command {},
+        None => run::run(cli.run),
+    };
+    std::process::exit(status);
+}
+
+fn init_tracing(level: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l).unwrap_or_else(|_| {
+            eprintln!(
+                "mcp-blackbox: invalid --log-level `{l}`; valid: error, warn, info, debug, trace"
+            );
+            std::process::exit(2);
+        }),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,3 +1,26 @@
 //! Shared helpers of the end-to-end tests and benchmark peers.
+//!
+//! The scenarios in `tests/tests/` drive the real `mcp-blackbox` binary. What
+//! they share lives here, one concern per module:
+//! - [`binary`]: where the binaries under test are (and building the proxy);
+//! - [`client`]: a line-based client driving one proxy process;
+//! - [`audit`]: a private audit directory per test and reading its events;
+//! - [`process`]: waiting for processes, pid files and process liveness;
+//! - [`peers`]: the pinned real MCP peers installed by `scripts/install-peers.sh`;
+//! - [`pattern`]: the deterministic byte stream the flood server writes;
+//! - [`bench`]: the benchmark peers (loadgen, bench server, relays, report).
 
+pub mod audit;
 pub mod bench;
+pub mod binary;
+pub mod client;
+pub mod pattern;
+pub mod peers;
+pub mod process;
+
+use std::time::Duration;
+
+/// How long any single wait in a scenario may take before the test fails.
+/// Generous on purpose: the tests synchronise on events, and this bound only
+/// turns a hang into a failure on a loaded 2-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(30);

@@ -1,16 +1,34 @@
 //! Correlation of requests with their answers, one table per direction.
 //!
 //! Keys are the JSON id's exact text: `1` and `"1"` are different ids, as
-//! JSON-RPC says. The table is bounded; a request that does not fit is still
-//! relayed, only not correlated, and is reported.
+//! JSON-RPC says. Progress tokens are keyed the same way. The table is
+//! bounded ([`DEFAULT_MAX_PENDING`] per direction): a request that does not
+//! fit is still relayed, only not correlated, and is counted.
+//!
+//! A cancelled request stays in the table, marked, until its (late) answer
+//! arrives, so that answer is recognised rather than reported as a response
+//! to an unknown id; when the table is full, cancelled entries are evicted
+//! first, and a new request may reuse a cancelled request's id.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
 use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::params::TraceContext;
+use super::risk::RiskAssessment;
 
 /// Default for the most requests in flight tracked per direction.
 pub const DEFAULT_MAX_PENDING: usize = 4096;
+
+/// Progress notifications seen for a request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    pub count: u64,
+    pub last: Option<f64>,
+    pub total: Option<f64>,
+}
 
 /// A request awaiting its answer.
 #[derive(Debug, Clone)]
@@ -21,6 +39,47 @@ pub struct Pending {
     /// The `event_id` its answer links to.
     pub event_id: String,
     pub at: SystemTime,
+    pub progress_token: Option<Box<RawValue>>,
+    pub progress: Progress,
+    pub trace: Option<TraceContext>,
+    pub risk: Option<RiskAssessment>,
+    /// When `notifications/cancelled` named it.
+    pub cancelled: Option<SystemTime>,
+    /// A `tools/list` request with a cursor (a further page).
+    pub continued: bool,
+    /// What the request is about: a resource URI, a prompt name.
+    pub subject: Option<String>,
+    /// Params kept for the event written at completion (bounded by the caller).
+    pub arguments: Option<Value>,
+    pub arguments_bytes: usize,
+    /// The call this request certainly belongs to.
+    pub parent: Option<String>,
+    /// Client calls in flight when this (server) request arrived.
+    pub in_flight_calls: Vec<String>,
+}
+
+impl Pending {
+    /// A request of `method` with id `id`, and nothing else known yet.
+    pub fn new(id: &RawValue, method: &str, event_id: String, at: SystemTime) -> Pending {
+        Pending {
+            id: id.to_owned(),
+            method: method.to_owned(),
+            tool: None,
+            event_id,
+            at,
+            progress_token: None,
+            progress: Progress::default(),
+            trace: None,
+            risk: None,
+            cancelled: None,
+            continued: false,
+            subject: None,
+            arguments: None,
+            arguments_bytes: 0,
+            parent: None,
+            in_flight_calls: Vec::new(),
+        }
+    }
 }
 
 /// Why a request could not be tracked.
@@ -34,6 +93,7 @@ pub struct Rejected {
 #[derive(Debug)]
 pub struct PendingTable {
     by_id: HashMap<Box<str>, Pending>,
+    by_token: HashMap<Box<str>, Box<str>>,
     max: usize,
     overflowed: u64,
 }
@@ -43,20 +103,28 @@ impl PendingTable {
     pub fn new(max: usize) -> PendingTable {
         PendingTable {
             by_id: HashMap::new(),
+            by_token: HashMap::new(),
             max,
             overflowed: 0,
         }
     }
 
-    /// Tracks `pending`; a duplicate id keeps the first request.
+    /// Tracks `pending`; a duplicate of a live id keeps the first request.
     pub fn insert(&mut self, pending: Pending) -> Result<(), Rejected> {
         let key: Box<str> = pending.id.get().into();
-        if self.by_id.contains_key(&key) {
-            return Err(Rejected { duplicate: true });
+        match self.by_id.get(&key) {
+            Some(old) if old.cancelled.is_none() => return Err(Rejected { duplicate: true }),
+            Some(_) => {
+                self.remove(&pending.id);
+            }
+            None => {}
         }
-        if self.by_id.len() >= self.max {
+        if self.by_id.len() >= self.max && !self.evict_cancelled() {
             self.overflowed += 1;
             return Err(Rejected { duplicate: false });
+        }
+        if let Some(t) = &pending.progress_token {
+            self.by_token.insert(t.get().into(), key.clone());
         }
         self.by_id.insert(key, pending);
         Ok(())
@@ -64,12 +132,36 @@ impl PendingTable {
 
     /// The request answered by a response with this id.
     pub fn remove(&mut self, id: &RawValue) -> Option<Pending> {
-        self.by_id.remove(id.get())
+        let p = self.by_id.remove(id.get())?;
+        if let Some(t) = &p.progress_token {
+            self.by_token.remove(t.get());
+        }
+        Some(p)
     }
 
     /// The request with this id, still in flight.
     pub fn get_mut(&mut self, id: &RawValue) -> Option<&mut Pending> {
         self.by_id.get_mut(id.get())
+    }
+
+    /// The request that asked for progress with this token.
+    pub fn by_progress_token(&mut self, token: &RawValue) -> Option<&mut Pending> {
+        let id = self.by_token.get(token.get())?;
+        self.by_id.get_mut(id)
+    }
+
+    /// `event_id`s of live (not cancelled) requests of one of `methods`, oldest first, at most `max`.
+    pub fn live_event_ids(&self, methods: &[&str], max: usize) -> Vec<String> {
+        let mut live: Vec<&Pending> = self
+            .by_id
+            .values()
+            .filter(|p| p.cancelled.is_none() && methods.contains(&p.method.as_str()))
+            .collect();
+        live.sort_by_key(|p| p.at);
+        live.into_iter()
+            .take(max)
+            .map(|p| p.event_id.clone())
+            .collect()
     }
 
     /// Requests in flight.
@@ -89,9 +181,20 @@ impl PendingTable {
 
     /// Everything still in flight, oldest first.
     pub fn drain(&mut self) -> impl Iterator<Item = Pending> {
+        self.by_token.clear();
         let mut all: Vec<Pending> = self.by_id.drain().map(|(_, p)| p).collect();
         all.sort_by_key(|p| p.at);
         all.into_iter()
+    }
+
+    fn evict_cancelled(&mut self) -> bool {
+        let oldest = self
+            .by_id
+            .values()
+            .filter(|p| p.cancelled.is_some())
+            .min_by_key(|p| p.at)
+            .map(|p| p.id.clone());
+        oldest.is_some_and(|id| self.remove(&id).is_some())
     }
 }
 
@@ -99,14 +202,12 @@ impl PendingTable {
 mod tests {
     use super::*;
 
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_owned()).unwrap()
+    }
+
     fn p(id: &str) -> Pending {
-        Pending {
-            id: RawValue::from_string(id.to_owned()).unwrap(),
-            method: "tools/call".into(),
-            tool: None,
-            event_id: "e".into(),
-            at: SystemTime::UNIX_EPOCH,
-        }
+        Pending::new(&raw(id), "tools/call", "e".into(), SystemTime::UNIX_EPOCH)
     }
 
     #[test]
@@ -115,15 +216,9 @@ mod tests {
         t.insert(p("1")).unwrap();
         t.insert(p("\"1\"")).unwrap();
         assert_eq!(t.len(), 2);
-        assert!(t
-            .remove(&RawValue::from_string("\"1\"".into()).unwrap())
-            .is_some());
-        assert!(t
-            .remove(&RawValue::from_string("\"1\"".into()).unwrap())
-            .is_none());
-        assert!(t
-            .remove(&RawValue::from_string("1".into()).unwrap())
-            .is_some());
+        assert!(t.remove(&raw("\"1\"")).is_some());
+        assert!(t.remove(&raw("\"1\"")).is_none());
+        assert!(t.remove(&raw("1")).is_some());
     }
 
     #[test]
@@ -133,5 +228,30 @@ mod tests {
         assert_eq!(t.insert(p("1")), Err(Rejected { duplicate: true }));
         assert_eq!(t.insert(p("2")), Err(Rejected { duplicate: false }));
         assert_eq!(t.overflowed(), 1);
+    }
+
+    #[test]
+    fn cancelled_entries_give_way() {
+        let mut t = PendingTable::new(1);
+        t.insert(p("1")).unwrap();
+        t.get_mut(&raw("1")).unwrap().cancelled = Some(SystemTime::UNIX_EPOCH);
+        // The same id may be reused, and a full table evicts a cancelled entry.
+        t.insert(p("1")).unwrap();
+        t.get_mut(&raw("1")).unwrap().cancelled = Some(SystemTime::UNIX_EPOCH);
+        t.insert(p("2")).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.overflowed(), 0);
+    }
+
+    #[test]
+    fn progress_tokens_find_their_request() {
+        let mut t = PendingTable::new(4);
+        let mut a = p("1");
+        a.progress_token = Some(raw("\"tok\""));
+        t.insert(a).unwrap();
+        assert!(t.by_progress_token(&raw("\"tok\"")).is_some());
+        assert!(t.by_progress_token(&raw("7")).is_none());
+        t.remove(&raw("1"));
+        assert!(t.by_progress_token(&raw("\"tok\"")).is_none());
     }
 }

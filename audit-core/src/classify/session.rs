@@ -12,7 +12,10 @@
 //!
 //! `session_start` is held back until what it should say is known (the
 //! handshake or discover answer), or until another event must be written,
-//! whichever comes first, so that one line carries the whole picture.
+//! whichever comes first, so that one line carries the whole picture. If the
+//! era, version, client, client capabilities or server change after it was
+//! written (a stateless client sending another `clientInfo`, an era learned
+//! only after the first call), a `session_updated` event says what changed.
 
 use std::time::SystemTime;
 
@@ -20,11 +23,9 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::envelope::Envelope;
+use super::params::{string, RequestMeta, RequestParams};
 use crate::event::{Direction, Event, EventType};
 
-const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-const META_CLIENT: &str = "io.modelcontextprotocol/clientInfo";
-const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_SERVER: &str = "io.modelcontextprotocol/serverInfo";
 
 /// The protocol era of a session.
@@ -71,6 +72,8 @@ pub struct SessionState {
     server: Option<Value>,
     discover_probe: Option<&'static str>,
     start_written: bool,
+    /// What changed since `session_start` (or the last `session_updated`).
+    changed: Vec<&'static str>,
 }
 
 impl SessionState {
@@ -85,6 +88,7 @@ impl SessionState {
             server: None,
             discover_probe: None,
             start_written: false,
+            changed: Vec::new(),
         }
     }
 
@@ -98,45 +102,42 @@ impl SessionState {
         self.protocol_version.as_deref()
     }
 
-    /// Learns from a request's method and params.
-    pub fn observe_request(&mut self, method: &str, params: Option<&RawValue>, dir: Direction) {
+    /// Learns from a request; writes `session_updated` if that changed what
+    /// `session_start` said.
+    pub fn observe_request(
+        &mut self,
+        method: &str,
+        params: &RequestParams<'_>,
+        meta: &RequestMeta<'_>,
+        dir: Direction,
+        at: SystemTime,
+        out: &mut Vec<Event>,
+    ) {
         if dir != Direction::ClientToServer {
             return;
         }
-        let params: Option<Value> = params.and_then(|p| serde_json::from_str(p.get()).ok());
         if method == "initialize" {
-            self.era = Era::Handshake;
-            if let Some(p) = &params {
-                self.client = p.get("clientInfo").cloned().or(self.client.take());
-                if self.protocol_version.is_none() {
-                    self.protocol_version = p
-                        .get("protocolVersion")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
+            self.set_era(Era::Handshake);
+            self.set_value(Field::Client, params.client_info);
+            self.set_value(Field::Capabilities, params.capabilities);
+            if self.protocol_version.is_none() {
+                self.set_version(params.protocol_version.and_then(string));
+            }
+        } else {
+            if let Some(v) = meta.protocol_version.and_then(string) {
+                // A discover probe names the version it would like; a legacy
+                // server then gets `initialize` and the era is settled by its answer.
+                if method != "server/discover" && self.era != Era::Handshake {
+                    self.set_era(Era::Stateless);
                 }
-                self.client_capabilities = p.get("capabilities").cloned();
+                if self.era != Era::Handshake {
+                    self.set_version(Some(v));
+                }
             }
-            return;
+            self.set_value(Field::Client, meta.client_info);
+            self.set_value(Field::Capabilities, meta.client_capabilities);
         }
-        let Some(meta) = params.as_ref().and_then(|p| p.get("_meta")) else {
-            return;
-        };
-        if let Some(v) = meta.get(META_VERSION).and_then(Value::as_str) {
-            // A discover probe names the version it would like; a legacy server
-            // then gets `initialize` and the era is settled by its answer.
-            if method != "server/discover" && self.era != Era::Handshake {
-                self.era = Era::Stateless;
-            }
-            if self.era != Era::Handshake {
-                self.protocol_version = Some(v.to_owned());
-            }
-        }
-        if let Some(c) = meta.get(META_CLIENT) {
-            self.client = Some(c.clone());
-        }
-        if let Some(c) = meta.get(META_CAPABILITIES) {
-            self.client_capabilities = Some(c.clone());
-        }
+        self.write_update(at, out);
     }
 
     /// Learns from the answer to a request of `method`. Returns true when the
@@ -148,8 +149,22 @@ impl SessionState {
         at: SystemTime,
         out: &mut Vec<Event>,
     ) -> bool {
+        let held = self.learn_from_response(method, env);
+        let settled =
+            matches!(method, "initialize" | "server/discover") && self.era != Era::Unknown;
+        if settled && !self.start_written {
+            self.flush_start(at, out);
+        }
+        self.write_update(at, out);
+        held
+    }
+
+    fn learn_from_response(&mut self, method: &str, env: &Envelope<'_>) -> bool {
+        if method != "initialize" && method != "server/discover" && self.server.is_some() {
+            return false; // the common case costs nothing
+        }
         if let Some(info) = env.result_meta().and_then(|m| m.get(META_SERVER).cloned()) {
-            self.server.get_or_insert(info);
+            self.set_server(info);
         }
         match method {
             "initialize" => {
@@ -157,14 +172,13 @@ impl SessionState {
                     .result
                     .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
                 {
-                    self.era = Era::Handshake;
+                    self.set_era(Era::Handshake);
                     if let Some(v) = r.get("protocolVersion").and_then(Value::as_str) {
-                        self.protocol_version = Some(v.to_owned());
+                        self.set_version(Some(v.to_owned()));
                     }
                     if let Some(s) = r.get("serverInfo") {
-                        self.server = Some(s.clone());
+                        self.set_server(s.clone());
                     }
-                    self.flush_start(at, out);
                 }
                 false
             }
@@ -187,8 +201,7 @@ impl SessionState {
                                 .any(|v| v >= "2026-07-28")
                         });
                     if modern && self.era == Era::Unknown {
-                        self.era = Era::Stateless;
-                        self.flush_start(at, out);
+                        self.set_era(Era::Stateless);
                     }
                 }
                 false
@@ -197,17 +210,75 @@ impl SessionState {
         }
     }
 
+    fn set_era(&mut self, era: Era) {
+        if self.era != era {
+            self.era = era;
+            self.changed.push("era");
+        }
+    }
+
+    fn set_version(&mut self, v: Option<String>) {
+        if v.is_some() && self.protocol_version != v {
+            self.protocol_version = v;
+            self.changed.push("protocol_version");
+        }
+    }
+
+    fn set_server(&mut self, info: Value) {
+        if self.server.as_ref() != Some(&info) {
+            self.server = Some(info);
+            self.changed.push("server_info");
+        }
+    }
+
+    fn set_value(&mut self, field: Field, raw: Option<&RawValue>) {
+        let Some(v) = raw.and_then(|r| serde_json::from_str::<Value>(r.get()).ok()) else {
+            return;
+        };
+        let (slot, name) = match field {
+            Field::Client => (&mut self.client, "client"),
+            Field::Capabilities => (&mut self.client_capabilities, "client_capabilities"),
+        };
+        if slot.as_ref() != Some(&v) {
+            *slot = Some(v);
+            self.changed.push(name);
+        }
+    }
+
+    /// After `session_start`: writes `session_updated` naming what changed.
+    fn write_update(&mut self, at: SystemTime, out: &mut Vec<Event>) {
+        if !self.start_written {
+            self.changed.clear();
+            return;
+        }
+        if self.changed.is_empty() {
+            return;
+        }
+        let changed = std::mem::take(&mut self.changed);
+        let mut e = Event::new(EventType::SessionUpdated, at);
+        e.details.insert("changed".into(), changed.clone().into());
+        self.describe(&mut e.details, false);
+        out.push(e);
+    }
+
     /// Writes `session_start` if it has not been written yet.
     pub fn flush_start(&mut self, at: SystemTime, out: &mut Vec<Event>) {
         if self.start_written {
             return;
         }
         self.start_written = true;
+        self.changed.clear();
         let mut e = Event::new(EventType::SessionStart, at);
-        let d = &mut e.details;
-        d.insert("command".into(), self.facts.command.clone().into());
-        if let Some(pid) = self.facts.pid {
-            d.insert("pid".into(), pid.into());
+        self.describe(&mut e.details, true);
+        out.push(e);
+    }
+
+    fn describe(&self, d: &mut Map<String, Value>, with_facts: bool) {
+        if with_facts {
+            d.insert("command".into(), self.facts.command.clone().into());
+            if let Some(pid) = self.facts.pid {
+                d.insert("pid".into(), pid.into());
+            }
         }
         d.insert("era".into(), self.era.as_str().into());
         if let Some(v) = &self.protocol_version {
@@ -225,9 +296,16 @@ impl SessionState {
         if let Some(p) = self.discover_probe {
             d.insert("discover_probe".into(), p.into());
         }
-        for (k, v) in &self.facts.extra {
-            d.insert(k.clone(), v.clone());
+        if with_facts {
+            for (k, v) in &self.facts.extra {
+                d.insert(k.clone(), v.clone());
+            }
         }
-        out.push(e);
     }
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    Client,
+    Capabilities,
 }

@@ -1,4 +1,9 @@
-//! Classifier tests over frames captured from real peers.
+//! Classifier tests over frames captured from real peers: the harness, and
+//! the first scenarios. The other files group scenarios by concern.
+
+mod exchanges;
+mod prop;
+mod tools;
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -8,7 +13,7 @@ use super::*;
 use crate::frame::Frame;
 use crate::handoff::ChildExit;
 
-struct Harness {
+pub(super) struct Harness {
     c: Classifier,
     t0: Instant,
     n: u64,
@@ -16,7 +21,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn new() -> Harness {
+    pub(super) fn new() -> Harness {
         let t0 = Instant::now();
         let clock = SessionClock::anchored(
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
@@ -35,12 +40,16 @@ impl Harness {
         }
     }
 
-    fn feed(&mut self, dir: Direction, line: &str) -> Vec<Event> {
+    pub(super) fn feed(&mut self, dir: Direction, line: &str) -> Vec<Event> {
+        self.feed_bytes(dir, line.as_bytes())
+    }
+
+    pub(super) fn feed_bytes(&mut self, dir: Direction, line: &[u8]) -> Vec<Event> {
         self.n += 1;
         let frame = Frame {
             direction: dir,
             at: self.t0 + Duration::from_millis(self.n * 10),
-            bytes: Bytes::copy_from_slice(line.as_bytes()),
+            bytes: Bytes::copy_from_slice(line),
             len: line.len(),
             oversized: false,
             terminated: true,
@@ -52,15 +61,15 @@ impl Harness {
         out
     }
 
-    fn c2s(&mut self, line: &str) -> Vec<Event> {
+    pub(super) fn c2s(&mut self, line: &str) -> Vec<Event> {
         self.feed(Direction::ClientToServer, line)
     }
 
-    fn s2c(&mut self, line: &str) -> Vec<Event> {
+    pub(super) fn s2c(&mut self, line: &str) -> Vec<Event> {
         self.feed(Direction::ServerToClient, line)
     }
 
-    fn end(&mut self, exit: ChildExit) -> Vec<Event> {
+    pub(super) fn end(&mut self, exit: ChildExit) -> Vec<Event> {
         let mut out = Vec::new();
         let end = SessionEnd {
             at: self.t0 + Duration::from_secs(5),
@@ -73,7 +82,7 @@ impl Harness {
     }
 }
 
-fn types(events: &[Event]) -> Vec<&'static str> {
+pub(super) fn types(events: &[Event]) -> Vec<&'static str> {
     events.iter().map(|e| e.event_type.as_str()).collect()
 }
 
@@ -155,7 +164,8 @@ fn string_and_number_ids_are_different_calls() {
 fn malformed_frames_are_violations_and_unknown_ids_too() {
     let mut h = Harness::new();
     let v = h.c2s("this is not json");
-    assert_eq!(types(&v), ["protocol_violation"]);
+    assert_eq!(types(&v), ["session_start", "protocol_violation"]);
+    let v = &v[1..];
     assert_eq!(v[0].details["reason"], "not_json");
     assert_eq!(v[0].excerpt.as_deref(), Some("this is not json"));
     let v = h.s2c(r#"{"jsonrpc":"2.0","id":99,"result":{}}"#);

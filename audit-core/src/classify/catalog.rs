@@ -1,0 +1,340 @@
+//! The session's tool catalog: `tools/list` pages assembled into listings,
+//! a stable hash of each tool definition, and drift between listings (the
+//! "rug pull": a tool that changes after the client has seen it).
+//!
+//! A listing starts at a `tools/list` request without a cursor and completes
+//! at a page without `nextCursor`; the catalog is the union of its pages. A
+//! request *with* a cursor continues the listing in progress (or starts one,
+//! if the first page was not seen). Each completed listing is compared with
+//! the previous one: added, removed and modified tools become `tool_changed`
+//! events, `critical` when a description changed.
+//!
+//! Definition hashes are SHA-256 over a canonical JSON form: object keys
+//! sorted by their UTF-8 bytes, no insignificant white space, strings and
+//! numbers as serde_json writes them. The sorting is done here, explicitly,
+//! so the hash does not depend on serde_json's `preserve_order` feature being
+//! off somewhere in the dependency graph.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::risk::ToolHints;
+
+/// Most tools kept per listing; more are counted in `details.over_limit`.
+pub const MAX_TOOLS: usize = 4096;
+
+/// What the catalog remembers of one tool definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolEntry {
+    /// Hash of the whole definition (hex).
+    pub hash: String,
+    /// Hash of each top-level member (`description`, `inputSchema`, ...).
+    fields: BTreeMap<String, [u8; 32]>,
+    pub hints: ToolHints,
+}
+
+/// How one tool differs between two listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolChange {
+    pub name: String,
+    /// `added`, `removed` or `modified`.
+    pub change: &'static str,
+    /// Top-level members that differ (for `modified`).
+    pub changed_fields: Vec<String>,
+    pub old_hash: Option<String>,
+    pub new_hash: Option<String>,
+}
+
+impl ToolChange {
+    /// A changed description is how a rug pull instructs the model.
+    pub fn description_changed(&self) -> bool {
+        self.changed_fields.iter().any(|f| f == "description")
+    }
+}
+
+/// A completed listing.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub tools: BTreeMap<String, ToolEntry>,
+    pub pages: u32,
+    /// Tools beyond [`MAX_TOOLS`], and entries without a string `name`.
+    pub over_limit: u64,
+    pub unnamed: u64,
+    /// True for the session's first completed listing (nothing to compare).
+    pub first: bool,
+    pub changes: Vec<ToolChange>,
+}
+
+#[derive(Debug, Default)]
+struct Building {
+    tools: BTreeMap<String, ToolEntry>,
+    pages: u32,
+    over_limit: u64,
+    unnamed: u64,
+}
+
+/// The tools seen so far in the session.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    current: Option<BTreeMap<String, ToolEntry>>,
+    building: Option<Building>,
+}
+
+#[derive(Deserialize)]
+struct Page<'a> {
+    #[serde(borrow, default)]
+    tools: Vec<&'a RawValue>,
+    #[serde(borrow, default, rename = "nextCursor")]
+    next_cursor: Option<&'a RawValue>,
+}
+
+impl Catalog {
+    /// An empty catalog.
+    pub fn new() -> Catalog {
+        Catalog::default()
+    }
+
+    /// The hints the latest listing gave for `tool`.
+    pub fn hints(&self, tool: &str) -> ToolHints {
+        self.current
+            .as_ref()
+            .and_then(|c| c.get(tool))
+            .map(|e| e.hints)
+            .unwrap_or_default()
+    }
+
+    /// Takes one `tools/list` result page; `continued` is true when its
+    /// request carried a cursor. Returns the listing when this page completes it.
+    pub fn page(&mut self, continued: bool, result: &RawValue) -> Option<Listing> {
+        let page: Page<'_> = serde_json::from_str(result.get()).ok()?;
+        if !continued || self.building.is_none() {
+            self.building = Some(Building::default());
+        }
+        let b = self.building.as_mut()?;
+        b.pages += 1;
+        for raw in page.tools {
+            let Ok(def) = serde_json::from_str::<Value>(raw.get()) else {
+                b.unnamed += 1;
+                continue;
+            };
+            let Some(name) = def.get("name").and_then(Value::as_str) else {
+                b.unnamed += 1;
+                continue;
+            };
+            if b.tools.len() >= MAX_TOOLS && !b.tools.contains_key(name) {
+                b.over_limit += 1;
+                continue;
+            }
+            b.tools.insert(name.to_owned(), entry(&def));
+        }
+        let more = page.next_cursor.is_some_and(|c| c.get() != "null");
+        if more {
+            return None;
+        }
+        let b = self.building.take()?;
+        let previous = self.current.replace(b.tools.clone());
+        let changes = previous
+            .as_ref()
+            .map(|p| diff(p, &b.tools))
+            .unwrap_or_default();
+        Some(Listing {
+            tools: b.tools,
+            pages: b.pages,
+            over_limit: b.over_limit,
+            unnamed: b.unnamed,
+            first: previous.is_none(),
+            changes,
+        })
+    }
+}
+
+fn entry(def: &Value) -> ToolEntry {
+    let fields = match def {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), Sha256::digest(canonical_json(v)).into()))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    ToolEntry {
+        hash: definition_hash(def),
+        fields,
+        hints: ToolHints::from_definition(def),
+    }
+}
+
+fn diff(old: &BTreeMap<String, ToolEntry>, new: &BTreeMap<String, ToolEntry>) -> Vec<ToolChange> {
+    let mut changes = Vec::new();
+    for (name, n) in new {
+        match old.get(name) {
+            None => changes.push(ToolChange {
+                name: name.clone(),
+                change: "added",
+                changed_fields: Vec::new(),
+                old_hash: None,
+                new_hash: Some(n.hash.clone()),
+            }),
+            Some(o) if o.hash != n.hash => {
+                let mut keys: Vec<&String> = o.fields.keys().chain(n.fields.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                let changed_fields = keys
+                    .into_iter()
+                    .filter(|k| o.fields.get(*k) != n.fields.get(*k))
+                    .cloned()
+                    .collect();
+                changes.push(ToolChange {
+                    name: name.clone(),
+                    change: "modified",
+                    changed_fields,
+                    old_hash: Some(o.hash.clone()),
+                    new_hash: Some(n.hash.clone()),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, o) in old {
+        if !new.contains_key(name) {
+            changes.push(ToolChange {
+                name: name.clone(),
+                change: "removed",
+                changed_fields: Vec::new(),
+                old_hash: Some(o.hash.clone()),
+                new_hash: None,
+            });
+        }
+    }
+    changes
+}
+
+/// SHA-256 (hex) of the canonical JSON of a tool definition.
+pub fn definition_hash(def: &Value) -> String {
+    hex::encode(Sha256::digest(canonical_json(def)))
+}
+
+/// `v` as canonical JSON: keys sorted by UTF-8 bytes, no white space.
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => write_object(m, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        leaf => out.push_str(&leaf.to_string()),
+    }
+}
+
+fn write_object(m: &Map<String, Value>, out: &mut String) {
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    out.push('{');
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(k.clone()).to_string());
+        out.push(':');
+        write_canonical(&m[k], out);
+    }
+    out.push('}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn canonical_form_sorts_keys_at_every_depth() {
+        let a: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"d":[{"z":1,"y":2}],"c":"é\n"}}"#).unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":"é\n","d":[{"y":2,"z":1}]},"b":1}"#
+        );
+        let b: Value =
+            serde_json::from_str(r#"{ "a": {"c":"é\n", "d":[{"y":2,"z":1}]}, "b":1 }"#).unwrap();
+        assert_eq!(definition_hash(&a), definition_hash(&b));
+    }
+
+    #[test]
+    fn pages_are_united_until_no_next_cursor() {
+        let mut c = Catalog::new();
+        assert!(c
+            .page(false, &raw(r#"{"tools":[{"name":"a"}],"nextCursor":"p2"}"#))
+            .is_none());
+        let l = c.page(true, &raw(r#"{"tools":[{"name":"b"}]}"#)).unwrap();
+        assert_eq!(l.tools.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(l.pages, 2);
+        assert!(l.first && l.changes.is_empty());
+    }
+
+    #[test]
+    fn drift_names_the_changed_members() {
+        let mut c = Catalog::new();
+        c.page(
+            false,
+            &raw(r#"{"tools":[{"name":"a","description":"x"},{"name":"b"}]}"#),
+        );
+        let l = c
+            .page(
+                false,
+                &raw(r#"{"tools":[{"name":"a","description":"y"},{"name":"c"}]}"#),
+            )
+            .unwrap();
+        let summary: Vec<_> = l
+            .changes
+            .iter()
+            .map(|c| (c.name.as_str(), c.change))
+            .collect();
+        assert_eq!(
+            summary,
+            [("a", "modified"), ("c", "added"), ("b", "removed")]
+        );
+        assert_eq!(l.changes[0].changed_fields, ["description"]);
+        assert!(l.changes[0].description_changed());
+    }
+
+    #[test]
+    fn a_restarted_listing_drops_the_partial_one() {
+        let mut c = Catalog::new();
+        c.page(
+            false,
+            &raw(r#"{"tools":[{"name":"old"}],"nextCursor":"x"}"#),
+        );
+        let l = c
+            .page(false, &raw(r#"{"tools":[{"name":"new"}]}"#))
+            .unwrap();
+        assert_eq!(l.tools.keys().collect::<Vec<_>>(), ["new"]);
+    }
+
+    #[test]
+    fn unnamed_entries_are_counted_not_kept() {
+        let mut c = Catalog::new();
+        let l = c
+            .page(false, &raw(r#"{"tools":[{"title":"x"},7,{"name":"a"}]}"#))
+            .unwrap();
+        assert_eq!(l.tools.len(), 1);
+        assert_eq!(l.unnamed, 2);
+    }
+}

@@ -1,0 +1,205 @@
+//! Requests, in either direction: what is remembered until the answer, and
+//! the `tool_call` event written at once.
+
+use std::time::SystemTime;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::methods::{request_recording, Recording};
+use super::params::{opaque_digest, RequestParams};
+use super::{default_risk, Classifier, Envelope, Pending, KEPT_PARAMS_BYTES};
+use crate::clock::millis_between;
+use crate::event::{new_event_id, Direction, Event, EventType, Outcome, Severity};
+
+/// Most in-flight client calls named on a server request's event.
+pub const MAX_IN_FLIGHT_NAMED: usize = 8;
+/// Client requests a server request may be made on behalf of.
+pub const CALL_METHODS: &[&str] = &["tools/call", "prompts/get", "resources/read"];
+
+impl Classifier {
+    pub(super) fn request(
+        &mut self,
+        env: &Envelope<'_>,
+        method: &str,
+        id: &RawValue,
+        dir: Direction,
+        at: SystemTime,
+        out: &mut Vec<Event>,
+    ) {
+        self.counts.requests += 1;
+        self.counts.method(method);
+        let params = RequestParams::parse(env.params);
+        let meta = params.meta();
+        self.session
+            .observe_request(method, &params, &meta, dir, at, out);
+        let recording = request_recording(method);
+        let mut p = Pending::new(id, method, new_event_id(), at);
+        p.progress_token = meta.progress_token();
+        let trace = meta.trace();
+        p.trace = trace.clone().and_then(Result::ok);
+        p.arguments_bytes = env.params.map_or(0, |r| r.get().len());
+        let mut state = None;
+        if let Some(s) = params.request_state {
+            let digest = opaque_digest(s);
+            p.parent = self.awaiting_retry.take(&digest);
+            state = Some(digest);
+        }
+        match recording {
+            Recording::ToolCall => {
+                p.tool = params.name();
+                p.arguments_bytes = params.arguments.map_or(0, |a| a.get().len());
+                let args: Option<Value> = params
+                    .arguments
+                    .and_then(|a| serde_json::from_str(a.get()).ok());
+                let tool = p.tool.clone().unwrap_or_default();
+                p.risk = Some(default_risk(
+                    &tool,
+                    args.as_ref(),
+                    &self.catalog.hints(&tool),
+                ));
+                p.arguments = args.filter(|_| self.config.include_arguments);
+            }
+            Recording::ToolsList => p.continued = params.has_cursor(),
+            Recording::Exchange(_) | Recording::Generic => {
+                p.subject = params.uri().or_else(|| params.name());
+                let small = p.arguments_bytes <= KEPT_PARAMS_BYTES;
+                if self.config.include_arguments && small {
+                    p.arguments = env.params.and_then(|r| serde_json::from_str(r.get()).ok());
+                }
+                if dir == Direction::ServerToClient {
+                    p.in_flight_calls = self
+                        .from_client
+                        .live_event_ids(CALL_METHODS, MAX_IN_FLIGHT_NAMED);
+                }
+            }
+            Recording::Session | Recording::Counted => {}
+        }
+        let call_event = (recording == Recording::ToolCall).then(|| {
+            let mut e = self.event_for(&p, EventType::ToolCall, dir, at);
+            e.call_event_id = None;
+            e.duration_ms = None;
+            e.event_id = Some(p.event_id.clone());
+            e.outcome = Outcome::Pending;
+            e.arguments = p.arguments.take();
+            if let Some(Err(())) = trace {
+                e.details.insert("traceparent_invalid".into(), true.into());
+            }
+            if let Some(s) = state {
+                e.details.insert("request_state".into(), s);
+            }
+            if let Some(r) = params.input_responses {
+                let keys = super::params::object_keys(r, 64);
+                e.details.insert("input_responses".into(), keys.into());
+            }
+            e
+        });
+        let table = match dir {
+            Direction::ClientToServer => &mut self.from_client,
+            Direction::ServerToClient => &mut self.from_server,
+        };
+        let rejected = table.insert(p).err();
+        if let Some(e) = call_event {
+            self.counts.tool_calls += 1;
+            self.emit(e, out);
+        }
+        if rejected.is_some_and(|r| r.duplicate) {
+            let raw = env.raw.as_bytes();
+            self.violation(out, at, dir, "duplicate_in_flight_id", raw, None);
+        }
+    }
+
+    /// An event about `p`'s exchange, linked to its request: method, tool, id,
+    /// duration so far, trace context, risk, progress, parent.
+    pub(super) fn event_for(
+        &self,
+        p: &Pending,
+        event_type: EventType,
+        dir: Direction,
+        at: SystemTime,
+    ) -> Event {
+        let mut e = Event::new(event_type, at);
+        e.direction = Some(dir);
+        e.method = Some(p.method.clone());
+        e.tool = p.tool.clone();
+        e.jsonrpc_id = Some(p.id.clone());
+        e.call_event_id = Some(p.event_id.clone());
+        e.parent_event_id = p.parent.clone();
+        e.duration_ms = Some(millis_between(p.at, at));
+        if let Some(t) = &p.trace {
+            e.trace_id = Some(t.trace_id.clone());
+            e.span_id = Some(t.span_id.clone());
+            if let Some(ts) = &t.tracestate {
+                e.details.insert("tracestate".into(), ts.clone().into());
+            }
+        }
+        if let Some(r) = &p.risk {
+            e.risk_level = Some(r.level);
+            e.compliance_tags = r.tags.clone();
+        }
+        if p.tool.is_some() || p.arguments_bytes > 0 {
+            e.details
+                .insert("arguments_bytes".into(), p.arguments_bytes.into());
+        }
+        if let Some(t) = &p.progress_token {
+            let token: Value = serde_json::from_str(t.get()).unwrap_or(Value::Null);
+            e.details.insert("progress_token".into(), token);
+        }
+        if p.progress.count > 0 {
+            e.details.insert(
+                "progress".into(),
+                serde_json::json!({"count": p.progress.count, "last": p.progress.last, "total": p.progress.total}),
+            );
+        }
+        if let Some(s) = &p.subject {
+            let key = if p.method == "resources/read" {
+                "uri"
+            } else {
+                "name"
+            };
+            e.details.insert(key.into(), s.clone().into());
+        }
+        if !p.in_flight_calls.is_empty() {
+            e.details
+                .insert("in_flight_calls".into(), p.in_flight_calls.clone().into());
+        }
+        e
+    }
+
+    /// The event of an exchange that ended without an answer: `status` is
+    /// `cancelled` or `abandoned`. None for methods that are only counted.
+    pub(super) fn unanswered_event(
+        &self,
+        p: &Pending,
+        dir: Direction,
+        at: SystemTime,
+        status: &str,
+    ) -> Option<Event> {
+        let event_type = match (request_recording(&p.method), status) {
+            (Recording::ToolCall, "cancelled") => EventType::ToolCancelled,
+            (Recording::ToolCall, _) => EventType::ToolAbandoned,
+            (Recording::Exchange(t), _) => t,
+            (Recording::Generic, _) => EventType::RpcRequest,
+            _ => return None,
+        };
+        let mut e = self
+            .event_for(p, event_type, dir, at)
+            .severity(Severity::Warning)
+            .outcome(Outcome::Failure);
+        e.details.insert("status".into(), status.into());
+        e.arguments = p.arguments.clone();
+        Some(e)
+    }
+
+    pub(super) fn abandoned(
+        &mut self,
+        p: &Pending,
+        dir: Direction,
+        at: SystemTime,
+        out: &mut Vec<Event>,
+    ) {
+        if let Some(e) = self.unanswered_event(p, dir, at, "abandoned") {
+            self.emit(e, out);
+        }
+    }
+}

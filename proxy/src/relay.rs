@@ -1,0 +1,191 @@
+//! The two relay pumps: one blocking thread per direction.
+//!
+//! Each pump reads whatever the pipe has into a `BytesMut`, freezes exactly
+//! those bytes, writes them to the peer, and offers the same `Bytes` (a
+//! reference count) to the auditor. Nothing is parsed, reordered, held back or
+//! re-serialised: a partial line is forwarded as soon as it is read, which is
+//! also how a line of any size passes with bounded memory. Threads with plain
+//! `read`/`write` beat an async runtime on stdio here (measured: see
+//! docs/performance.md), so that is the design.
+//!
+//! The pumps report what ends them (end of stream, a broken pipe) to the
+//! lifecycle loop in `main.rs`; they never decide shutdown themselves.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use audit_core::event::Direction;
+use audit_core::handoff::{AuditHandle, AuditMsg};
+use bytes::BytesMut;
+
+use crate::fdio;
+
+/// Bytes asked of the kernel per `read`; a pipe holds 64 KiB by default.
+const READ_SIZE: usize = 256 * 1024;
+
+/// What a pump or the supervisor tells the lifecycle loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The client closed our stdin.
+    ClientEof,
+    /// Our stdout is broken: the client is gone.
+    ClientGone,
+    /// The server closed its stdout.
+    ServerEof,
+    /// The server process exited.
+    ChildExited(audit_core::handoff::ChildExit),
+    /// We received this signal.
+    Signal(i32),
+    /// Our parent died without closing our stdin.
+    ParentDied,
+}
+
+/// The server's stdin, closable from any thread exactly once.
+///
+/// Closing replaces the descriptor with `/dev/null` (`dup2`), atomically: a
+/// pump still writing to it writes into the void instead of into a reused
+/// descriptor number, and the server sees end of file.
+pub struct ServerInput {
+    file: File,
+    closed: AtomicBool,
+}
+
+impl ServerInput {
+    pub fn new(file: File) -> ServerInput {
+        ServerInput {
+            file,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Closes the server's stdin (idempotent).
+    pub fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Ok(null) = File::options().write(true).open("/dev/null") {
+            // SAFETY: dup2 onto a descriptor we own; both stay valid.
+            unsafe { libc::dup2(null.as_raw_fd(), self.file.as_raw_fd()) };
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+/// Our stdout, shared by the server→client pump and policy replies.
+pub struct ClientOutput {
+    fd: RawFd,
+    lock: std::sync::Mutex<()>,
+    broken: AtomicBool,
+}
+
+impl ClientOutput {
+    pub fn stdout() -> ClientOutput {
+        ClientOutput {
+            fd: libc::STDOUT_FILENO,
+            lock: std::sync::Mutex::new(()),
+            broken: AtomicBool::new(false),
+        }
+    }
+
+    /// Writes one whole buffer; frames from different writers never interleave.
+    pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
+        if self.broken.load(Ordering::Relaxed) {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let res = fdio::write_all(self.fd, bytes);
+        if res.is_err() {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        res
+    }
+}
+
+/// Starts the client→server pump: our stdin to the server's stdin.
+pub fn client_to_server(
+    input: Arc<ServerInput>,
+    mut audit: Option<AuditHandle>,
+    lifecycle: Sender<Lifecycle>,
+) -> JoinHandle<()> {
+    spawn("relay-c2s", move || {
+        let mut buf = BytesMut::with_capacity(READ_SIZE);
+        let mut server_gone = false;
+        loop {
+            match fdio::read_into(libc::STDIN_FILENO, &mut buf, READ_SIZE) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let at = Instant::now();
+            let chunk = buf.split().freeze();
+            if !server_gone && fdio::write_all(input.fd(), &chunk).is_err() {
+                // The server no longer reads; keep draining the client (and
+                // recording what it sends) until the lifecycle ends us.
+                server_gone = true;
+                tracing::debug!("server stdin closed; client bytes are no longer delivered");
+            }
+            if let Some(a) = audit.as_mut() {
+                a.offer(Direction::ClientToServer, at, chunk);
+            }
+        }
+        input.close();
+        if let Some(a) = &audit {
+            a.try_control(AuditMsg::Eof {
+                direction: Direction::ClientToServer,
+                at: Instant::now(),
+            });
+        }
+        let _ = lifecycle.send(Lifecycle::ClientEof);
+    })
+}
+
+/// Starts the server→client pump: the server's stdout to our stdout.
+pub fn server_to_client(
+    server_out: File,
+    output: Arc<ClientOutput>,
+    mut audit: Option<AuditHandle>,
+    lifecycle: Sender<Lifecycle>,
+) -> JoinHandle<()> {
+    spawn("relay-s2c", move || {
+        let mut buf = BytesMut::with_capacity(READ_SIZE);
+        let mut client_gone = false;
+        loop {
+            match fdio::read_into(server_out.as_raw_fd(), &mut buf, READ_SIZE) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let at = Instant::now();
+            let chunk = buf.split().freeze();
+            if !client_gone && output.write_all(&chunk).is_err() {
+                // Keep draining the server so it never blocks on a full pipe.
+                client_gone = true;
+                let _ = lifecycle.send(Lifecycle::ClientGone);
+            }
+            if let Some(a) = audit.as_mut() {
+                a.offer(Direction::ServerToClient, at, chunk);
+            }
+        }
+        if let Some(a) = &audit {
+            a.send_control(AuditMsg::Eof {
+                direction: Direction::ServerToClient,
+                at: Instant::now(),
+            });
+        }
+        let _ = lifecycle.send(Lifecycle::ServerEof);
+    })
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("cannot start thread {name}: {e}"))
+}

@@ -1,0 +1,311 @@
+//! Running one server behind the proxy: wiring of child, pumps, auditor and
+//! lifecycle, in the order of the shutdown protocol documented in `main.rs`.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use audit_core::auditor::{Auditor, AuditorConfig, AuditorReport};
+use audit_core::classify::SessionFacts;
+use audit_core::handoff::{self, AuditHandle, AuditMsg, ChildExit, SessionEnd};
+use audit_core::sink::{self, SinkTarget, WriterReport};
+use audit_core::stamp::SessionIdentity;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::child;
+use crate::cli::RunArgs;
+use crate::identity;
+use crate::lifecycle::{Action, Ladder};
+use crate::relay::{self, ClientOutput, Lifecycle, ServerInput};
+
+/// Runs the server in `args.command` behind the proxy; returns our exit status.
+pub fn run(args: RunArgs) -> i32 {
+    if args.command.is_empty() {
+        eprintln!("mcp-blackbox: missing server command\nusage: mcp-blackbox [OPTIONS] -- <command> [args...]");
+        return 2;
+    }
+    let (tx, rx) = mpsc::channel();
+    watch_signals_and_parent(tx.clone());
+
+    let target = match audit_target(&args) {
+        Ok(t) => t,
+        Err(status) => return status,
+    };
+
+    let server = match child::spawn(&args.command) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mcp-blackbox: {e}");
+            return e.exit_status();
+        }
+    };
+    let pgid = server.pid;
+    tracing::info!(pid = pgid, command = ?args.command, "server started");
+
+    let audit = target.and_then(|t| start_auditor(&args, t, server.pid));
+    let handle = audit.as_ref().map(|a| a.handle.clone());
+
+    let input = Arc::new(ServerInput::new(server.stdin));
+    let output = Arc::new(ClientOutput::stdout());
+    relay::client_to_server(input.clone(), handle.clone(), tx.clone());
+    let s2c = relay::server_to_client(server.stdout, output, handle, tx.clone());
+    wait_for_exit(server.child, tx);
+
+    let mut ladder = Ladder::new(
+        Duration::from_millis(args.grace_ms),
+        Duration::from_millis(args.kill_grace_ms),
+    );
+    let server_eof = supervise(&mut ladder, &rx, &input, pgid);
+
+    // Protocol step 3-4: end what is left of the tree, let the pump drain.
+    let stragglers = child::sweep(pgid);
+    if stragglers > 0 {
+        tracing::info!(
+            stragglers,
+            "ended processes that had left the server's process group"
+        );
+    }
+    if !server_eof {
+        wait_for(
+            &rx,
+            Lifecycle::ServerEof,
+            Duration::from_millis(args.kill_grace_ms),
+        );
+    }
+    if s2c.is_finished() {
+        let _ = s2c.join();
+    }
+    let exit = ladder.exit().unwrap_or(ChildExit::Unknown);
+    if let Some(audit) = audit {
+        let end = SessionEnd {
+            at: Instant::now(),
+            exit,
+            reason: ladder.reason().to_owned(),
+        };
+        audit.finish(end, Duration::from_millis(args.flush_timeout_ms));
+    }
+    exit.shell_status()
+}
+
+/// The lifecycle loop; returns whether the server's stdout already closed.
+fn supervise(
+    ladder: &mut Ladder,
+    rx: &Receiver<Lifecycle>,
+    input: &ServerInput,
+    pgid: i32,
+) -> bool {
+    let mut server_eof = false;
+    while !ladder.is_done() {
+        let actions = match ladder.deadline() {
+            Some(deadline) => {
+                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(ev) => {
+                        server_eof |= ev == Lifecycle::ServerEof;
+                        ladder.on_event(ev, Instant::now())
+                    }
+                    Err(RecvTimeoutError::Timeout) => ladder.on_deadline(Instant::now()),
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            None => match rx.recv() {
+                Ok(ev) => {
+                    server_eof |= ev == Lifecycle::ServerEof;
+                    ladder.on_event(ev, Instant::now())
+                }
+                Err(_) => break,
+            },
+        };
+        for action in actions {
+            match action {
+                Action::CloseServerInput => input.close(),
+                Action::SignalGroup(sig) => {
+                    tracing::debug!(sig, "signalling the server's process group");
+                    child::signal_group(pgid, sig);
+                }
+                Action::Finish => {}
+            }
+        }
+    }
+    server_eof
+}
+
+/// Waits until `want` arrives or `timeout` passes.
+fn wait_for(rx: &Receiver<Lifecycle>, want: Lifecycle, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while let Ok(ev) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        if ev == want {
+            return;
+        }
+    }
+}
+
+fn wait_for_exit(mut child: std::process::Child, tx: Sender<Lifecycle>) {
+    spawn_named("child-wait", move || {
+        let exit = child
+            .wait()
+            .map(child::exit_of)
+            .unwrap_or(ChildExit::Unknown);
+        let _ = tx.send(Lifecycle::ChildExited(exit));
+    });
+}
+
+/// Forwards SIGINT/SIGTERM/SIGHUP to the lifecycle loop, and notices our
+/// parent's death (PR_SET_PDEATHSIG delivers SIGTERM; a changed parent pid
+/// tells it apart from a user's SIGTERM).
+fn watch_signals_and_parent(tx: Sender<Lifecycle>) {
+    // SAFETY: getppid cannot fail.
+    let parent = unsafe { libc::getppid() };
+    child::watch_parent(SIGTERM);
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot watch signals: {e}");
+            return;
+        }
+    };
+    if unsafe { libc::getppid() } != parent {
+        let _ = tx.send(Lifecycle::ParentDied);
+    }
+    spawn_named("signals", move || {
+        for sig in signals.forever() {
+            let orphaned = unsafe { libc::getppid() } != parent;
+            let ev = if sig == SIGTERM && orphaned {
+                Lifecycle::ParentDied
+            } else {
+                Lifecycle::Signal(sig)
+            };
+            if tx.send(ev).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Where events go, or `None` for a pure relay. `Err` is an exit status.
+fn audit_target(args: &RunArgs) -> Result<Option<SinkTarget>, i32> {
+    if !args.enabled {
+        return Ok(None);
+    }
+    let (target, explicit) = match (&args.audit_file, &args.audit_dir) {
+        (Some(f), _) if f == "-" => (SinkTarget::Stderr, true),
+        (Some(f), _) => (SinkTarget::File(PathBuf::from(f)), true),
+        (None, Some(d)) => (SinkTarget::Dir(d.clone()), true),
+        (None, None) => match std::env::var_os("HOME") {
+            Some(home) => (
+                SinkTarget::Dir(PathBuf::from(home).join(".mcp-blackbox").join("audit")),
+                false,
+            ),
+            None => {
+                tracing::warn!(
+                    "HOME is not set and no --audit-dir given: nothing will be recorded"
+                );
+                return Ok(None);
+            }
+        },
+    };
+    let check = match &target {
+        SinkTarget::Dir(d) => sink::ensure_private_dir(d).map(|_| ()),
+        SinkTarget::File(p) => sink::open_append(p).map(|_| ()),
+        SinkTarget::Stderr => Ok(()),
+    };
+    match check {
+        Ok(()) => Ok(Some(target)),
+        Err(e) if explicit => {
+            eprintln!("mcp-blackbox: {e}");
+            Err(2)
+        }
+        Err(e) => {
+            tracing::error!("{e}; relaying without an audit trail");
+            Ok(None)
+        }
+    }
+}
+
+/// The running audit pipeline of one session.
+struct Audit {
+    handle: AuditHandle,
+    done: Receiver<(AuditorReport, Option<WriterReport>)>,
+}
+
+fn start_auditor(args: &RunArgs, target: SinkTarget, pid: i32) -> Option<Audit> {
+    let writer = match sink::spawn_writer(target, sink::DEFAULT_WRITER_QUEUE) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!("{e}; relaying without an audit trail");
+            return None;
+        }
+    };
+    let identity = SessionIdentity {
+        session_id: uuid::Uuid::now_v7().to_string().into(),
+        server: identity::server_name(args.server_name.as_deref(), &args.command).into(),
+        user: args.user.clone().unwrap_or_else(identity::os_user).into(),
+    };
+    let mut facts = SessionFacts {
+        command: args.command.clone(),
+        pid: Some(pid as u32),
+        ..Default::default()
+    };
+    facts
+        .extra
+        .insert("proxy_version".into(), env!("CARGO_PKG_VERSION").into());
+    let mut config = AuditorConfig::new(identity, facts);
+    config.parse_limit = (args.parse_limit_mb as usize) * 1024 * 1024;
+    config.classify.include_arguments = !args.no_arguments;
+    config.classify.include_results = !args.no_results;
+    let flush_timeout = Duration::from_millis(args.flush_timeout_ms);
+
+    let (handle, inbox) = handoff::channel(
+        handoff::DEFAULT_QUEUE_MESSAGES,
+        handoff::DEFAULT_QUEUE_BYTES,
+    );
+    let (done_tx, done) = mpsc::channel();
+    spawn_named("auditor", move || {
+        let report = Auditor::new(config).run(inbox, &writer);
+        let written = writer.finish(flush_timeout);
+        let _ = done_tx.send((report, written));
+    });
+    Some(Audit { handle, done })
+}
+
+impl Audit {
+    /// Protocol steps 4-5: `session_end` after everything seen, then the flush.
+    fn finish(self, end: SessionEnd, timeout: Duration) {
+        let stats = self.handle.stats().clone();
+        self.handle.send_control(AuditMsg::End(end));
+        drop(self.handle);
+        match self.done.recv_timeout(timeout) {
+            Ok((report, Some(written))) => {
+                let lost_handoff = report.handoff_lost.chunks;
+                if lost_handoff > 0 || written.lines_lost > 0 {
+                    eprintln!(
+                        "mcp-blackbox: audit trail incomplete: {} relayed chunks ({} bytes) not audited, {} events not written",
+                        lost_handoff, report.handoff_lost.bytes, written.lines_lost
+                    );
+                }
+                tracing::info!(
+                    events = report.events,
+                    frames = report.frames,
+                    "audit trail flushed"
+                );
+            }
+            Ok((_, None)) | Err(_) => {
+                let dropped = stats
+                    .dropped_chunks
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                eprintln!(
+                    "mcp-blackbox: the audit trail did not reach disk within {} ms; the last events may be missing ({dropped} chunks dropped earlier)",
+                    timeout.as_millis()
+                );
+            }
+        }
+    }
+}
+
+fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("cannot start thread {name}: {e}"))
+}

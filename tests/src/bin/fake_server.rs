@@ -1,0 +1,189 @@
+//! A scriptable stand-in for an MCP server, for the end-to-end tests.
+//!
+//! `fake_server [--pid-file PATH] MODE [OPTIONS]`, where MODE is one of:
+//! - `relay --send FILE --record FILE`: writes FILE's bytes to stdout (in
+//!   uneven chunks) while copying stdin to the record file until EOF; exits 0
+//!   when both are done. For byte-exactness checks.
+//! - `mcp [--exit-code N]`: a line-based MCP server: answers `initialize`,
+//!   `ping`, `tools/list` and `tools/call` of the tools `echo` (returns its
+//!   arguments as text), `fail` (an `isError` result), `crash` (exits 3 without
+//!   answering) and `crash-signal` (kills itself with SIGKILL); other tools
+//!   get a -32602 error, other methods -32601. Exits N (default 0) at stdin EOF.
+//! - `hang [--ignore-term]`: never reads stdin and never exits on its own
+//!   (optionally ignoring SIGTERM too).
+//! - `flood --bytes N`: writes N bytes of `blackbox_tests::pattern` with no
+//!   newline, then one newline, then exits 0.
+//!
+//! The pid file is written (atomically, by rename) once the process is set up.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let pid_file = take_opt(&mut args, "--pid-file").map(PathBuf::from);
+    let mode = if args.is_empty() {
+        String::new()
+    } else {
+        args.remove(0)
+    };
+    let ignore_term = take_flag(&mut args, "--ignore-term");
+    let setup = || {
+        if let Some(p) = &pid_file {
+            write_pid_file(p);
+        }
+    };
+    match mode.as_str() {
+        "relay" => {
+            let send = take_opt(&mut args, "--send").expect("relay needs --send FILE");
+            let record = take_opt(&mut args, "--record").expect("relay needs --record FILE");
+            setup();
+            relay(Path::new(&send), Path::new(&record));
+        }
+        "mcp" => {
+            let code = take_opt(&mut args, "--exit-code").map_or(0, |c| c.parse().unwrap());
+            setup();
+            serve_mcp();
+            std::process::exit(code);
+        }
+        "hang" => {
+            if ignore_term {
+                // SAFETY: setting a signal to SIG_IGN has no preconditions.
+                unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+            }
+            setup();
+            loop {
+                // SAFETY: pause(2) only waits for a signal.
+                unsafe { libc::pause() };
+            }
+        }
+        "flood" => {
+            let n: u64 = take_opt(&mut args, "--bytes")
+                .expect("flood needs --bytes N")
+                .parse()
+                .unwrap();
+            setup();
+            flood(n);
+        }
+        other => {
+            eprintln!("fake_server: unknown mode {other:?} (relay, mcp, hang, flood)");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn take_opt(args: &mut Vec<String>, name: &str) -> Option<String> {
+    let i = args.iter().position(|a| a == name)?;
+    args.remove(i);
+    Some(args.remove(i))
+}
+
+fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
+    let found = args.iter().position(|a| a == name);
+    found.map(|i| args.remove(i)).is_some()
+}
+
+fn write_pid_file(path: &Path) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{}\n", std::process::id())).expect("writing pid file");
+    std::fs::rename(&tmp, path).expect("renaming pid file");
+}
+
+fn relay(send: &Path, record: &Path) {
+    let bytes = std::fs::read(send).expect("reading --send file");
+    let record = std::fs::File::create(record).expect("creating --record file");
+    let reader = std::thread::spawn(move || {
+        let mut record = BufWriter::new(record);
+        std::io::copy(&mut std::io::stdin().lock(), &mut record).expect("recording stdin");
+        record.flush().expect("flushing record");
+    });
+    let mut out = std::io::stdout().lock();
+    // Uneven chunk sizes, so frames arrive split at arbitrary points.
+    let sizes = [1usize, 7, 4096, 3, 65_537, 13, 1 << 20];
+    let mut rest = &bytes[..];
+    for size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (chunk, tail) = rest.split_at((*size).min(rest.len()));
+        out.write_all(chunk).expect("writing stdout");
+        out.flush().expect("flushing stdout");
+        rest = tail;
+    }
+    drop(out);
+    reader.join().expect("stdin reader");
+}
+
+fn flood(n: u64) {
+    let chunk = blackbox_tests::pattern::buffer(1 << 20);
+    let mut out = std::io::stdout().lock();
+    let mut sent = 0u64;
+    while sent < n {
+        let start = (sent % blackbox_tests::pattern::PERIOD as u64) as usize;
+        let len = ((n - sent) as usize).min(1 << 20);
+        out.write_all(&chunk[start..start + len])
+            .expect("writing flood");
+        sent += len as u64;
+    }
+    out.write_all(b"\n").expect("writing newline");
+    out.flush().expect("flushing flood");
+}
+
+fn serve_mcp() {
+    let stdin = std::io::stdin().lock();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for line in stdin.split(b'\n') {
+        let line = line.expect("reading stdin");
+        let Ok(msg) = serde_json::from_slice::<Value>(&line) else {
+            continue;
+        };
+        let (Some(id), Some(method)) = (msg.get("id"), msg["method"].as_str()) else {
+            continue;
+        };
+        let reply = match answer(method, &msg["params"]) {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Err((code, message)) => {
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+            }
+        };
+        serde_json::to_writer(&mut out, &reply).expect("writing reply");
+        out.write_all(b"\n").expect("writing reply");
+        out.flush().expect("flushing reply");
+    }
+}
+
+fn answer(method: &str, params: &Value) -> Result<Value, (i64, String)> {
+    match method {
+        "initialize" => Ok(json!({
+            "protocolVersion": params["protocolVersion"].as_str().unwrap_or("2025-11-25"),
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "fake-server", "version": "1.0.0"},
+        })),
+        "ping" => Ok(json!({})),
+        "tools/list" => Ok(json!({"tools": [
+            {"name": "echo", "inputSchema": {"type": "object"}},
+            {"name": "fail", "inputSchema": {"type": "object"}},
+            {"name": "crash", "inputSchema": {"type": "object"}},
+        ]})),
+        "tools/call" => call_tool(params["name"].as_str().unwrap_or(""), &params["arguments"]),
+        other => Err((-32601, format!("Method not found: {other}"))),
+    }
+}
+
+fn call_tool(name: &str, arguments: &Value) -> Result<Value, (i64, String)> {
+    match name {
+        "echo" => Ok(json!({"content": [{"type": "text", "text": arguments.to_string()}]})),
+        "fail" => {
+            Ok(json!({"content": [{"type": "text", "text": "failed on purpose"}], "isError": true}))
+        }
+        "crash" => std::process::exit(3),
+        "crash-signal" => {
+            // SAFETY: kill(2) on our own pid.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            unreachable!("SIGKILL is not survivable")
+        }
+        other => Err((-32602, format!("Unknown tool: {other}"))),
+    }
+}

@@ -1,0 +1,90 @@
+//! Issue 2, acceptance 4: a huge line costs the proxy bounded memory.
+//!
+//! A server writes 256 MiB with no newline, then one newline. The client must
+//! receive all of it intact (counted, and checked byte by byte against the
+//! deterministic pattern), and the proxy's peak RSS must stay under
+//! `--parse-limit-mb 16` plus 24 MiB of headroom (code, stacks, channels),
+//! i.e. **40 MiB**: the relay streams, and only the first 16 MiB of a line
+//! are ever kept for parsing.
+//!
+//! The peak comes from `wait4(2)`'s `ru_maxrss` for the proxy, which covers
+//! the proxy and the children it reaped (the fake server, a few MiB).
+
+use std::io::Read;
+use std::process::Stdio;
+
+use blackbox_tests::audit::{of_type, only, AuditDir};
+use blackbox_tests::client::{proxy_command, LineClient};
+use blackbox_tests::pattern::PatternCheck;
+
+const FAKE_SERVER: &str = env!("CARGO_BIN_EXE_fake_server");
+const LINE_BYTES: u64 = 256 * 1024 * 1024;
+const PARSE_LIMIT_MB: u64 = 16;
+const HEADROOM_MB: u64 = 24;
+
+#[test]
+fn a_256_mib_line_is_relayed_intact_in_bounded_memory() {
+    let audit = AuditDir::new();
+    let bytes = LINE_BYTES.to_string();
+    let limit = PARSE_LIMIT_MB.to_string();
+    let server = [FAKE_SERVER, "flood", "--bytes", bytes.as_str()];
+    let mut proxy = LineClient::spawn(
+        proxy_command(
+            audit.path(),
+            "flood",
+            &["--parse-limit-mb", &limit],
+            &server,
+        )
+        .stderr(Stdio::inherit()),
+    );
+
+    let mut check = PatternCheck::default();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut tail = Vec::new();
+    loop {
+        let n = proxy
+            .stdout()
+            .read(&mut buf)
+            .expect("reading the proxy's stdout");
+        if n == 0 {
+            break;
+        }
+        let body = (LINE_BYTES - check.offset).min(n as u64) as usize;
+        if let Err(at) = check.feed(&buf[..body]) {
+            panic!("byte {at} of the line is not what the server wrote");
+        }
+        tail.extend_from_slice(&buf[body..n]);
+    }
+    assert_eq!(check.offset, LINE_BYTES, "line bytes received");
+    assert_eq!(tail, b"\n", "what followed the line");
+
+    proxy.close_stdin();
+    let (status, max_rss_kib) = wait_with_rusage(proxy.pid());
+    assert_eq!(status, 0, "proxy wait status {status:#x}");
+    let bound_kib = (PARSE_LIMIT_MB + HEADROOM_MB) * 1024;
+    eprintln!("proxy peak RSS: {max_rss_kib} KiB (bound {bound_kib} KiB)");
+    assert!(
+        max_rss_kib < bound_kib,
+        "proxy peak RSS {max_rss_kib} KiB exceeds {bound_kib} KiB (parse limit {PARSE_LIMIT_MB} MiB + {HEADROOM_MB} MiB)"
+    );
+
+    let events = audit.events();
+    only(&events, "session_end");
+    assert!(
+        !of_type(&events, "protocol_violation").is_empty(),
+        "the line is not JSON-RPC: {events:#?}"
+    );
+}
+
+/// Reaps `pid` with `wait4` and returns its raw wait status and `ru_maxrss`
+/// (KiB on Linux). The process must be our child and not yet reaped.
+fn wait_with_rusage(pid: i32) -> (i32, u64) {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // The watchdog of LineClient bounds this wait: it kills a hung proxy.
+    // SAFETY: both pointers are to live locals.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
+    (status, usage.ru_maxrss as u64)
+}
