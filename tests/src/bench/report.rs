@@ -177,23 +177,31 @@ pub fn targets(rows: &[Row], runs: &[Value], pipeline: Option<&Value>) -> Vec<Ta
             |v| v >= 0.90,
         ),
     ];
+    // Every call must have its tool_call and tool_result, and nothing may be
+    // reported lost; the measured figure is the worst round's unrecorded results.
+    let count = |r: &Value, key: &str| r["audit"][key].as_u64();
     let audited = proxy_runs.iter().all(|r| {
-        r["audit"]["audit_dropped"].as_u64() == Some(0)
-            && r["audit"]["tool_call"].as_u64() == r["tool_calls"].as_u64()
+        let calls = r["tool_calls"].as_u64();
+        count(r, "audit_dropped") == Some(0)
+            && count(r, "tool_call") == calls
+            && count(r, "tool_result") == calls
     });
-    let missing = proxy_runs
+    let unrecorded = proxy_runs
         .iter()
         .map(|r| {
-            r["tool_calls"].as_u64().unwrap_or(0) as f64
-                - r["audit"]["tool_call"].as_u64().unwrap_or(0) as f64
+            r["tool_calls"]
+                .as_u64()
+                .unwrap_or(0)
+                .saturating_sub(count(r, "tool_result").unwrap_or(0)) as f64
         })
-        .fold(0.0, f64::max);
-    let dropped_measured = (!proxy_runs.is_empty()).then_some(missing);
+        .fold(None, |worst: Option<f64>, v| {
+            Some(worst.map_or(v, |w| w.max(v)))
+        });
     t.push(Target {
-        what: "audit events dropped (tool_call missing, worst round)".into(),
+        what: "tool calls without a recorded tool_result (worst round)".into(),
         limit: "0, and no audit_dropped event".into(),
-        measured: dropped_measured,
-        met: dropped_measured.map(|_| audited),
+        measured: unrecorded,
+        met: unrecorded.map(|_| audited),
     });
     for size in ["1MiB", "16MiB"] {
         t.push(target(
@@ -373,7 +381,7 @@ mod tests {
     fn targets_are_checked_against_the_reference() {
         let mut proxy = run(PROXY, 23.0, 1900.0);
         proxy["tool_calls"] = json!(10);
-        proxy["audit"] = json!({"tool_call": 10, "audit_dropped": 0});
+        proxy["audit"] = json!({"tool_call": 10, "tool_result": 10, "audit_dropped": 0});
         let runs = vec![
             run(RELAY_THREADS, 20.0, 2000.0),
             run(RELAY_TOKIO, 40.0, 1000.0),
@@ -390,12 +398,26 @@ mod tests {
         assert_eq!(cps.met, Some(true)); // 0.95x
         let audit = t
             .iter()
-            .find(|t| t.what.starts_with("audit events"))
+            .find(|t| t.what.starts_with("tool calls without"))
             .unwrap();
-        assert_eq!(audit.met, Some(true));
+        assert_eq!((audit.measured, audit.met), (Some(0.0), Some(true)));
         let idle = t.iter().find(|t| t.what.starts_with("idle")).unwrap();
         assert_eq!(idle.met, None);
         assert!(markdown(&rows, &t)
             .contains("| sequential p50 (µs) | – | 20.0 | 40.0 | 23.0 | 1.15 | 0.57 | 2.00 |"));
+    }
+
+    #[test]
+    fn lost_results_fail_the_audit_target() {
+        let mut proxy = run(PROXY, 20.0, 2000.0);
+        proxy["tool_calls"] = json!(100);
+        proxy["audit"] = json!({"tool_call": 100, "tool_result": 97, "audit_dropped": 1});
+        let runs = vec![run(RELAY_THREADS, 20.0, 2000.0), proxy];
+        let t = targets(&rows(&runs), &runs, None);
+        let audit = t
+            .iter()
+            .find(|t| t.what.starts_with("tool calls without"))
+            .unwrap();
+        assert_eq!((audit.measured, audit.met), (Some(3.0), Some(false)));
     }
 }

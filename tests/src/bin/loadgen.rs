@@ -27,10 +27,10 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     round: u32,
     /// Sequential calls of scenario (a); 0 skips it.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 5000)]
     seq_calls: u64,
     /// Pipelined calls of scenario (b); 0 skips it.
-    #[arg(long, default_value_t = 30000)]
+    #[arg(long, default_value_t = 50000)]
     pipelined_calls: u64,
     /// Calls in flight in scenario (b).
     #[arg(long, default_value_t = 32)]
@@ -39,7 +39,7 @@ struct Args {
     #[arg(long, default_value_t = 128)]
     payload: usize,
     /// Large results of scenario (c) as SIZE:COUNT pairs (K/M suffixes are KiB/MiB).
-    #[arg(long, value_delimiter = ',', default_value = "64K:256,1M:32,16M:4")]
+    #[arg(long, value_delimiter = ',', default_value = "64K:512,1M:64,16M:8")]
     large: Vec<String>,
     /// Audit directory of the proxy: count its events per type after the run.
     #[arg(long)]
