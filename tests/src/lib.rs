@@ -7,9 +7,11 @@
 //! - [`audit`]: a private audit directory per test and reading its events;
 //! - [`process`]: waiting for processes, pid files and process liveness;
 //! - [`peers`]: the pinned real MCP peers installed by `scripts/install-peers.sh`;
-//! - [`pattern`]: the deterministic byte stream the flood server writes.
+//! - [`pattern`]: the deterministic byte stream the flood server writes;
+//! - [`bench`]: the benchmark peers (loadgen, bench server, relays, report).
 
 pub mod audit;
+pub mod bench;
 pub mod binary;
 pub mod client;
 pub mod pattern;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Benchmarks: what does mcp-blackbox cost next to a bare relay?
+#
+# Runs loadgen (tests/src/bin/loadgen.rs) against bench_server four ways —
+# direct, relay_threads, relay_tokio, mcp-blackbox (audit on, default
+# settings, audit dir in a temp dir) — alternating A B C D A B C D over
+# ROUNDS rounds, then bench_pipeline, then prints medians, ratios against the
+# bare relays and the targets (docs/performance.md). Results go to
+# bench-results/<UTC time>/ as JSON (one file per run, summary.json) and
+# summary.md.
+#
+# Environment:
+#   ROUNDS=5              rounds of the four configurations
+#   CONFIGS="direct relay_threads relay_tokio mcp-blackbox"
+#   LOADGEN_ARGS=""       extra loadgen flags, e.g. "--seq-calls 1000"
+#   PIPELINE_ARGS=""      extra bench_pipeline flags
+#   SKIP_BUILD=1          use the existing release binaries
+#   OUT=dir               where results go
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+CONFIGS=${CONFIGS:-"direct relay_threads relay_tokio mcp-blackbox"}
+LOADGEN_ARGS=${LOADGEN_ARGS:-}
+PIPELINE_ARGS=${PIPELINE_ARGS:-}
+OUT=${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
+BIN=${CARGO_TARGET_DIR:-target}/release
+
+if [[ -z ${SKIP_BUILD:-} ]]; then
+    cargo build --release -p blackbox-tests -p mcp-blackbox
+fi
+if [[ ! -x /usr/bin/time ]]; then
+    echo "bench.sh: /usr/bin/time is missing: apt-get install time" >&2
+    exit 1
+fi
+
+mkdir -p "$OUT"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+SERVER=$BIN/bench_server
+
+# The command line loadgen spawns for configuration $1; audit dir $2.
+command_for() {
+    case $1 in
+        direct) echo "$SERVER" ;;
+        relay_threads | relay_tokio) echo "$BIN/$1 -- $SERVER" ;;
+        mcp-blackbox) echo "$BIN/mcp-blackbox --audit-dir $2 -- $SERVER" ;;
+        *) echo "bench.sh: unknown configuration $1" >&2; return 1 ;;
+    esac
+}
+
+echo "bench.sh: $ROUNDS rounds of: $CONFIGS -> $OUT" >&2
+for round in $(seq 1 "$ROUNDS"); do
+    for config in $CONFIGS; do
+        audit=$TMP/audit-$config-$round
+        extra=()
+        [[ $config == mcp-blackbox ]] && extra=(--audit-dir "$audit")
+        # shellcheck disable=SC2046,SC2086
+        timeout 300 "$BIN/loadgen" --label "$config" --round "$round" "${extra[@]}" $LOADGEN_ARGS \
+            -- $(command_for "$config" "$audit") >"$OUT/$config-r$round.json"
+        rm -rf "$audit"
+        echo "  round $round: $config done" >&2
+    done
+done
+
+echo "bench.sh: audit pipeline micro-benchmark" >&2
+# shellcheck disable=SC2086
+"$BIN/bench_pipeline" $PIPELINE_ARGS >"$OUT/pipeline.json"
+
+if [[ " $CONFIGS " == *" mcp-blackbox "* ]]; then
+    # Cross-check of the peak RSS read from /proc: GNU time's maximum RSS of
+    # the proxy process tree (the largest of the proxy and bench_server).
+    echo "bench.sh: proxy under /usr/bin/time -v (large results only)" >&2
+    # shellcheck disable=SC2086,SC2046
+    "$BIN/loadgen" --label time-v --seq-calls 0 --pipelined-calls 0 \
+        -- /usr/bin/time -v -o "$OUT/time-v.txt" $(command_for mcp-blackbox "$TMP/audit-time") >"$TMP/time-v.json"
+    grep -E "Maximum resident set size|User time|System time" "$OUT/time-v.txt" >&2
+fi
+
+"$BIN/loadgen" --report "$OUT" | tee "$OUT/summary.md"
+echo "bench.sh: results in $OUT (summary.json, summary.md)" >&2

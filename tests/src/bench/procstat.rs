@@ -1,0 +1,87 @@
+//! Memory and CPU time of one process, read from `/proc`.
+//!
+//! Loadgen samples its direct child (the server, a relay or the proxy) so each
+//! figure belongs to that one process: its threads are included, its own
+//! children (the MCP server behind a relay) are not.
+
+use std::io;
+use std::time::Duration;
+
+/// One reading of a process's resources.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcSample {
+    /// Resident set size now (`VmRSS`), KiB.
+    pub rss_kib: u64,
+    /// Peak resident set size so far (`VmHWM`), KiB.
+    pub peak_rss_kib: u64,
+    /// User + system CPU time of all its threads so far.
+    pub cpu: Duration,
+}
+
+/// Reads `/proc/<pid>/status` and `/proc/<pid>/stat`.
+pub fn sample(pid: u32) -> io::Result<ProcSample> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let bad = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/proc/{pid}: no {what}"),
+        )
+    };
+    // SAFETY: sysconf has no preconditions.
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(ProcSample {
+        rss_kib: status_kib(&status, "VmRSS:").ok_or_else(|| bad("VmRSS"))?,
+        peak_rss_kib: status_kib(&status, "VmHWM:").ok_or_else(|| bad("VmHWM"))?,
+        cpu: cpu_ticks(&stat)
+            .map(|t| Duration::from_micros(t * 1_000_000 / ticks_per_s))
+            .ok_or_else(|| bad("utime/stime"))?,
+    })
+}
+
+/// The value in kB of `field` (e.g. `VmRSS:`) in a `/proc/<pid>/status` text.
+pub fn status_kib(status: &str, field: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// utime + stime, in clock ticks, of a `/proc/<pid>/stat` line. The command
+/// name in parentheses may hold spaces, so fields are counted after the last `)`.
+pub fn cpu_ticks(stat: &str) -> Option<u64> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace();
+    // Fields after `)` start at field 3 (state); utime is field 14, stime 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_status_fields() {
+        let status = "Name:\tx\nVmHWM:\t   10240 kB\nVmRSS:\t    5120 kB\n";
+        assert_eq!(status_kib(status, "VmRSS:"), Some(5120));
+        assert_eq!(status_kib(status, "VmHWM:"), Some(10240));
+        assert_eq!(status_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn parses_cpu_ticks_with_spaces_in_the_name() {
+        let stat = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 7 5 0 0 20 0 3 0 1 2 3";
+        assert_eq!(cpu_ticks(stat), Some(12));
+    }
+
+    #[test]
+    fn samples_this_process() {
+        let s = sample(std::process::id()).unwrap();
+        assert!(s.rss_kib > 0 && s.peak_rss_kib >= s.rss_kib);
+    }
+}

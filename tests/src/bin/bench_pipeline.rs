@@ -1,0 +1,234 @@
+//! `bench_pipeline`: micro-benchmarks of the audit pipeline alone, through
+//! audit-core's public API, with plain `Instant` loops (no criterion: too
+//! heavy to compile in CI). Prints one JSON object.
+//!
+//! 1. auditor: `--calls` synthetic `tools/call` request/result pairs go through
+//!    [`Auditor::handle`] (framing, classification, stamping) on this thread,
+//!    batches to a real writer over a temp dir on its own thread, as in the
+//!    proxy. Reports events/s of wall time and per CPU-second of this thread.
+//! 2. framing: GB/s through [`Framer::push`] for typical lines in 64 KiB
+//!    chunks (the by-reference path) and 16 MiB lines (the copying path).
+//! 3. offer: the time of each [`AuditHandle::offer`], the relay's hand-off,
+//!    over `--offers` calls with a consumer draining the queue.
+
+use std::time::{Duration, Instant};
+
+use audit_core::auditor::{Auditor, AuditorConfig};
+use audit_core::classify::SessionFacts;
+use audit_core::event::Direction;
+use audit_core::frame::{Framer, DEFAULT_PARSE_LIMIT};
+use audit_core::handoff::{self, AuditMsg, ChildExit, SessionEnd};
+use audit_core::sink::{spawn_writer, SinkTarget, DEFAULT_WRITER_QUEUE};
+use audit_core::stamp::SessionIdentity;
+use blackbox_tests::bench::stats::percentile;
+use blackbox_tests::bench::wire;
+use bytes::Bytes;
+use clap::Parser;
+use serde_json::{json, Value};
+
+#[derive(Parser, Debug)]
+#[command(about = "Micro-benchmarks of the mcp-blackbox audit pipeline")]
+struct Args {
+    /// tools/call request/result pairs fed to the auditor.
+    #[arg(long, default_value_t = 200_000)]
+    calls: u64,
+    /// Length of each echo text, bytes.
+    #[arg(long, default_value_t = 128)]
+    payload: usize,
+    /// Megabytes of small lines pushed through the framer.
+    #[arg(long, default_value_t = 512)]
+    framing_mb: usize,
+    /// Calls of `AuditHandle::offer` timed one by one.
+    #[arg(long, default_value_t = 2_000_000)]
+    offers: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let result = json!({
+        "auditor": auditor(&args)?,
+        "framing": framing(args.framing_mb),
+        "offer": offer(args.offers),
+    });
+    println!("{result}");
+    Ok(())
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer for the duration of the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The session's frames as the relay would hand them over: handshake first,
+/// then `calls` request/result pairs, one frame per chunk.
+fn session_chunks(calls: u64, payload: usize) -> Vec<(Direction, Bytes)> {
+    let (c2s, s2c) = (Direction::ClientToServer, Direction::ServerToClient);
+    let init_result = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{{\"protocolVersion\":\"{}\",\"capabilities\":{{\"tools\":{{}}}},\"serverInfo\":{{\"name\":\"bench\",\"version\":\"1\"}}}}}}\n",
+        wire::PROTOCOL_VERSION
+    );
+    let mut chunks = vec![
+        (c2s, Bytes::from(wire::initialize_request(0))),
+        (s2c, Bytes::from(init_result)),
+        (c2s, Bytes::from_static(wire::initialized_notification())),
+    ];
+    for id in 1..=calls {
+        let text = wire::echo_text(id, payload);
+        let mut req = Vec::new();
+        wire::echo_request(id, &text, &mut req);
+        chunks.push((c2s, Bytes::from(req)));
+        chunks.push((s2c, Bytes::from(wire::text_result(id, &text))));
+    }
+    chunks
+}
+
+fn auditor(args: &Args) -> anyhow::Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let writer = spawn_writer(
+        SinkTarget::Dir(dir.path().join("audit")),
+        DEFAULT_WRITER_QUEUE,
+    )?;
+    let identity = SessionIdentity {
+        session_id: "bench".into(),
+        server: "bench_server".into(),
+        user: "bench".into(),
+    };
+    let mut auditor = Auditor::new(AuditorConfig::new(identity, SessionFacts::default()));
+    let chunks = session_chunks(args.calls, args.payload);
+    let frames = chunks.len();
+    let (mut events, mut bytes) = (0u64, 0u64);
+    let mut hand_over = |batch: Vec<u8>| {
+        events += memchr::memchr_iter(b'\n', &batch).count() as u64;
+        bytes += batch.len() as u64;
+        writer.write(batch);
+    };
+    let (started, cpu_before) = (Instant::now(), thread_cpu());
+    for (i, (direction, bytes)) in chunks.into_iter().enumerate() {
+        let at = Instant::now();
+        auditor.handle(AuditMsg::Chunk {
+            direction,
+            at,
+            bytes,
+            lost_before: None,
+        });
+        if i % 64 == 63 {
+            hand_over(auditor.take_batch());
+        }
+    }
+    let end = SessionEnd {
+        at: Instant::now(),
+        exit: ChildExit::Code(0),
+        reason: "client_eof".into(),
+    };
+    auditor.handle(AuditMsg::End(end));
+    hand_over(auditor.take_batch());
+    let (secs, cpu) = (
+        started.elapsed().as_secs_f64(),
+        (thread_cpu() - cpu_before).as_secs_f64(),
+    );
+    let report = writer
+        .finish(Duration::from_secs(120))
+        .ok_or_else(|| anyhow::anyhow!("the audit writer did not finish within 120 s"))?;
+    let secs_written = started.elapsed().as_secs_f64();
+    if report.lines_written != events {
+        anyhow::bail!(
+            "the writer wrote {} lines of the {events} stamped",
+            report.lines_written
+        );
+    }
+    Ok(json!({
+        "calls": args.calls, "frames": frames, "events": events, "audit_bytes": bytes,
+        "secs": secs, "events_per_s": events as f64 / secs,
+        "events_per_cpu_s": events as f64 / cpu,
+        "events_per_s_until_written": events as f64 / secs_written,
+    }))
+}
+
+/// GB/s (10^9 bytes) of `rounds` passes of `chunks` through a framer.
+fn framer_throughput(chunks: &[Bytes], rounds: usize) -> (f64, usize) {
+    let mut framer = Framer::new(Direction::ServerToClient, DEFAULT_PARSE_LIMIT);
+    let (mut out, mut frames, mut total) = (Vec::new(), 0, 0usize);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for chunk in chunks {
+            total += chunk.len();
+            framer.push(chunk.clone(), Instant::now(), &mut out);
+            frames += out.len();
+            out.clear();
+        }
+    }
+    (total as f64 / 1e9 / started.elapsed().as_secs_f64(), frames)
+}
+
+fn framing(megabytes: usize) -> Value {
+    let one_line = wire::text_result(1, &wire::echo_text(1, 128));
+    let mut stream = Vec::with_capacity(64 << 20);
+    while stream.len() < 64 << 20 {
+        stream.extend_from_slice(&one_line);
+    }
+    let stream = Bytes::from(stream);
+    let small: Vec<Bytes> = (0..stream.len())
+        .step_by(64 * 1024)
+        .map(|at| stream.slice(at..(at + 64 * 1024).min(stream.len())))
+        .collect();
+    let (small_gbps, small_frames) = framer_throughput(&small, (megabytes / 64).max(1));
+    let large_line = Bytes::from(wire::text_result(
+        1,
+        std::str::from_utf8(&wire::blob_text(16 << 20)).expect("ascii"),
+    ));
+    let large: Vec<Bytes> = (0..large_line.len())
+        .step_by(64 * 1024)
+        .map(|at| large_line.slice(at..(at + 64 * 1024).min(large_line.len())))
+        .collect();
+    let (large_gbps, large_frames) = framer_throughput(&large, 8);
+    json!({
+        "small_lines_bytes": one_line.len(), "small_frames": small_frames, "small_gb_per_s": small_gbps,
+        "large_line_bytes": large_line.len(), "large_frames": large_frames, "large_gb_per_s": large_gbps,
+    })
+}
+
+fn offer(offers: u64) -> Value {
+    let (mut handle, inbox) = handoff::channel(
+        handoff::DEFAULT_QUEUE_MESSAGES,
+        handoff::DEFAULT_QUEUE_BYTES,
+    );
+    let consumer = std::thread::spawn(move || {
+        let mut n = 0u64;
+        while inbox.recv().is_some() {
+            n += 1;
+        }
+        n
+    });
+    let chunk = Bytes::from(wire::text_result(1, &wire::echo_text(1, 128)));
+    let mut nanos = Vec::with_capacity(offers as usize);
+    for _ in 0..offers {
+        let t = Instant::now();
+        handle.offer(Direction::ServerToClient, t, chunk.clone());
+        nanos.push(t.elapsed().as_nanos() as u64);
+    }
+    let stats = handle.stats().clone();
+    drop(handle);
+    let received = consumer.join().expect("consumer panicked");
+    let mut timer = Vec::with_capacity(100_000);
+    for _ in 0..100_000 {
+        let t = Instant::now();
+        timer.push(t.elapsed().as_nanos() as u64);
+    }
+    nanos.sort_unstable();
+    timer.sort_unstable();
+    let p = |v: &[u64], q: f64| percentile(v, q).unwrap_or(0);
+    use std::sync::atomic::Ordering::Relaxed;
+    json!({
+        "offers": offers, "received": received,
+        "dropped_chunks": stats.dropped_chunks.load(Relaxed),
+        "p50_ns": p(&nanos, 50.0), "p99_ns": p(&nanos, 99.0), "p999_ns": p(&nanos, 99.9),
+        "max_ns": nanos.last().copied().unwrap_or(0),
+        "timer_overhead_p50_ns": p(&timer, 50.0), "timer_overhead_p99_ns": p(&timer, 99.0),
+    })
+}

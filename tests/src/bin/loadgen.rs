@@ -1,0 +1,201 @@
+//! `loadgen [OPTIONS] -- cmd args…`: drives an MCP stdio server (directly, or
+//! through a relay or mcp-blackbox) and prints one JSON object of results.
+//!
+//! Scenarios, in this order: (a) sequential small `echo` calls, timed one by
+//! one; (b) pipelined `echo` calls with `--window` in flight; (c) `blob`
+//! results of each `--large` size. Every response is checked against its
+//! request; any mismatch exits non-zero. Resources of the spawned process
+//! (idle RSS after the handshake, peak RSS, CPU time per scenario) come from
+//! `/proc`. `loadgen --report DIR` instead summarises a directory of results.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use blackbox_tests::bench::report;
+use blackbox_tests::bench::scenario::{count_audit_events, Session};
+use clap::Parser;
+use serde_json::{json, Map, Value};
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator for MCP stdio servers and proxies")]
+struct Args {
+    /// Name of this configuration in the results (`direct`, `relay_threads`, …).
+    #[arg(long, default_value = "direct")]
+    label: String,
+    /// Round number, copied into the results.
+    #[arg(long, default_value_t = 0)]
+    round: u32,
+    /// Sequential calls of scenario (a); 0 skips it.
+    #[arg(long, default_value_t = 5000)]
+    seq_calls: u64,
+    /// Pipelined calls of scenario (b); 0 skips it.
+    #[arg(long, default_value_t = 50000)]
+    pipelined_calls: u64,
+    /// Calls in flight in scenario (b).
+    #[arg(long, default_value_t = 32)]
+    window: usize,
+    /// Length of each echo text, bytes.
+    #[arg(long, default_value_t = 128)]
+    payload: usize,
+    /// Large results of scenario (c) as SIZE:COUNT pairs (K/M suffixes are KiB/MiB).
+    #[arg(long, value_delimiter = ',', default_value = "64K:512,1M:64,16M:8")]
+    large: Vec<String>,
+    /// Audit directory of the proxy: count its events per type after the run.
+    #[arg(long)]
+    audit_dir: Option<PathBuf>,
+    /// Summarise the `*.json` results in this directory instead of running.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// The server command (or relay/proxy command line).
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+fn main() {
+    let args = Args::parse();
+    let result = match &args.report {
+        Some(dir) => summarise(dir),
+        None => run(&args).map(|v| println!("{v}")),
+    };
+    if let Err(e) = result {
+        eprintln!("loadgen: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Parses `64K:256` into (65536, 256) and its label `64KiB`.
+fn parse_large(spec: &str) -> Result<(usize, u64, String)> {
+    let (size, count) = spec
+        .split_once(':')
+        .with_context(|| format!("--large {spec}: expected SIZE:COUNT, e.g. 1M:32"))?;
+    let (digits, unit, scale) = match size.as_bytes().last() {
+        Some(b'K' | b'k') => (&size[..size.len() - 1], "KiB", 1024),
+        Some(b'M' | b'm') => (&size[..size.len() - 1], "MiB", 1024 * 1024),
+        _ => (size, "B", 1),
+    };
+    let n: usize = digits
+        .parse()
+        .with_context(|| format!("--large {spec}: bad size"))?;
+    let count = count
+        .parse()
+        .with_context(|| format!("--large {spec}: bad count"))?;
+    Ok((n * scale, count, format!("{n}{unit}")))
+}
+
+fn run(args: &Args) -> Result<Value> {
+    let large = args
+        .large
+        .iter()
+        .map(|s| parse_large(s))
+        .collect::<Result<Vec<_>>>()?;
+    let mut s = Session::open(&args.command)?;
+    let ttfr = s.time_to_first_response;
+    // Let the process settle (threads started, first audit lines written).
+    std::thread::sleep(Duration::from_millis(200));
+    let idle = s.sample()?;
+    let mut out = Map::new();
+    out.insert("label".into(), json!(args.label));
+    out.insert("round".into(), json!(args.round));
+    out.insert("command".into(), json!(args.command));
+    out.insert("ttfr_ms".into(), json!(ttfr.as_secs_f64() * 1e3));
+    out.insert("idle_rss_kib".into(), json!(idle.rss_kib));
+    if args.seq_calls > 0 {
+        out.insert(
+            "sequential".into(),
+            s.sequential(args.seq_calls, args.payload)?,
+        );
+    }
+    if args.pipelined_calls > 0 {
+        let v = s.pipelined(args.pipelined_calls, args.window, args.payload)?;
+        out.insert("pipelined".into(), v);
+    }
+    let mut large_out = Map::new();
+    for (size, count, key) in &large {
+        large_out.insert(key.clone(), s.large(*size, *count)?);
+    }
+    out.insert("large".into(), Value::Object(large_out));
+    let end = s.sample()?;
+    let largest = large.iter().map(|l| l.0).max().unwrap_or(args.payload);
+    out.insert("largest_frame_bytes".into(), json!(largest + 100));
+    out.insert("peak_rss_kib".into(), json!(end.peak_rss_kib));
+    out.insert("cpu_ms_total".into(), json!(end.cpu.as_secs_f64() * 1e3));
+    out.insert("tool_calls".into(), json!(s.tool_calls));
+    let code = s.finish()?;
+    out.insert("exit_code".into(), json!(code));
+    if let Some(dir) = &args.audit_dir {
+        out.insert("audit".into(), audit_counts(dir)?);
+    }
+    if code != 0 {
+        bail!("the child exited with status {code}");
+    }
+    Ok(Value::Object(out))
+}
+
+fn audit_counts(dir: &std::path::Path) -> Result<Value> {
+    let counts = count_audit_events(dir)?;
+    let mut v = json!(counts);
+    // Always present, so a missing key is never read as "none dropped".
+    for key in ["tool_call", "tool_result", "audit_dropped"] {
+        v.as_object_mut()
+            .expect("object")
+            .entry(key)
+            .or_insert(json!(0));
+    }
+    Ok(v)
+}
+
+fn summarise(dir: &std::path::Path) -> Result<()> {
+    let mut runs = Vec::new();
+    let mut pipeline = None;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("while listing {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !name.ends_with(".json") || name == "summary.json" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("while reading {}", path.display()))?;
+        let v: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        if name == "pipeline.json" {
+            pipeline = Some(v);
+        } else if v.get("label").is_some() {
+            runs.push(v);
+        }
+    }
+    if runs.is_empty() {
+        bail!("no loadgen results in {}", dir.display());
+    }
+    let rows = report::rows(&runs);
+    let targets = report::targets(&rows, &runs, pipeline.as_ref());
+    let summary = report::summary_json(&rows, &targets, pipeline.as_ref());
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
+    print!("{}", report::markdown(&rows, &targets));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_large_specs() {
+        assert_eq!(
+            parse_large("64K:256").unwrap(),
+            (65536, 256, "64KiB".into())
+        );
+        assert_eq!(parse_large("16M:4").unwrap(), (16 << 20, 4, "16MiB".into()));
+        assert_eq!(parse_large("100:2").unwrap(), (100, 2, "100B".into()));
+        assert!(parse_large("1M").is_err());
+        assert!(parse_large("xM:1").is_err());
+    }
+}
