@@ -119,6 +119,8 @@ mod faults {
         let errors = Arc::new(AtomicUsize::new(0));
         let mut w = core(&dir, &fail, &ledger);
         let report = tracing::subscriber::with_default(ErrorCounter(errors.clone()), || {
+            // Other tests may have cached "nobody listens" for the callsite.
+            tracing::callsite::rebuild_interest_cache();
             for seq in 1..=3 {
                 w.write(&line(seq));
             }
@@ -207,5 +209,67 @@ mod faults {
             text,
             "{\"v\":1,\"seq\":1}\n{\"v\":1,\"se\n{\"v\":1,\"session_id\":\"s\",\"seq\":9}\n"
         );
+    }
+}
+
+/// Writer throughput for the two queue policies. Run with
+/// `cargo test --release -p audit-core --lib bench_writer -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_writer_events_per_second() {
+    use crate::event::{Event, EventType};
+    use crate::stamp::{SessionIdentity, Stamper};
+    use std::time::Instant;
+
+    const EVENTS: usize = 200_000;
+    const PER_BATCH: usize = 32;
+    let identity = SessionIdentity {
+        session_id: "bench".into(),
+        server: "fs".into(),
+        user: "alice".into(),
+    };
+    let mut stamper = Stamper::with_random_seed(identity);
+    let batches: Vec<Vec<u8>> = (0..EVENTS / PER_BATCH)
+        .map(|_| {
+            let mut b = Vec::new();
+            for _ in 0..PER_BATCH {
+                let e = Event::new(EventType::ToolCall, SystemTime::now())
+                    .detail("path", "/home/alice/project/src/main.rs");
+                stamper.stamp(&e, &mut b);
+            }
+            b
+        })
+        .collect();
+    let bytes: usize = batches.iter().map(Vec::len).sum();
+    for (when_full, fsync) in [
+        (QueueFullPolicy::Block, FsyncPolicy::Batch),
+        (QueueFullPolicy::Drop, FsyncPolicy::Batch),
+        (QueueFullPolicy::Block, FsyncPolicy::Never),
+        (QueueFullPolicy::Drop, FsyncPolicy::Never),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = WriterConfig {
+            when_full,
+            fsync,
+            ..WriterConfig::default()
+        };
+        let w = spawn_writer_with(SinkTarget::Dir(tmp.path().to_owned()), config).unwrap();
+        let t0 = Instant::now();
+        for b in &batches {
+            w.write(b.clone());
+        }
+        let report = w.finish(Duration::from_secs(600)).unwrap();
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "{when_full:?}/fsync {fsync:?}: {:.0} events/s offered, {:.0} written/s, {} written, {} dropped, {} appends, {:.1} MB/s ({} bytes/event)",
+            EVENTS as f64 / secs,
+            report.lines_written as f64 / secs,
+            report.lines_written,
+            report.lines_dropped,
+            report.appends,
+            report.bytes_written as f64 / secs / 1e6,
+            bytes / EVENTS,
+        );
+        assert_eq!(report.lines_written + report.lines_dropped, EVENTS as u64);
     }
 }

@@ -135,4 +135,6 @@ impl fmt::Display for VerifyReport {
 }
 
 #[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
 mod tests;
