@@ -19,5 +19,7 @@ pub mod clock;
 pub mod event;
 pub mod frame;
 pub mod handoff;
+pub mod sign;
 pub mod sink;
 pub mod stamp;
+pub mod verify;

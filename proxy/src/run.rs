@@ -207,7 +207,7 @@ fn audit_target(args: &RunArgs) -> Result<Option<SinkTarget>, i32> {
     };
     let check = match &target {
         SinkTarget::Dir(d) => sink::ensure_private_dir(d).map(|_| ()),
-        SinkTarget::File(p) => sink::open_append(p).map(|_| ()),
+        SinkTarget::File(p) => check_writable(p),
         SinkTarget::Stderr => Ok(()),
     };
     match check {
@@ -221,6 +221,21 @@ fn audit_target(args: &RunArgs) -> Result<Option<SinkTarget>, i32> {
             Ok(None)
         }
     }
+}
+
+/// Fails fast on an audit file that cannot be opened for appending.
+fn check_writable(path: &std::path::Path) -> Result<(), sink::SinkError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sink::ensure_private_dir(parent)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map(|_| ())
+        .map_err(|source| sink::SinkError::Open { path: path.to_owned(), source })
 }
 
 /// The running audit pipeline of one session.

@@ -1,0 +1,282 @@
+//! Appending a batch to the audit trail on disk, safely shared by several
+//! mcp-blackbox processes.
+//!
+//! Protocol for a directory (every writer, every batch):
+//!
+//! 1. take the exclusive `flock` on `dir/.lock` (recreating the directory and
+//!    the lock file if they vanished);
+//! 2. read the clock (under the lock, so dates only move forward in lock
+//!    order) and drop the open handle if its day is over or if the inode at
+//!    its path is no longer the open one (another writer rotated it);
+//! 3. when opening, or when the batch would take the file past the size limit,
+//!    plan the rotation ([`plan_rotation`]) and apply it: renames, retention
+//!    deletes, and rotated names handed back for background compression;
+//! 4. append the batch in one `write`, first ending a torn line (left by a
+//!    crashed writer) with a newline so the batch starts on a line of its own;
+//!    on failure, cut the file back to its size before the write.
+//!
+//! A single file (`SinkTarget::File`) follows steps 2 and 4 under an `flock`
+//! on the file itself.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::rotate::{active_name, plan_rotation, RotationPlan, RotationPolicy};
+use super::storage::{file_identity, path_identity, DirLock, FlockGuard, Storage};
+use super::SinkError;
+use crate::clock::utc_date;
+
+/// An open audit file and the inode it was opened as.
+#[derive(Debug)]
+struct OpenFile {
+    path: PathBuf,
+    date: String,
+    file: File,
+    id: (u64, u64),
+}
+
+impl OpenFile {
+    fn open(storage: &mut dyn Storage, path: PathBuf, date: String) -> Result<OpenFile, SinkError> {
+        let open_err = |source| SinkError::Open {
+            path: path.clone(),
+            source,
+        };
+        let file = storage.open_append(&path).map_err(open_err)?;
+        let id = file_identity(&file).map_err(open_err)?;
+        Ok(OpenFile {
+            path,
+            date,
+            file,
+            id,
+        })
+    }
+
+    /// Still the file at its path?
+    fn is_current(&self) -> bool {
+        path_identity(&self.path) == Some(self.id)
+    }
+
+    fn size(&self) -> Result<u64, SinkError> {
+        self.file
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|source| SinkError::Write {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Steps 4 of the protocol; `sync` flushes to the device afterwards.
+    fn append(
+        &mut self,
+        storage: &mut dyn Storage,
+        batch: &[u8],
+        sync: bool,
+    ) -> Result<(), SinkError> {
+        let res = (|| {
+            let mut size = self.file.metadata()?.len();
+            if size > 0 {
+                let mut last = [0u8];
+                self.file.read_at(&mut last, size - 1)?;
+                if last[0] != b'\n' {
+                    storage.append(&mut self.file, b"\n")?;
+                    size += 1;
+                }
+            }
+            if let Err(e) = storage.append(&mut self.file, batch) {
+                // Leave no fragment behind (if we can): the batch is lost whole.
+                let _ = self.file.set_len(size);
+                return Err(e);
+            }
+            if sync {
+                storage.sync(&self.file)?;
+            }
+            Ok(())
+        })();
+        res.map_err(|source| SinkError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// Daily, size-rotated files in one directory.
+#[derive(Debug)]
+pub(crate) struct DailyFiles {
+    dir: PathBuf,
+    policy: RotationPolicy,
+    lock: DirLock,
+    open: Option<OpenFile>,
+    rotate_warned: bool,
+}
+
+impl DailyFiles {
+    pub(crate) fn new(dir: PathBuf, policy: RotationPolicy) -> DailyFiles {
+        DailyFiles {
+            dir,
+            policy,
+            lock: DirLock::default(),
+            open: None,
+            rotate_warned: false,
+        }
+    }
+
+    /// Appends `batch` at time `now()` (read under the lock); names of files
+    /// rotated on the way are pushed to `rotated` for compression.
+    pub(crate) fn append(
+        &mut self,
+        storage: &mut dyn Storage,
+        now: &dyn Fn() -> SystemTime,
+        batch: &[u8],
+        sync: bool,
+        rotated: &mut Vec<String>,
+    ) -> Result<(), SinkError> {
+        let _guard = self.lock_dir(storage)?;
+        let today = utc_date(now());
+        if let Some(open) = &self.open {
+            if open.date != today || !open.is_current() {
+                self.open = None;
+            }
+        }
+        let incoming = batch.len() as u64;
+        let size = match &self.open {
+            Some(open) => Some(open.size()?),
+            None => std::fs::metadata(self.dir.join(active_name(&today)))
+                .ok()
+                .map(|m| m.len()),
+        };
+        let full = size.is_some_and(|s| s > 0 && s + incoming > self.policy.max_file_size);
+        if self.open.is_none() || full {
+            self.open = None;
+            self.rotate(&today, size, incoming, rotated);
+            let path = self.dir.join(active_name(&today));
+            self.open = Some(OpenFile::open(storage, path, today)?);
+        }
+        let open = self.open.as_mut().expect("opened above");
+        let res = open.append(storage, batch, sync);
+        if res.is_err() {
+            self.open = None; // reopen (and re-check the directory) next time
+        }
+        res
+    }
+
+    fn lock_dir(&mut self, storage: &mut dyn Storage) -> Result<FlockGuard, SinkError> {
+        if let Ok(guard) = self.lock.acquire(&self.dir) {
+            return Ok(guard);
+        }
+        // The directory may have been deleted: recreate it and try again.
+        storage
+            .create_dir(&self.dir)
+            .map_err(|source| SinkError::CreateDir {
+                path: self.dir.clone(),
+                source,
+            })?;
+        self.lock
+            .acquire(&self.dir)
+            .map_err(|source| SinkError::Open {
+                path: self.dir.join(super::storage::LOCK_FILE),
+                source,
+            })
+    }
+
+    /// Step 3: plans and applies rotation and retention (under the lock).
+    fn rotate(&mut self, today: &str, size: Option<u64>, incoming: u64, rotated: &mut Vec<String>) {
+        let plan = match list_names(&self.dir) {
+            Ok(names) => plan_rotation(&names, today, size, incoming, &self.policy),
+            Err(e) => {
+                self.warn_rotation(&self.dir.clone(), e);
+                return;
+            }
+        };
+        if let Err((path, e)) = apply(&self.dir, &plan) {
+            self.warn_rotation(&path, e);
+        }
+        rotated.extend(plan.compress);
+    }
+
+    fn warn_rotation(&mut self, path: &Path, e: io::Error) {
+        if !self.rotate_warned {
+            tracing::warn!("audit trail: rotation at {} failed: {e}", path.display());
+            self.rotate_warned = true;
+        }
+    }
+}
+
+fn list_names(dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        if let Ok(name) = entry?.file_name().into_string() {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Renames then deletes; a file someone else already moved is not an error.
+fn apply(dir: &Path, plan: &RotationPlan) -> Result<(), (PathBuf, io::Error)> {
+    let ok_if_gone = |r: io::Result<()>, p: PathBuf| match r {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err((p, e)),
+        _ => Ok(()),
+    };
+    for (from, to) in &plan.renames {
+        ok_if_gone(
+            std::fs::rename(dir.join(from), dir.join(to)),
+            dir.join(from),
+        )?;
+    }
+    for name in &plan.delete {
+        ok_if_gone(std::fs::remove_file(dir.join(name)), dir.join(name))?;
+    }
+    Ok(())
+}
+
+/// One file, appended to under an `flock` on itself.
+#[derive(Debug)]
+pub(crate) struct SingleFile {
+    path: PathBuf,
+    open: Option<OpenFile>,
+}
+
+impl SingleFile {
+    pub(crate) fn new(path: PathBuf) -> SingleFile {
+        SingleFile { path, open: None }
+    }
+
+    pub(crate) fn append(
+        &mut self,
+        storage: &mut dyn Storage,
+        batch: &[u8],
+        sync: bool,
+    ) -> Result<(), SinkError> {
+        if self.open.as_ref().is_some_and(|o| !o.is_current()) {
+            self.open = None;
+        }
+        if self.open.is_none() {
+            if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if !parent.exists() {
+                    storage
+                        .create_dir(parent)
+                        .map_err(|source| SinkError::CreateDir {
+                            path: parent.to_owned(),
+                            source,
+                        })?;
+                }
+            }
+            self.open = Some(OpenFile::open(storage, self.path.clone(), String::new())?);
+        }
+        let open = self.open.as_mut().expect("opened above");
+        let _guard = FlockGuard::exclusive(&open.file).map_err(|source| SinkError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        let res = open.append(storage, batch, sync);
+        drop(_guard);
+        if res.is_err() {
+            self.open = None;
+        }
+        res
+    }
+}

@@ -1,0 +1,192 @@
+//! Where stamped lines go: the writer thread, its files, their rotation,
+//! retention and compression.
+//!
+//! - [`writer`]: the bounded queue, the writer thread, loss accounting and
+//!   the [`WriterHandle`] the auditor holds.
+//! - [`append`]: the on-disk protocol shared by several processes writing to
+//!   one directory (an `flock` on `.lock`, inode checks, torn-line repair).
+//! - [`rotate`] and [`retention`]: pure functions naming files and choosing
+//!   what to rotate and delete.
+//! - [`gzip`]: background compression of rotated files.
+//! - [`storage`]: the file operations, behind a trait for fault injection.
+//!
+//! Files are created 0600 in a 0700 directory.
+
+mod append;
+pub mod gzip;
+pub mod losses;
+pub mod retention;
+pub mod rotate;
+pub mod storage;
+pub mod writer;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use losses::{LossReason, Losses};
+pub use rotate::{RotationPolicy, DEFAULT_MAX_FILES, DEFAULT_MAX_FILE_SIZE};
+pub use storage::{OsStorage, Storage};
+pub use writer::{system_clock, Rejected, WriterHandle, WriterReport};
+
+use crate::clock::utc_date;
+
+/// Default number of batches the writer queue holds.
+pub const DEFAULT_WRITER_QUEUE: usize = 1024;
+
+/// Where the audit lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkTarget {
+    /// Daily, size-rotated files `audit-YYYY-MM-DD.jsonl` in this directory.
+    Dir(PathBuf),
+    /// One file, appended to, never rotated.
+    File(PathBuf),
+    /// Standard error (stdout belongs to the protocol).
+    Stderr,
+}
+
+/// What [`WriterHandle::write`] does when the queue is full.
+///
+/// The default is [`QueueFullPolicy::Block`]: the auditor waits for the disk,
+/// the relay does not (it hands chunks to the auditor without ever waiting,
+/// and the hand-off counts what it drops). Blocking therefore keeps every
+/// stamped event and moves any overload to one place that already reports it;
+/// `Drop` keeps the auditor classifying at full speed and loses stamped lines
+/// instead, which the auditor announces with `audit_dropped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueFullPolicy {
+    #[default]
+    Block,
+    Drop,
+}
+
+/// When the writer calls `fsync` (`fdatasync`).
+///
+/// The default is [`FsyncPolicy::Batch`]: once per coalesced append, so a
+/// busy writer syncs rarely and an idle one loses nothing it has acknowledged
+/// to the kernel on power loss beyond the batch being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// Never: the kernel writes back when it likes.
+    Never,
+    /// After each coalesced append.
+    #[default]
+    Batch,
+    /// After each queued batch (no coalescing).
+    Always,
+}
+
+/// Reads the wall clock (injected in tests to cross midnight at will).
+pub type WallClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// How the writer behaves.
+#[derive(Clone)]
+pub struct WriterConfig {
+    /// Batches the queue holds.
+    pub queue: usize,
+    pub when_full: QueueFullPolicy,
+    pub fsync: FsyncPolicy,
+    pub rotation: RotationPolicy,
+    /// Decides the day of the file a batch goes to.
+    pub clock: WallClock,
+}
+
+impl Default for WriterConfig {
+    fn default() -> WriterConfig {
+        WriterConfig {
+            queue: DEFAULT_WRITER_QUEUE,
+            when_full: QueueFullPolicy::default(),
+            fsync: FsyncPolicy::default(),
+            rotation: RotationPolicy::default(),
+            clock: system_clock(),
+        }
+    }
+}
+
+impl fmt::Debug for WriterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriterConfig")
+            .field("queue", &self.queue)
+            .field("when_full", &self.when_full)
+            .field("fsync", &self.fsync)
+            .field("rotation", &self.rotation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors opening or writing the audit trail.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("cannot create audit directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: io::Error },
+    #[error("cannot open audit file {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("cannot write audit file {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot start the audit writer thread: {0}")]
+    Thread(io::Error),
+}
+
+/// Starts a writer with the default policies and a queue of `queue` batches.
+pub fn spawn_writer(target: SinkTarget, queue: usize) -> Result<WriterHandle, SinkError> {
+    let config = WriterConfig {
+        queue,
+        ..WriterConfig::default()
+    };
+    spawn_writer_with(target, config)
+}
+
+/// Checks the target is writable (creating its directory 0700) and starts
+/// the writer thread.
+pub fn spawn_writer_with(
+    target: SinkTarget,
+    config: WriterConfig,
+) -> Result<WriterHandle, SinkError> {
+    spawn_writer_on(target, config, Box::new(OsStorage))
+}
+
+/// [`spawn_writer_with`] over given file operations (the fault-injection seam).
+pub fn spawn_writer_on(
+    target: SinkTarget,
+    config: WriterConfig,
+    mut storage: Box<dyn Storage>,
+) -> Result<WriterHandle, SinkError> {
+    match &target {
+        SinkTarget::Dir(dir) => ensure_private_dir(dir)?,
+        SinkTarget::File(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                ensure_private_dir(parent)?;
+            }
+            storage
+                .open_append(path)
+                .map_err(|source| SinkError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        SinkTarget::Stderr => {}
+    }
+    writer::spawn(target, config, storage)
+}
+
+/// Creates `dir` and its parents with mode 0700.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), SinkError> {
+    OsStorage
+        .create_dir(dir)
+        .map_err(|source| SinkError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })
+}
+
+/// The active daily file for time `t` in `dir`.
+pub fn daily_path(dir: &Path, t: SystemTime) -> PathBuf {
+    dir.join(rotate::active_name(&utc_date(t)))
+}
+
+#[cfg(test)]
+mod rotation_tests;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,278 @@
+//! The writer thread and its handle.
+//!
+//! The auditor hands batches of complete lines to [`WriterHandle`], which
+//! queues them (bounded) for one writer thread. The thread coalesces whatever
+//! is queued into one append (up to [`COALESCE_BYTES`]), so a burst costs few
+//! `write` calls, and owns the file handles (STYLE habit 2). When the queue is
+//! full, [`QueueFullPolicy`] decides: wait, or drop and count.
+//!
+//! Disk trouble never stops the session: a failed batch is counted as lost
+//! (lines and `seq` range, see [`super::losses`]), reported once per outage
+//! with `tracing::error!`, and the next batch tries again (reopening the file,
+//! recreating the directory). Recovery is logged too.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use super::append::{DailyFiles, SingleFile};
+use super::gzip::Compressor;
+use super::losses::{Ledger, LossReason, Losses};
+use super::storage::Storage;
+use super::{FsyncPolicy, QueueFullPolicy, SinkError, SinkTarget, WallClock, WriterConfig};
+
+/// The writer thread appends at most this many coalesced bytes per `write`.
+pub const COALESCE_BYTES: usize = 1 << 20;
+
+/// What the writer did, reported when it stops.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriterReport {
+    /// Lines appended to the trail.
+    pub lines_written: u64,
+    pub bytes_written: u64,
+    /// Appends (each one `write`, plus an `fsync` under `batch`/`always`).
+    pub appends: u64,
+    /// Appends that failed.
+    pub write_errors: u64,
+    /// Lines lost to write failures.
+    pub lines_lost: u64,
+    /// Lines refused because the queue was full (policy `drop`).
+    pub lines_dropped: u64,
+    /// Times a failure was reported (once per outage, not per batch).
+    pub outages: u64,
+}
+
+/// A batch refused by [`WriterHandle::try_write`]; its lines are counted as lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("audit writer queue full: {lines} lines dropped")]
+pub struct Rejected {
+    pub lines: u64,
+}
+
+/// The sending side of the writer queue.
+#[derive(Debug)]
+pub struct WriterHandle {
+    tx: SyncSender<Vec<u8>>,
+    done: Receiver<()>,
+    join: JoinHandle<WriterReport>,
+    ledger: Arc<Ledger>,
+    when_full: QueueFullPolicy,
+    dropped: AtomicU64,
+}
+
+impl WriterHandle {
+    /// Queues a batch of complete lines. With [`QueueFullPolicy::Block`] this
+    /// waits for room (the auditor may wait; the relay never calls this); with
+    /// [`QueueFullPolicy::Drop`] a full queue drops the batch and counts it.
+    pub fn write(&self, batch: Vec<u8>) {
+        match self.when_full {
+            QueueFullPolicy::Block => {
+                if let Err(e) = self.tx.send(batch) {
+                    self.ledger.record(&e.0, LossReason::Storage);
+                }
+            }
+            QueueFullPolicy::Drop => {
+                let _ = self.try_write(batch);
+            }
+        }
+    }
+
+    /// Queues a batch if there is room, never waiting. A refused batch is
+    /// counted in [`WriterHandle::take_losses`].
+    pub fn try_write(&self, batch: Vec<u8>) -> Result<(), Rejected> {
+        let (batch, reason) = match self.tx.try_send(batch) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(b)) => (b, LossReason::QueueFull),
+            Err(TrySendError::Disconnected(b)) => (b, LossReason::Storage),
+        };
+        let lines = memchr::memchr_iter(b'\n', &batch).count() as u64;
+        self.dropped.fetch_add(lines, Ordering::Relaxed);
+        self.ledger.record(&batch, reason);
+        Err(Rejected { lines })
+    }
+
+    /// Lines lost since the last call (queue full, or disk trouble), one
+    /// reason at a time: call until `None`, and write an `audit_dropped`
+    /// event for each (with `details.first_seq` / `last_seq`).
+    pub fn take_losses(&self) -> Option<Losses> {
+        self.ledger.take()
+    }
+
+    /// Closes the queue and waits, for at most `timeout`, until everything
+    /// queued is written (and synced unless the policy is `never`) and
+    /// compression of rotated files is done. `None` if that took too long.
+    pub fn finish(self, timeout: Duration) -> Option<WriterReport> {
+        drop(self.tx);
+        self.done.recv_timeout(timeout).ok()?;
+        let mut report = self.join.join().ok()?;
+        report.lines_dropped = self.dropped.load(Ordering::Relaxed);
+        Some(report)
+    }
+}
+
+/// Starts the writer thread for `target` with file operations `storage`.
+pub(crate) fn spawn(
+    target: SinkTarget,
+    config: WriterConfig,
+    storage: Box<dyn Storage>,
+) -> Result<WriterHandle, SinkError> {
+    let ledger = Arc::new(Ledger::default());
+    let compressor = match target {
+        SinkTarget::Dir(_) => Some(Compressor::spawn().map_err(SinkError::Thread)?),
+        _ => None,
+    };
+    let mut core = WriterCore::new(target, &config, storage, ledger.clone());
+    core.compressor = compressor;
+    let (tx, rx) = sync_channel(config.queue.max(1));
+    let (done_tx, done) = sync_channel(1);
+    let always = config.fsync == FsyncPolicy::Always;
+    let join = std::thread::Builder::new()
+        .name("audit-writer".into())
+        .spawn(move || {
+            run(&mut core, rx, always);
+            let report = core.finish();
+            let _ = done_tx.send(());
+            report
+        })
+        .map_err(SinkError::Thread)?;
+    Ok(WriterHandle {
+        tx,
+        done,
+        join,
+        ledger,
+        when_full: config.when_full,
+        dropped: AtomicU64::new(0),
+    })
+}
+
+fn run(core: &mut WriterCore, rx: Receiver<Vec<u8>>, always: bool) {
+    while let Ok(mut batch) = rx.recv() {
+        // Under `always` each batch is its own write + fsync.
+        while !always && batch.len() < COALESCE_BYTES {
+            match rx.try_recv() {
+                Ok(more) => batch.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        core.write(&batch);
+    }
+}
+
+enum Destination {
+    Stderr,
+    File(SingleFile),
+    Dir(std::path::PathBuf, DailyFiles),
+}
+
+/// The writer's state: what it writes to and what happened so far. Driven
+/// by the thread, or directly by tests (one batch at a time, no thread).
+pub(crate) struct WriterCore {
+    dest: Destination,
+    storage: Box<dyn Storage>,
+    clock: WallClock,
+    sync: bool,
+    ledger: Arc<Ledger>,
+    compressor: Option<Compressor>,
+    failing: bool,
+    report: WriterReport,
+}
+
+impl WriterCore {
+    pub(crate) fn new(
+        target: SinkTarget,
+        config: &WriterConfig,
+        storage: Box<dyn Storage>,
+        ledger: Arc<Ledger>,
+    ) -> WriterCore {
+        let dest = match target {
+            SinkTarget::Stderr => Destination::Stderr,
+            SinkTarget::File(p) => Destination::File(SingleFile::new(p)),
+            SinkTarget::Dir(d) => Destination::Dir(d.clone(), DailyFiles::new(d, config.rotation)),
+        };
+        WriterCore {
+            dest,
+            storage,
+            clock: config.clock.clone(),
+            sync: config.fsync != FsyncPolicy::Never,
+            ledger,
+            compressor: None,
+            failing: false,
+            report: WriterReport::default(),
+        }
+    }
+
+    /// Appends one batch, accounting for success or loss.
+    pub(crate) fn write(&mut self, batch: &[u8]) {
+        let mut rotated = Vec::new();
+        let storage = self.storage.as_mut();
+        let res = match &mut self.dest {
+            Destination::Stderr => {
+                use std::io::Write;
+                std::io::stderr()
+                    .lock()
+                    .write_all(batch)
+                    .map_err(|source| SinkError::Write {
+                        path: "<stderr>".into(),
+                        source,
+                    })
+            }
+            Destination::File(f) => f.append(storage, batch, self.sync),
+            Destination::Dir(_, d) => {
+                let clock = self.clock.clone();
+                d.append(storage, &|| clock(), batch, self.sync, &mut rotated)
+            }
+        };
+        let lines = memchr::memchr_iter(b'\n', batch).count() as u64;
+        match res {
+            Ok(()) => self.written(lines, batch.len() as u64),
+            Err(e) => self.lost(batch, lines, e),
+        }
+        if let (Destination::Dir(dir, _), Some(c)) = (&self.dest, &self.compressor) {
+            for name in rotated {
+                c.submit(dir, &name);
+            }
+        }
+    }
+
+    fn written(&mut self, lines: u64, bytes: u64) {
+        self.report.lines_written += lines;
+        self.report.bytes_written += bytes;
+        self.report.appends += 1;
+        if self.failing {
+            self.failing = false;
+            tracing::warn!(
+                "audit trail: writing again; {} lines lost so far",
+                self.report.lines_lost
+            );
+        }
+    }
+
+    fn lost(&mut self, batch: &[u8], lines: u64, e: SinkError) {
+        self.report.appends += 1;
+        self.report.write_errors += 1;
+        self.report.lines_lost += lines;
+        self.ledger.record(batch, LossReason::Storage);
+        if !self.failing {
+            self.failing = true;
+            self.report.outages += 1;
+            tracing::error!(
+                "audit trail: {e}; the MCP session goes on, lost events are counted and retried"
+            );
+        }
+    }
+
+    /// Waits for compression and returns what happened.
+    pub(crate) fn finish(&mut self) -> WriterReport {
+        if let Some(c) = self.compressor.take() {
+            c.finish();
+        }
+        self.report.clone()
+    }
+}
+
+/// The system clock, as a [`WallClock`].
+pub fn system_clock() -> WallClock {
+    Arc::new(SystemTime::now)
+}

@@ -1,0 +1,140 @@
+//! Verifying an audit trail: every session's hash chain, across plain and
+//! gzipped files, and (with a public key) its signed checkpoints.
+//!
+//! Lines are grouped by `session_id` and ordered by `seq`; each session is
+//! checked by [`chain::check_session`] and gets a [`SessionReport`]: OK, or
+//! the list of [`Break`]s found, each naming the file and line. What each
+//! mode proves is written down in `docs/audit-files.md`.
+
+pub mod chain;
+pub mod read;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+pub use chain::{check_session, Break, SessionReport};
+pub use read::{LineIssue, Location};
+
+use crate::sign::PublicKey;
+
+/// Errors that stop verification before any verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("no audit files found in {0}")]
+    NoFiles(String),
+}
+
+/// The verdict on a whole trail.
+#[derive(Debug)]
+pub struct VerifyReport {
+    pub files: Vec<PathBuf>,
+    /// Sessions in order of their first line read.
+    pub sessions: Vec<SessionReport>,
+    /// Torn lines (skipped) and unreadable lines (damage).
+    pub issues: Vec<LineIssue>,
+    /// Whether signatures were checked.
+    pub with_key: bool,
+}
+
+impl VerifyReport {
+    /// True if no session is broken and no line is unreadable (torn lines
+    /// are a crash's mark, not damage).
+    pub fn is_ok(&self) -> bool {
+        self.sessions.iter().all(SessionReport::is_ok)
+            && !self
+                .issues
+                .iter()
+                .any(|i| matches!(i, LineIssue::Unreadable(..)))
+    }
+}
+
+/// Verifies the trail in `paths` (files, or directories of audit files).
+pub fn verify_paths(
+    paths: &[PathBuf],
+    key: Option<&PublicKey>,
+) -> Result<VerifyReport, VerifyError> {
+    let files = read::trail_files(paths)?;
+    if files.is_empty() {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(VerifyError::NoFiles(names.join(", ")));
+    }
+    let trail = read::read_trail(files)?;
+    let mut order: Vec<String> = Vec::new();
+    let mut by_session: BTreeMap<String, Vec<read::Record>> = BTreeMap::new();
+    for r in trail.records {
+        if !by_session.contains_key(&r.session_id) {
+            order.push(r.session_id.clone());
+        }
+        by_session.entry(r.session_id.clone()).or_default().push(r);
+    }
+    let sessions = order
+        .into_iter()
+        .map(|id| {
+            let records = by_session.remove(&id).unwrap_or_default();
+            check_session(&id, records, key)
+        })
+        .collect();
+    Ok(VerifyReport {
+        files: trail.files,
+        sessions,
+        issues: trail.issues,
+        with_key: key.is_some(),
+    })
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for issue in &self.issues {
+            match issue {
+                LineIssue::Torn(at) => {
+                    writeln!(f, "{at}: torn line (a writer died mid-write); skipped")?
+                }
+                LineIssue::Unreadable(at, why) => writeln!(f, "{at}: unreadable line: {why}")?,
+            }
+        }
+        for s in &self.sessions {
+            let verdict = if s.is_ok() { "OK" } else { "BROKEN" };
+            write!(
+                f,
+                "session {}: {verdict}, {} events (last seq {})",
+                s.session_id, s.events, s.last_seq
+            )?;
+            if self.with_key {
+                match s.signed_through {
+                    Some(n) if n >= s.last_seq => write!(f, ", signed")?,
+                    Some(n) => write!(
+                        f,
+                        ", signed through seq {n}; seq {}..={} unsigned",
+                        n + 1,
+                        s.last_seq
+                    )?,
+                    None => write!(f, ", no valid signature")?,
+                }
+            }
+            writeln!(f)?;
+            for (a, b) in &s.announced_losses {
+                writeln!(f, "  - note: seq {a}..={b} announced lost by audit_dropped")?;
+            }
+            for b in &s.breaks {
+                writeln!(f, "  - {b}")?;
+            }
+        }
+        let broken = self.sessions.iter().filter(|s| !s.is_ok()).count();
+        write!(
+            f,
+            "verify: {} files, {} sessions, {broken} broken: {}",
+            self.files.len(),
+            self.sessions.len(),
+            if self.is_ok() { "OK" } else { "FAILED" }
+        )
+    }
+}
+
+#[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
+mod tests;
