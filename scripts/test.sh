@@ -13,4 +13,5 @@ cd "$root"
 export MCP_BLACKBOX_PEERS="${MCP_BLACKBOX_PEERS:-$root/.peers}"
 scripts/install-peers.sh
 
-exec cargo test --workspace "$@"
+# --no-fail-fast: one failing test binary must not hide the others.
+exec cargo test --workspace --no-fail-fast "$@"

@@ -1,8 +1,10 @@
 //! The two relay pumps: one blocking thread per direction.
 //!
 //! Each pump reads whatever the pipe has into a `BytesMut`, freezes exactly
-//! those bytes, writes them to the peer, and offers the same `Bytes` (a
-//! reference count) to the auditor. Nothing is parsed, reordered, held back or
+//! those bytes, offers them (a reference count, never blocking) to the
+//! auditor, then writes the same `Bytes` to the peer. Offering first keeps the
+//! audit trail causal across the two directions: both pumps feed one FIFO
+//! queue, and a peer can only answer bytes already offered. Nothing is parsed, reordered, held back or
 //! re-serialised: a partial line is forwarded as soon as it is read, which is
 //! also how a line of any size passes with bounded memory. Threads with plain
 //! `read`/`write` beat an async runtime on stdio here (measured: see
@@ -126,14 +128,16 @@ pub fn client_to_server(
             }
             let at = Instant::now();
             let chunk = buf.split().freeze();
+            // Offer before writing: the server cannot answer bytes it has not
+            // received, so the auditor always sees a request before its reply.
+            if let Some(a) = audit.as_mut() {
+                a.offer(Direction::ClientToServer, at, chunk.clone());
+            }
             if !server_gone && fdio::write_all(input.fd(), &chunk).is_err() {
                 // The server no longer reads; keep draining the client (and
                 // recording what it sends) until the lifecycle ends us.
                 server_gone = true;
                 tracing::debug!("server stdin closed; client bytes are no longer delivered");
-            }
-            if let Some(a) = audit.as_mut() {
-                a.offer(Direction::ClientToServer, at, chunk);
             }
         }
         input.close();
@@ -164,13 +168,14 @@ pub fn server_to_client(
             }
             let at = Instant::now();
             let chunk = buf.split().freeze();
+            // Offer first, as above: server requests precede the client's answers.
+            if let Some(a) = audit.as_mut() {
+                a.offer(Direction::ServerToClient, at, chunk.clone());
+            }
             if !client_gone && output.write_all(&chunk).is_err() {
                 // Keep draining the server so it never blocks on a full pipe.
                 client_gone = true;
                 let _ = lifecycle.send(Lifecycle::ClientGone);
-            }
-            if let Some(a) = audit.as_mut() {
-                a.offer(Direction::ServerToClient, at, chunk);
             }
         }
         if let Some(a) = &audit {
