@@ -12,28 +12,38 @@
 //!
 //! On [`AuditMsg::End`] both framers are finished (a last line without
 //! newline is still a frame), `session_end` is written, and `run` returns.
+//!
+//! Two more kinds of event are the auditor's own: `audit_dropped`, for chunks
+//! the hand-off could not queue (reported with the next chunk of the same
+//! direction) and for lines the writer lost (polled from the writer after each
+//! hand-over, so the loss is on record as soon as the writer writes again);
+//! and `checkpoint`, a signature over the chain head every N events or T
+//! seconds when a signing key is configured (`session_end` is signed too).
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
 use crate::clock::SessionClock;
 use crate::event::{Direction, Event, EventType, Outcome, Severity};
 use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
 use crate::handoff::{AuditInbox, AuditMsg, Loss};
-use crate::sink::WriterHandle;
+use crate::sign::Checkpointer;
+use crate::sink::{Losses, WriterHandle};
 use crate::stamp::{SessionIdentity, Stamper};
 
 /// A batch is handed to the writer once it holds this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
 
 /// Everything the auditor needs to know about its session.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AuditorConfig {
     pub parse_limit: usize,
     pub classify: ClassifyConfig,
     pub identity: SessionIdentity,
     pub facts: SessionFacts,
     pub clock: SessionClock,
+    /// Signs chain heads in `checkpoint` and `session_end` events.
+    pub checkpoints: Option<Checkpointer>,
 }
 
 impl AuditorConfig {
@@ -45,6 +55,7 @@ impl AuditorConfig {
             identity,
             facts,
             clock: SessionClock::start(),
+            checkpoints: None,
         }
     }
 }
@@ -64,6 +75,8 @@ pub struct Auditor {
     classifier: Classifier,
     stamper: Stamper,
     clock: SessionClock,
+    checkpoints: Option<Checkpointer>,
+    since_checkpoint: u64,
     frames: Vec<Frame>,
     events: Vec<Event>,
     batch: Vec<u8>,
@@ -79,6 +92,8 @@ impl Auditor {
             classifier: Classifier::new(config.classify, config.facts, config.clock),
             stamper: Stamper::with_random_seed(config.identity),
             clock: config.clock,
+            checkpoints: config.checkpoints,
+            since_checkpoint: 0,
             frames: Vec::new(),
             events: Vec::new(),
             batch: Vec::with_capacity(BATCH_BYTES * 2),
@@ -89,23 +104,36 @@ impl Auditor {
     /// Runs until [`AuditMsg::End`] (or every sender is gone), feeding `writer`.
     pub fn run(mut self, inbox: AuditInbox, writer: &WriterHandle) -> AuditorReport {
         while let Some(msg) = inbox.recv() {
-            let done = self.handle(msg);
-            while let Some(more) = inbox.try_recv() {
-                if self.handle(more) {
-                    break;
-                }
+            let mut done = self.handle(msg);
+            while !done {
+                let Some(more) = inbox.try_recv() else { break };
+                done = self.handle(more);
                 if self.batch.len() >= BATCH_BYTES {
-                    writer.write(std::mem::take(&mut self.batch));
+                    self.hand_over(writer);
                 }
             }
-            if !self.batch.is_empty() {
-                writer.write(std::mem::take(&mut self.batch));
-            }
+            self.hand_over(writer);
             if done {
                 break;
             }
         }
         self.report
+    }
+
+    /// Gives the batch to the writer, then puts what the writer lost so far on
+    /// record (in the next batch).
+    fn hand_over(&mut self, writer: &WriterHandle) {
+        if !self.batch.is_empty() {
+            writer.write(std::mem::take(&mut self.batch));
+        }
+        let mut any = false;
+        while let Some(loss) = writer.take_losses() {
+            self.writer_lost(loss);
+            any = true;
+        }
+        if any {
+            self.stamp_all();
+        }
     }
 
     /// Handles one message, stamping its events into the batch. True at the end.
@@ -189,13 +217,37 @@ impl Auditor {
         self.events.push(e);
     }
 
+    fn writer_lost(&mut self, loss: Losses) {
+        let at = self.clock.wall(Instant::now());
+        let mut e = Event::new(EventType::AuditDropped, at)
+            .severity(Severity::Warning)
+            .outcome(Outcome::Failure);
+        e.details.insert("stage".into(), "writer".into());
+        e.details
+            .insert("reason".into(), loss.reason.as_str().into());
+        e.details.insert("lines".into(), loss.lines.into());
+        if let Some(first) = loss.first_seq {
+            e.details.insert("first_seq".into(), first.into());
+        }
+        if let Some(last) = loss.last_seq {
+            e.details.insert("last_seq".into(), last.into());
+        }
+        self.events.push(e);
+    }
+
     fn stamp_all(&mut self) {
-        for mut event in self.events.drain(..) {
+        let events = std::mem::take(&mut self.events);
+        for mut event in events {
             match event.event_type {
                 EventType::SessionStart => {
                     event
                         .details
                         .insert("chain_seed".into(), self.stamper.seed_hex().into());
+                    if let Some(cp) = &self.checkpoints {
+                        event
+                            .details
+                            .insert("signing_key".into(), cp.fingerprint().into());
+                    }
                 }
                 EventType::SessionEnd => {
                     event
@@ -205,11 +257,40 @@ impl Auditor {
                     event
                         .details
                         .insert("audit_lost_chunks".into(), lost.chunks.into());
+                    if let Some(cp) = self.checkpoints.as_mut() {
+                        cp.sign_next(&mut event, &self.stamper, Instant::now());
+                    }
                 }
                 _ => {}
             }
-            self.stamper.stamp(&event, &mut self.batch);
-            self.report.events += 1;
+            self.stamp(&event);
+            if event.event_type == EventType::SessionEnd {
+                self.since_checkpoint = 0; // signed itself; nothing may follow it
+            } else {
+                self.checkpoint_if_due(event.at);
+            }
         }
+    }
+
+    fn stamp(&mut self, event: &Event) {
+        self.stamper.stamp(event, &mut self.batch);
+        self.report.events += 1;
+        self.since_checkpoint += 1;
+    }
+
+    fn checkpoint_if_due(&mut self, at: SystemTime) {
+        let now = Instant::now();
+        let Some(cp) = self.checkpoints.as_mut() else {
+            return;
+        };
+        if !cp.due(self.since_checkpoint, now) {
+            return;
+        }
+        let mut e = Event::new(EventType::Checkpoint, at);
+        e.details
+            .insert("events_since_last".into(), self.since_checkpoint.into());
+        cp.sign_next(&mut e, &self.stamper, now);
+        self.stamp(&e);
+        self.since_checkpoint = 0;
     }
 }

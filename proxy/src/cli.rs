@@ -28,7 +28,32 @@ pub struct Cli {
 
 /// Subcommands besides running a server.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Check the hash chains (and, with --key, the signatures) of audit files.
+    Verify(crate::verify_cmd::VerifyArgs),
+    /// Create an Ed25519 key pair for signing audit checkpoints.
+    Keygen(crate::keygen_cmd::KeygenArgs),
+}
+
+/// When the writer calls fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fsync {
+    /// Leave it to the kernel.
+    Never,
+    /// Once per batch of lines written together.
+    Batch,
+    /// After every write.
+    Always,
+}
+
+/// What the auditor does when the writer's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueuePolicy {
+    /// Wait for the writer (lossless; the relay never waits either way).
+    Block,
+    /// Drop the batch, count it, and record an audit_dropped event.
+    Drop,
+}
 
 /// Flags of the default mode: run a server behind the proxy.
 #[derive(Debug, Args)]
@@ -64,6 +89,39 @@ pub struct RunArgs {
     /// Longest wait for the audit trail to reach disk at exit.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub flush_timeout_ms: u64,
+
+    /// Rotate the audit file when it passes this size.
+    #[arg(long, value_name = "MIB", env = "MCP_BLACKBOX_MAX_SIZE_MB", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_file_size_mb: u64,
+
+    /// Audit files kept in the directory (older ones are deleted; 0 keeps all).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "MCP_BLACKBOX_MAX_FILES",
+        default_value_t = 30
+    )]
+    pub max_files: usize,
+
+    /// When the writer calls fsync.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "batch")]
+    pub fsync: Fsync,
+
+    /// What happens when the writer falls behind.
+    #[arg(long, value_enum, value_name = "POLICY", default_value = "block")]
+    pub queue_policy: QueuePolicy,
+
+    /// Ed25519 key (from `mcp-blackbox keygen`) signing checkpoints and session_end.
+    #[arg(long, value_name = "PATH")]
+    pub signing_key: Option<PathBuf>,
+
+    /// Write a signed checkpoint every N events (with --signing-key).
+    #[arg(long, value_name = "N", default_value_t = audit_core::sign::DEFAULT_CHECKPOINT_EVENTS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_events: u64,
+
+    /// ... or every N seconds, whichever comes first.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_seconds: u64,
 
     /// Leave tool arguments out of the trail (names, sizes and hashes stay).
     #[arg(long)]

@@ -28,9 +28,11 @@ mod child;
 mod cli;
 mod fdio;
 mod identity;
+mod keygen_cmd;
 mod lifecycle;
 mod relay;
 mod run;
+mod verify_cmd;
 
 use clap::Parser;
 
@@ -38,10 +40,19 @@ fn main() {
     let cli = cli::Cli::parse();
     init_tracing(cli.run.log_level.as_deref());
     let status = match cli.command {
-        Some(command) => match command {},
+        Some(cli::Command::Verify(args)) => report(verify_cmd::run(args)),
+        Some(cli::Command::Keygen(args)) => report(keygen_cmd::run(args)),
         None => run::run(cli.run),
     };
     std::process::exit(status);
+}
+
+/// The exit status of a subcommand; its error, if any, goes to stderr.
+fn report(result: anyhow::Result<i32>) -> i32 {
+    result.unwrap_or_else(|e| {
+        eprintln!("mcp-blackbox: {e:#}");
+        2
+    })
 }
 
 fn init_tracing(level: Option<&str>) {

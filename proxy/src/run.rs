@@ -10,12 +10,15 @@ use std::time::{Duration, Instant};
 use audit_core::auditor::{Auditor, AuditorConfig, AuditorReport};
 use audit_core::classify::SessionFacts;
 use audit_core::handoff::{self, AuditHandle, AuditMsg, ChildExit, SessionEnd};
-use audit_core::sink::{self, SinkTarget, WriterReport};
+use audit_core::sign::{Checkpointer, SecretKey};
+use audit_core::sink::{
+    self, FsyncPolicy, QueueFullPolicy, RotationPolicy, SinkTarget, WriterConfig, WriterReport,
+};
 use audit_core::stamp::SessionIdentity;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::child;
-use crate::cli::RunArgs;
+use crate::cli::{Fsync, QueuePolicy, RunArgs};
 use crate::identity;
 use crate::lifecycle::{Action, Ladder};
 use crate::relay::{self, ClientOutput, Lifecycle, ServerInput};
@@ -33,6 +36,10 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(t) => t,
         Err(status) => return status,
     };
+    let checkpoints = match checkpointer(&args) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
 
     let server = match child::spawn(&args.command) {
         Ok(s) => s,
@@ -44,7 +51,7 @@ pub fn run(args: RunArgs) -> i32 {
     let pgid = server.pid;
     tracing::info!(pid = pgid, command = ?args.command, "server started");
 
-    let audit = target.and_then(|t| start_auditor(&args, t, server.pid));
+    let audit = target.and_then(|t| start_auditor(&args, t, server.pid, checkpoints));
     let handle = audit.as_ref().map(|a| a.handle.clone());
 
     let input = Arc::new(ServerInput::new(server.stdin));
@@ -223,6 +230,26 @@ fn audit_target(args: &RunArgs) -> Result<Option<SinkTarget>, i32> {
     }
 }
 
+/// The checkpoint signer, if `--signing-key` was given. `Err` is an exit status:
+/// a key that was asked for and cannot be read is a configuration error.
+fn checkpointer(args: &RunArgs) -> Result<Option<Checkpointer>, i32> {
+    let Some(path) = &args.signing_key else {
+        return Ok(None);
+    };
+    match SecretKey::load(path) {
+        Ok(key) => Ok(Some(Checkpointer::new(
+            key,
+            args.checkpoint_events,
+            Duration::from_secs(args.checkpoint_seconds),
+            Instant::now(),
+        ))),
+        Err(e) => {
+            eprintln!("mcp-blackbox: --signing-key: {e}");
+            Err(2)
+        }
+    }
+}
+
 /// Fails fast on an audit file that cannot be opened for appending.
 fn check_writable(path: &std::path::Path) -> Result<(), sink::SinkError> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -235,7 +262,10 @@ fn check_writable(path: &std::path::Path) -> Result<(), sink::SinkError> {
         .mode(0o600)
         .open(path)
         .map(|_| ())
-        .map_err(|source| sink::SinkError::Open { path: path.to_owned(), source })
+        .map_err(|source| sink::SinkError::Open {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// The running audit pipeline of one session.
@@ -244,8 +274,29 @@ struct Audit {
     done: Receiver<(AuditorReport, Option<WriterReport>)>,
 }
 
-fn start_auditor(args: &RunArgs, target: SinkTarget, pid: i32) -> Option<Audit> {
-    let writer = match sink::spawn_writer(target, sink::DEFAULT_WRITER_QUEUE) {
+fn start_auditor(
+    args: &RunArgs,
+    target: SinkTarget,
+    pid: i32,
+    checkpoints: Option<Checkpointer>,
+) -> Option<Audit> {
+    let writer_config = WriterConfig {
+        when_full: match args.queue_policy {
+            QueuePolicy::Block => QueueFullPolicy::Block,
+            QueuePolicy::Drop => QueueFullPolicy::Drop,
+        },
+        fsync: match args.fsync {
+            Fsync::Never => FsyncPolicy::Never,
+            Fsync::Batch => FsyncPolicy::Batch,
+            Fsync::Always => FsyncPolicy::Always,
+        },
+        rotation: RotationPolicy {
+            max_file_size: args.max_file_size_mb * 1024 * 1024,
+            max_files: args.max_files,
+        },
+        ..WriterConfig::default()
+    };
+    let writer = match sink::spawn_writer_with(target, writer_config) {
         Ok(w) => w,
         Err(e) => {
             tracing::error!("{e}; relaying without an audit trail");
@@ -269,6 +320,7 @@ fn start_auditor(args: &RunArgs, target: SinkTarget, pid: i32) -> Option<Audit> 
     config.parse_limit = (args.parse_limit_mb as usize) * 1024 * 1024;
     config.classify.include_arguments = !args.no_arguments;
     config.classify.include_results = !args.no_results;
+    config.checkpoints = checkpoints;
     let flush_timeout = Duration::from_millis(args.flush_timeout_ms);
 
     let (handle, inbox) = handoff::channel(
