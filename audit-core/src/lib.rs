@@ -16,8 +16,11 @@
 pub mod auditor;
 pub mod classify;
 pub mod clock;
+pub mod config;
 pub mod event;
 pub mod frame;
 pub mod handoff;
+pub mod pin;
+pub mod policy;
 pub mod sink;
 pub mod stamp;
