@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use memchr::memmem;
 use serde::Serialize;
@@ -66,7 +66,7 @@ pub struct GateStats {
 
 #[derive(Debug, Default)]
 struct GateState {
-    /// Raw id text of `tools/list` requests awaiting their answer.
+    /// Canonical ids of `tools/list` requests awaiting their answer.
     list_ids: VecDeque<Box<str>>,
     /// Pinned tools whose listed definition no longer matches.
     changed: HashSet<String>,
@@ -112,7 +112,7 @@ impl Gate {
 
     /// Decides what to do with one complete client→server frame.
     pub fn check_request(&self, frame: &[u8]) -> Verdict {
-        if !might_be_tools_request(frame) {
+        if !might_mention_tools(frame) {
             return Verdict::Forward;
         }
         let Ok(text) = std::str::from_utf8(frame) else {
@@ -139,15 +139,13 @@ impl Gate {
     /// `tools/list` results, and returns the rewritten line when filtering
     /// removed tools from one. `None`: relay the frame as it is.
     pub fn observe_response(&self, frame: &[u8]) -> Option<Vec<u8>> {
-        if self.pending_lists.load(Ordering::Acquire) == 0
-            || memmem::find(frame, b"tools").is_none()
-        {
+        if self.pending_lists.load(Ordering::Acquire) == 0 || !might_mention_tools(frame) {
             return None;
         }
         let text = std::str::from_utf8(frame).ok()?;
         let mut message: BTreeMap<String, &RawValue> = serde_json::from_str(text).ok()?;
-        let id = message.get("id")?.get();
-        if !self.take_list_id(id) {
+        let id = canonical_id(message.get("id")?)?;
+        if !self.take_list_id(&id) {
             return None;
         }
         let mut result: Value = serde_json::from_str(message.get("result")?.get()).ok()?;
@@ -179,8 +177,8 @@ impl Gate {
         let method: String = serde_json::from_str(message.get("method")?.get()).ok()?;
         match method.as_str() {
             "tools/list" => {
-                if let Some(id) = id {
-                    self.track_list_id(id.get());
+                if let Some(id) = id.and_then(canonical_id) {
+                    self.track_list_id(&id);
                 }
                 None
             }
@@ -329,9 +327,22 @@ impl Gate {
     }
 }
 
-/// The cheap pre-check: can this frame be a `tools/*` request at all?
-fn might_be_tools_request(frame: &[u8]) -> bool {
-    memmem::find(frame, b"tools").is_some() || memmem::find(frame, b"\\u").is_some()
+/// The cheap pre-check: can this frame be about tools at all (a `tools/*`
+/// request, a `tools` result), however its JSON escapes spell it?
+fn might_mention_tools(frame: &[u8]) -> bool {
+    // Built once: constructing a searcher costs more than running it.
+    static FINDERS: OnceLock<[memmem::Finder<'static>; 2]> = OnceLock::new();
+    let [tools, escape] =
+        FINDERS.get_or_init(|| [memmem::Finder::new(b"tools"), memmem::Finder::new(b"\\u")]);
+    tools.find(frame).is_some() || escape.find(frame).is_some()
+}
+
+/// An id as text that does not depend on how it was escaped (`"\u004c1"`
+/// and `"L1"` are the same id to the client).
+fn canonical_id(raw: &RawValue) -> Option<String> {
+    serde_json::from_str::<Value>(raw.get())
+        .ok()
+        .map(|v| v.to_string())
 }
 
 fn id_of(text: &str) -> Option<&RawValue> {

@@ -11,6 +11,7 @@
 //! Tool patterns of all rules are compiled once into one `RegexSet`, so a
 //! lookup is one pass over the tool name whatever the number of rules; server
 //! globs and argument patterns are checked only on the candidates it yields.
+//! (A byte `RegexSet`, because `globset` compiles globs to byte regexes.)
 //!
 //! The in-line enforcement on the relay's frames is [`gate::Gate`].
 
@@ -19,7 +20,7 @@ pub mod rule;
 
 use std::path::PathBuf;
 
-use regex::RegexSet;
+use regex::bytes::RegexSet;
 use serde_json::Value;
 
 pub use gate::{Gate, GateStats, Verdict, POLICY_ERROR_CODE};
@@ -160,7 +161,7 @@ impl Policy {
         arguments: Option<&Value>,
     ) -> Option<&Rule> {
         self.tool_patterns
-            .matches(tool)
+            .matches(tool.as_bytes())
             .iter()
             .map(|i| &self.rules[i])
             .find(|r| r.matches_server(server) && r.matches_arguments(arguments))
@@ -204,7 +205,7 @@ impl Policy {
     pub fn denies_unconditionally(&self, server: &str, tool: &str) -> bool {
         let first = self
             .tool_patterns
-            .matches(tool)
+            .matches(tool.as_bytes())
             .iter()
             .map(|i| &self.rules[i])
             .find(|r| r.matches_server(server));
