@@ -314,6 +314,9 @@ impl SettingValue for PatternTable {
             .iter()
             .map(|(k, v)| format!("{} = {}", toml_string(k), toml_string(v)))
             .collect();
+        if items.is_empty() {
+            return Some("{}".into());
+        }
         Some(format!("{{ {} }}", items.join(", ")))
     }
 }
