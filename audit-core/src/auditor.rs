@@ -20,6 +20,7 @@
 //! and `checkpoint`, a signature over the chain head every N events or T
 //! seconds when a signing key is configured (`session_end` is signed too).
 
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
@@ -27,6 +28,7 @@ use crate::clock::SessionClock;
 use crate::event::{Direction, Event, EventType, Outcome, Severity};
 use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
 use crate::handoff::{AuditInbox, AuditMsg, Loss};
+use crate::policy::Policy;
 use crate::sign::Checkpointer;
 use crate::sink::{Losses, WriterHandle};
 use crate::stamp::{SessionIdentity, Stamper};
@@ -44,6 +46,8 @@ pub struct AuditorConfig {
     pub clock: SessionClock,
     /// Signs chain heads in `checkpoint` and `session_end` events.
     pub checkpoints: Option<Checkpointer>,
+    /// Rules that set `risk_level` and `compliance_tags` on tool events.
+    pub policy: Option<Arc<Policy>>,
 }
 
 impl AuditorConfig {
@@ -56,6 +60,7 @@ impl AuditorConfig {
             facts,
             clock: SessionClock::start(),
             checkpoints: None,
+            policy: None,
         }
     }
 }
@@ -77,6 +82,7 @@ pub struct Auditor {
     clock: SessionClock,
     checkpoints: Option<Checkpointer>,
     since_checkpoint: u64,
+    policy: Option<Arc<Policy>>,
     frames: Vec<Frame>,
     events: Vec<Event>,
     batch: Vec<u8>,
@@ -94,6 +100,7 @@ impl Auditor {
             clock: config.clock,
             checkpoints: config.checkpoints,
             since_checkpoint: 0,
+            policy: config.policy,
             frames: Vec::new(),
             events: Vec::new(),
             batch: Vec::with_capacity(BATCH_BYTES * 2),
@@ -167,10 +174,11 @@ impl Auditor {
                 frame,
                 reply,
                 rule,
+                dry_run,
             } => {
                 let at = self.clock.wall(at);
                 self.classifier
-                    .refused(at, &frame, &reply, &rule, &mut self.events);
+                    .refused(at, &frame, &reply, &rule, dry_run, &mut self.events);
             }
             AuditMsg::End(end) => {
                 let mut frames = std::mem::take(&mut self.frames);
@@ -235,9 +243,32 @@ impl Auditor {
         self.events.push(e);
     }
 
+    /// The first matching rule sets the risk level and adds its tags.
+    fn annotate(&self, event: &mut Event) {
+        let (Some(policy), Some(tool)) = (&self.policy, &event.tool) else {
+            return;
+        };
+        let server = &self.stamper.identity().server;
+        let Some(a) = policy.annotate(server, tool, event.arguments.as_ref()) else {
+            return;
+        };
+        if let Some(level) = a.risk_level {
+            event.risk_level = Some(level);
+        }
+        for tag in a.compliance_tags {
+            if !event.compliance_tags.contains(tag) {
+                event.compliance_tags.push(tag.clone());
+            }
+        }
+        event.details.insert("rule".into(), a.rule.into());
+    }
+
     fn stamp_all(&mut self) {
         let events = std::mem::take(&mut self.events);
         for mut event in events {
+            if event.event_type != EventType::PolicyBlocked {
+                self.annotate(&mut event);
+            }
             match event.event_type {
                 EventType::SessionStart => {
                     event

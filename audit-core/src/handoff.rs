@@ -71,12 +71,15 @@ pub enum AuditMsg {
         bytes: Bytes,
         lost_before: Option<Loss>,
     },
-    /// A frame the policy refused: it was not relayed; the client got `reply`.
+    /// A frame the policy refused: it was not relayed, and the client got
+    /// `reply` (empty for a notification). With `dry_run`, the frame *was*
+    /// relayed and `rule` only would have refused it.
     Refused {
         at: Instant,
         frame: Bytes,
         reply: Bytes,
         rule: String,
+        dry_run: bool,
     },
     /// The stream in `direction` ended.
     Eof { direction: Direction, at: Instant },

@@ -16,9 +16,12 @@
 pub mod auditor;
 pub mod classify;
 pub mod clock;
+pub mod config;
 pub mod event;
 pub mod frame;
 pub mod handoff;
+pub mod pin;
+pub mod policy;
 pub mod sign;
 pub mod sink;
 pub mod stamp;

@@ -33,95 +33,82 @@ pub enum Command {
     Verify(crate::verify_cmd::VerifyArgs),
     /// Create an Ed25519 key pair for signing audit checkpoints.
     Keygen(crate::keygen_cmd::KeygenArgs),
-}
-
-/// When the writer calls fsync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Fsync {
-    /// Leave it to the kernel.
-    Never,
-    /// Once per batch of lines written together.
-    Batch,
-    /// After every write.
-    Always,
-}
-
-/// What the auditor does when the writer's queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum QueuePolicy {
-    /// Wait for the writer (lossless; the relay never waits either way).
-    Block,
-    /// Drop the batch, count it, and record an audit_dropped event.
-    Drop,
+    /// Show the effective configuration, or check a settings file.
+    Config(crate::config_cmd::ConfigArgs),
+    /// Record (or re-approve) the hashes of a server's tool definitions.
+    Pin(crate::pin_cmd::PinArgs),
 }
 
 /// Flags of the default mode: run a server behind the proxy.
+///
+/// Every setting flag is passed as text to `audit_core::config::Settings`,
+/// which validates it and remembers that it came from the flag (for `config
+/// show`); defaults and environment variables live there, not here.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Name of the server in the audit trail [default: derived from the command].
+    /// Settings file (TOML) [default: ~/.mcp-blackbox/config.toml if it exists; env MCP_BLACKBOX_CONFIG].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Name of the server in the trail; selects its [servers.NAME] section and pins [default: from the command].
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
 
     /// Directory of the daily audit files [default: ~/.mcp-blackbox/audit].
-    #[arg(long, value_name = "DIR", env = "MCP_BLACKBOX_DIR")]
-    pub audit_dir: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub audit_dir: Option<String>,
 
     /// Write events to this one file instead, or to stderr with `-`.
-    #[arg(long, value_name = "PATH|-", conflicts_with = "audit_dir")]
+    #[arg(long, value_name = "PATH|-")]
     pub audit_file: Option<String>,
 
     /// User recorded on every event [default: the OS user].
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
 
-    /// Lines longer than this are relayed as they stream but recorded by size only.
-    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
-    pub parse_limit_mb: u64,
+    /// Lines longer than this are relayed as they stream but recorded by size only [16].
+    #[arg(long, value_name = "MIB")]
+    pub parse_limit_mb: Option<String>,
 
-    /// After the client closes stdin, wait this long for the server to exit before SIGTERM.
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
-    pub grace_ms: u64,
+    /// After the client closes stdin, wait this long for the server before SIGTERM [2000].
+    #[arg(long, value_name = "MS")]
+    pub grace_ms: Option<String>,
 
-    /// After SIGTERM, wait this long before SIGKILL.
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
-    pub kill_grace_ms: u64,
+    /// After SIGTERM, wait this long before SIGKILL [2000].
+    #[arg(long, value_name = "MS")]
+    pub kill_grace_ms: Option<String>,
 
     /// Longest wait for the audit trail to reach disk at exit.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub flush_timeout_ms: u64,
 
-    /// Rotate the audit file when it passes this size.
-    #[arg(long, value_name = "MIB", env = "MCP_BLACKBOX_MAX_SIZE_MB", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_file_size_mb: u64,
+    /// Rotate the audit file when it passes this size [10].
+    #[arg(long, value_name = "MIB")]
+    pub max_file_size_mb: Option<String>,
 
-    /// Audit files kept in the directory (older ones are deleted; 0 keeps all).
-    #[arg(
-        long,
-        value_name = "N",
-        env = "MCP_BLACKBOX_MAX_FILES",
-        default_value_t = 30
-    )]
-    pub max_files: usize,
+    /// Audit files kept in the directory; older ones are deleted [30].
+    #[arg(long, value_name = "N")]
+    pub max_files: Option<String>,
 
-    /// When the writer calls fsync.
-    #[arg(long, value_enum, value_name = "WHEN", default_value = "batch")]
-    pub fsync: Fsync,
+    /// When the writer calls fsync: never, batch, always [batch].
+    #[arg(long, value_name = "WHEN")]
+    pub fsync: Option<String>,
 
-    /// What happens when the writer falls behind.
-    #[arg(long, value_enum, value_name = "POLICY", default_value = "block")]
-    pub queue_policy: QueuePolicy,
+    /// When the writer falls behind: block (lossless) or drop (counted) [block].
+    #[arg(long, value_name = "POLICY")]
+    pub queue_policy: Option<String>,
 
     /// Ed25519 key (from `mcp-blackbox keygen`) signing checkpoints and session_end.
     #[arg(long, value_name = "PATH")]
-    pub signing_key: Option<PathBuf>,
+    pub signing_key: Option<String>,
 
-    /// Write a signed checkpoint every N events (with --signing-key).
-    #[arg(long, value_name = "N", default_value_t = audit_core::sign::DEFAULT_CHECKPOINT_EVENTS, value_parser = clap::value_parser!(u64).range(1..))]
-    pub checkpoint_events: u64,
+    /// A signed checkpoint every N events [1000].
+    #[arg(long, value_name = "N")]
+    pub checkpoint_events: Option<String>,
 
-    /// ... or every N seconds, whichever comes first.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
-    pub checkpoint_seconds: u64,
+    /// ... or every N seconds, whichever comes first [60].
+    #[arg(long, value_name = "SECONDS")]
+    pub checkpoint_seconds: Option<String>,
 
     /// Leave tool arguments out of the trail (names, sizes and hashes stay).
     #[arg(long)]
@@ -131,17 +118,162 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_results: bool,
 
-    /// Record nothing: be a pure relay.
-    #[arg(long, env = "MCP_BLACKBOX_ENABLED", value_name = "BOOL", default_value = "true", value_parser = clap::builder::BoolishValueParser::new(), hide_env_values = true)]
-    pub enabled: bool,
+    /// Turn off secret redaction (a warning is printed).
+    #[arg(long)]
+    pub no_redact: bool,
 
-    /// Diagnostics level on stderr: error, warn, info, debug, trace (or RUST_LOG).
+    /// Strings longer than this are cut in the trail, with their length recorded [500].
+    #[arg(long, value_name = "N")]
+    pub max_field_chars: Option<String>,
+
+    /// Extra key names whose values are always redacted (comma-separated).
+    #[arg(long, value_name = "KEYS")]
+    pub redact_keys: Option<String>,
+
+    /// Key file for keyed redaction: secrets become `hmac:<12 hex>` instead of a marker.
+    #[arg(long, value_name = "PATH")]
+    pub hmac_key_file: Option<String>,
+
+    /// Record nothing and enforce nothing: be a pure relay (true/false).
+    #[arg(long, value_name = "BOOL")]
+    pub enabled: Option<String>,
+
+    /// Record refusals as policy_blocked (outcome pending) without refusing anything.
+    #[arg(long)]
+    pub dry_run_policy: bool,
+
+    /// What a tools/call no rule decides gets: audit (forward) or deny (allow-list mode) [audit].
+    #[arg(long, value_name = "ACTION")]
+    pub default_action: Option<String>,
+
+    /// Remove always-denied tools from tools/list results (the one rewrite of server bytes).
+    #[arg(long)]
+    pub filter_tools_list: bool,
+
+    /// Pin file (from `mcp-blackbox pin`) [~/.mcp-blackbox/pins.json].
+    #[arg(long, value_name = "FILE")]
+    pub pins: Option<String>,
+
+    /// Refuse calls to tools whose definition no longer matches its pin, or that are new.
+    #[arg(long)]
+    pub enforce_pins: bool,
+
+    /// Diagnostics level on stderr: error, warn, info, debug, trace [warn; or RUST_LOG].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
     /// The MCP server command and its arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+impl RunArgs {
+    /// The setting flags given, as `(key, raw value, flag)` for `Settings::load`.
+    pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
+        let text = [
+            ("audit.dir", &self.audit_dir, "--audit-dir"),
+            ("audit.file", &self.audit_file, "--audit-file"),
+            ("proxy.user", &self.user, "--user"),
+            (
+                "proxy.parse_limit_mb",
+                &self.parse_limit_mb,
+                "--parse-limit-mb",
+            ),
+            ("proxy.grace_ms", &self.grace_ms, "--grace-ms"),
+            (
+                "proxy.kill_grace_ms",
+                &self.kill_grace_ms,
+                "--kill-grace-ms",
+            ),
+            (
+                "audit.max_size_mb",
+                &self.max_file_size_mb,
+                "--max-file-size-mb",
+            ),
+            ("audit.max_files", &self.max_files, "--max-files"),
+            ("audit.fsync", &self.fsync, "--fsync"),
+            ("audit.queue_policy", &self.queue_policy, "--queue-policy"),
+            ("audit.signing_key", &self.signing_key, "--signing-key"),
+            (
+                "audit.checkpoint_events",
+                &self.checkpoint_events,
+                "--checkpoint-events",
+            ),
+            (
+                "audit.checkpoint_seconds",
+                &self.checkpoint_seconds,
+                "--checkpoint-seconds",
+            ),
+            (
+                "audit.max_field_chars",
+                &self.max_field_chars,
+                "--max-field-chars",
+            ),
+            ("audit.redact_keys", &self.redact_keys, "--redact-keys"),
+            (
+                "audit.hmac_key_file",
+                &self.hmac_key_file,
+                "--hmac-key-file",
+            ),
+            ("audit.enabled", &self.enabled, "--enabled"),
+            (
+                "policy.default_action",
+                &self.default_action,
+                "--default-action",
+            ),
+            ("policy.pins", &self.pins, "--pins"),
+            ("proxy.log_level", &self.log_level, "--log-level"),
+        ];
+        let switches = [
+            (
+                "audit.include_arguments",
+                self.no_arguments,
+                "false",
+                "--no-arguments",
+            ),
+            (
+                "audit.include_results",
+                self.no_results,
+                "false",
+                "--no-results",
+            ),
+            (
+                "audit.redact_sensitive",
+                self.no_redact,
+                "false",
+                "--no-redact",
+            ),
+            (
+                "policy.dry_run",
+                self.dry_run_policy,
+                "true",
+                "--dry-run-policy",
+            ),
+            (
+                "policy.filter_tools_list",
+                self.filter_tools_list,
+                "true",
+                "--filter-tools-list",
+            ),
+            (
+                "policy.enforce_pins",
+                self.enforce_pins,
+                "true",
+                "--enforce-pins",
+            ),
+        ];
+        let mut flags: Vec<_> = text
+            .into_iter()
+            .filter_map(|(key, value, flag)| Some((key, value.clone()?, flag)))
+            .collect();
+        flags.extend(
+            switches
+                .into_iter()
+                .filter(|s| s.1)
+                .map(|(key, _, value, flag)| (key, value.to_owned(), flag)),
+        );
+        flags
+    }
 }
 
 #[cfg(test)]
@@ -172,9 +304,29 @@ mod tests {
     }
 
     #[test]
-    fn rejects_bad_parse_limit() {
-        let err =
-            Cli::try_parse_from(["mcp-blackbox", "--parse-limit-mb", "0", "--", "x"]).unwrap_err();
-        assert!(err.to_string().contains("--parse-limit-mb"), "{err}");
+    fn setting_flags_name_their_keys() {
+        let cli = Cli::try_parse_from([
+            "mcp-blackbox",
+            "--max-files",
+            "7",
+            "--no-redact",
+            "--enforce-pins",
+            "--",
+            "x",
+        ])
+        .unwrap();
+        let flags = cli.run.setting_flags();
+        assert!(flags.contains(&("audit.max_files", "7".into(), "--max-files")));
+        assert!(flags.contains(&("audit.redact_sensitive", "false".into(), "--no-redact")));
+        assert!(flags.contains(&("policy.enforce_pins", "true".into(), "--enforce-pins")));
+        assert_eq!(flags.len(), 3);
+    }
+
+    #[test]
+    fn subcommands_parse() {
+        let cli = Cli::try_parse_from(["mcp-blackbox", "verify", "/tmp/x"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Verify(_))));
+        let cli = Cli::try_parse_from(["mcp-blackbox", "config", "show"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Config(_))));
     }
 }

@@ -26,10 +26,14 @@
 
 mod child;
 mod cli;
+mod config_cmd;
 mod fdio;
+mod gated;
 mod identity;
 mod keygen_cmd;
 mod lifecycle;
+mod pin_client;
+mod pin_cmd;
 mod relay;
 mod run;
 mod verify_cmd;
@@ -38,10 +42,17 @@ use clap::Parser;
 
 fn main() {
     let cli = cli::Cli::parse();
-    init_tracing(cli.run.log_level.as_deref());
     let status = match cli.command {
-        Some(cli::Command::Verify(args)) => report(verify_cmd::run(args)),
-        Some(cli::Command::Keygen(args)) => report(keygen_cmd::run(args)),
+        Some(command) => {
+            init_tracing(cli.run.log_level.as_deref());
+            match command {
+                cli::Command::Verify(args) => report(verify_cmd::run(args)),
+                cli::Command::Keygen(args) => report(keygen_cmd::run(args)),
+                cli::Command::Config(args) => report(config_cmd::run(args)),
+                cli::Command::Pin(args) => report(pin_cmd::run(args)),
+            }
+        }
+        // Running a server: tracing starts once the settings are loaded.
         None => run::run(cli.run),
     };
     std::process::exit(status);
@@ -55,7 +66,8 @@ fn report(result: anyhow::Result<i32>) -> i32 {
     })
 }
 
-fn init_tracing(level: Option<&str>) {
+/// Diagnostics to stderr at `level`, else `RUST_LOG`, else `warn`.
+pub(crate) fn init_tracing(level: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let filter = match level {
         Some(l) => EnvFilter::try_new(l).unwrap_or_else(|_| {

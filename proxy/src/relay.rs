@@ -29,7 +29,7 @@ use bytes::BytesMut;
 use crate::fdio;
 
 /// Bytes asked of the kernel per `read`; a pipe holds 64 KiB by default.
-const READ_SIZE: usize = 256 * 1024;
+pub(crate) const READ_SIZE: usize = 256 * 1024;
 
 /// What a pump or the supervisor tells the lifecycle loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,7 @@ impl ServerInput {
         }
     }
 
-    fn fd(&self) -> RawFd {
+    pub(crate) fn fd(&self) -> RawFd {
         self.file.as_raw_fd()
     }
 }
@@ -188,7 +188,7 @@ pub fn server_to_client(
     })
 }
 
-fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+pub(crate) fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(f)

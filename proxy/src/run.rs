@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use audit_core::auditor::{Auditor, AuditorConfig, AuditorReport};
 use audit_core::classify::SessionFacts;
+use audit_core::config::{FsyncMode, LoadInput, QueuePolicy, Settings, Source};
 use audit_core::handoff::{self, AuditHandle, AuditMsg, ChildExit, SessionEnd};
+use audit_core::policy::gate::Gate;
+use audit_core::policy::Policy;
 use audit_core::sign::{Checkpointer, SecretKey};
 use audit_core::sink::{
     self, FsyncPolicy, QueueFullPolicy, RotationPolicy, SinkTarget, WriterConfig, WriterReport,
@@ -18,7 +21,9 @@ use audit_core::stamp::SessionIdentity;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::child;
-use crate::cli::{Fsync, QueuePolicy, RunArgs};
+use crate::cli::RunArgs;
+use crate::config_cmd::{home_dir, process_env};
+use crate::gated;
 use crate::identity;
 use crate::lifecycle::{Action, Ladder};
 use crate::relay::{self, ClientOutput, Lifecycle, ServerInput};
@@ -29,17 +34,27 @@ pub fn run(args: RunArgs) -> i32 {
         eprintln!("mcp-blackbox: missing server command\nusage: mcp-blackbox [OPTIONS] -- <command> [args...]");
         return 2;
     }
+    let settings = match Settings::load(LoadInput {
+        config_path: args.config.clone(),
+        home: home_dir(),
+        env: process_env(),
+        flags: args.setting_flags(),
+        server_name: args.server_name.as_deref(),
+        command: &args.command,
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mcp-blackbox: {e}");
+            return 2;
+        }
+    };
+    crate::init_tracing(Some(settings.proxy.log_level.value.as_str()));
+    let session = match Session::prepare(&args, &settings) {
+        Ok(s) => s,
+        Err(status) => return status,
+    };
     let (tx, rx) = mpsc::channel();
     watch_signals_and_parent(tx.clone());
-
-    let target = match audit_target(&args) {
-        Ok(t) => t,
-        Err(status) => return status,
-    };
-    let checkpoints = match checkpointer(&args) {
-        Ok(c) => c,
-        Err(status) => return status,
-    };
 
     let server = match child::spawn(&args.command) {
         Ok(s) => s,
@@ -51,19 +66,46 @@ pub fn run(args: RunArgs) -> i32 {
     let pgid = server.pid;
     tracing::info!(pid = pgid, command = ?args.command, "server started");
 
-    let audit = target.and_then(|t| start_auditor(&args, t, server.pid, checkpoints));
+    let grace = Duration::from_millis(settings.proxy.grace_ms.value);
+    let kill_grace = Duration::from_millis(settings.proxy.kill_grace_ms.value);
+    let parse_limit = session.parse_limit;
+    let gate = session.gate.clone();
+    let audit = session.start_auditor(&args, &settings, server.pid);
     let handle = audit.as_ref().map(|a| a.handle.clone());
 
     let input = Arc::new(ServerInput::new(server.stdin));
     let output = Arc::new(ClientOutput::stdout());
-    relay::client_to_server(input.clone(), handle.clone(), tx.clone());
-    let s2c = relay::server_to_client(server.stdout, output, handle, tx.clone());
+    let s2c = match &gate {
+        Some(gate) => {
+            gated::client_to_server(
+                input.clone(),
+                output.clone(),
+                gate.clone(),
+                parse_limit,
+                handle.clone(),
+                tx.clone(),
+            );
+            if gate.reads_responses() {
+                gated::server_to_client(
+                    server.stdout,
+                    output,
+                    gate.clone(),
+                    parse_limit,
+                    handle,
+                    tx.clone(),
+                )
+            } else {
+                relay::server_to_client(server.stdout, output, handle, tx.clone())
+            }
+        }
+        None => {
+            relay::client_to_server(input.clone(), handle.clone(), tx.clone());
+            relay::server_to_client(server.stdout, output, handle, tx.clone())
+        }
+    };
     wait_for_exit(server.child, tx);
 
-    let mut ladder = Ladder::new(
-        Duration::from_millis(args.grace_ms),
-        Duration::from_millis(args.kill_grace_ms),
-    );
+    let mut ladder = Ladder::new(grace, kill_grace);
     let server_eof = supervise(&mut ladder, &rx, &input, pgid);
 
     // Protocol step 3-4: end what is left of the tree, let the pump drain.
@@ -75,11 +117,7 @@ pub fn run(args: RunArgs) -> i32 {
         );
     }
     if !server_eof {
-        wait_for(
-            &rx,
-            Lifecycle::ServerEof,
-            Duration::from_millis(args.kill_grace_ms),
-        );
+        wait_for(&rx, Lifecycle::ServerEof, kill_grace);
     }
     if s2c.is_finished() {
         let _ = s2c.join();
@@ -190,30 +228,127 @@ fn watch_signals_and_parent(tx: Sender<Lifecycle>) {
     });
 }
 
-/// Where events go, or `None` for a pure relay. `Err` is an exit status.
-fn audit_target(args: &RunArgs) -> Result<Option<SinkTarget>, i32> {
-    if !args.enabled {
-        return Ok(None);
+/// What a session needs decided before the server starts; every failure here
+/// is a configuration error (exit status 2), reported before anything runs.
+struct Session {
+    server_name: String,
+    target: Option<(SinkTarget, WriterConfig)>,
+    checkpoints: Option<Checkpointer>,
+    policy: Option<Arc<Policy>>,
+    gate: Option<Arc<Gate>>,
+    parse_limit: usize,
+}
+
+impl Session {
+    fn prepare(args: &RunArgs, settings: &Settings) -> Result<Session, i32> {
+        let server_name =
+            identity::server_name(settings.proxy.server_name.value.as_deref(), &args.command);
+        let parse_limit =
+            (settings.proxy.parse_limit_mb.value.get() as usize).saturating_mul(1024 * 1024);
+        let mut session = Session {
+            server_name,
+            target: None,
+            checkpoints: None,
+            policy: None,
+            gate: None,
+            parse_limit,
+        };
+        if settings.is_pure_relay() {
+            tracing::info!("audit.enabled is false: relaying only");
+            return Ok(session);
+        }
+        if !settings.audit.redact_sensitive.value {
+            tracing::warn!(
+                "secret redaction is off ({}): credentials in tool traffic will reach the audit files",
+                settings.audit.redact_sensitive.source
+            );
+        }
+        let policy = Policy::from_settings(settings, &session.server_name).map_err(|e| {
+            eprintln!("mcp-blackbox: {e}");
+            2
+        })?;
+        let policy = Arc::new(policy);
+        if policy.needs_gate() {
+            session.gate = Some(Arc::new(Gate::new(
+                policy.clone(),
+                session.server_name.clone(),
+            )));
+        }
+        session.policy = Some(policy);
+        session.checkpoints = checkpointer(settings)?;
+        session.target = audit_target(settings)?.map(|t| (t, writer_config(settings)));
+        Ok(session)
     }
-    let (target, explicit) = match (&args.audit_file, &args.audit_dir) {
-        (Some(f), _) if f == "-" => (SinkTarget::Stderr, true),
-        (Some(f), _) => (SinkTarget::File(PathBuf::from(f)), true),
-        (None, Some(d)) => (SinkTarget::Dir(d.clone()), true),
-        (None, None) => match std::env::var_os("HOME") {
-            Some(home) => (
-                SinkTarget::Dir(PathBuf::from(home).join(".mcp-blackbox").join("audit")),
-                false,
-            ),
-            None => {
-                tracing::warn!(
-                    "HOME is not set and no --audit-dir given: nothing will be recorded"
-                );
-                return Ok(None);
+
+    fn start_auditor(self, args: &RunArgs, settings: &Settings, pid: i32) -> Option<Audit> {
+        let (target, writer_config) = self.target?;
+        let writer = match sink::spawn_writer_with(target, writer_config) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("{e}; relaying without an audit trail");
+                return None;
             }
-        },
+        };
+        let identity = SessionIdentity {
+            session_id: uuid::Uuid::now_v7().to_string().into(),
+            server: self.server_name.into(),
+            user: settings
+                .proxy
+                .user
+                .value
+                .clone()
+                .unwrap_or_else(identity::os_user)
+                .into(),
+        };
+        let mut facts = SessionFacts {
+            command: args.command.clone(),
+            pid: Some(pid as u32),
+            ..Default::default()
+        };
+        facts
+            .extra
+            .insert("proxy_version".into(), env!("CARGO_PKG_VERSION").into());
+        if let Some(path) = &settings.config_file {
+            facts
+                .extra
+                .insert("config_file".into(), path.display().to_string().into());
+        }
+        let mut config = AuditorConfig::new(identity, facts);
+        config.parse_limit = self.parse_limit;
+        config.classify.include_arguments = settings.audit.include_arguments.value;
+        config.classify.include_results = settings.audit.include_results.value;
+        config.checkpoints = self.checkpoints;
+        config.policy = self.policy;
+        let flush_timeout = Duration::from_millis(args.flush_timeout_ms);
+
+        let (handle, inbox) = handoff::channel(
+            handoff::DEFAULT_QUEUE_MESSAGES,
+            handoff::DEFAULT_QUEUE_BYTES,
+        );
+        let (done_tx, done) = mpsc::channel();
+        spawn_named("auditor", move || {
+            let report = Auditor::new(config).run(inbox, &writer);
+            let written = writer.finish(flush_timeout);
+            let _ = done_tx.send((report, written));
+        });
+        Some(Audit { handle, done })
+    }
+}
+
+/// Where events go. `Err` is an exit status: an audit directory or file the
+/// user named and that cannot be written fails fast; trouble with the default
+/// directory only turns the proxy into a relay, with an error on stderr.
+fn audit_target(settings: &Settings) -> Result<Option<SinkTarget>, i32> {
+    let (target, explicit) = match &settings.audit.file.value {
+        Some(f) if f == "-" => (SinkTarget::Stderr, true),
+        Some(f) => (SinkTarget::File(PathBuf::from(f)), true),
+        None => (
+            SinkTarget::Dir(settings.audit.dir.value.clone()),
+            settings.audit.dir.source != Source::Default,
+        ),
     };
     let check = match &target {
-        SinkTarget::Dir(d) => sink::ensure_private_dir(d).map(|_| ()),
+        SinkTarget::Dir(d) => sink::ensure_private_dir(d),
         SinkTarget::File(p) => check_writable(p),
         SinkTarget::Stderr => Ok(()),
     };
@@ -230,21 +365,45 @@ fn audit_target(args: &RunArgs) -> Result<Option<SinkTarget>, i32> {
     }
 }
 
-/// The checkpoint signer, if `--signing-key` was given. `Err` is an exit status:
-/// a key that was asked for and cannot be read is a configuration error.
-fn checkpointer(args: &RunArgs) -> Result<Option<Checkpointer>, i32> {
-    let Some(path) = &args.signing_key else {
+fn writer_config(settings: &Settings) -> WriterConfig {
+    let a = &settings.audit;
+    WriterConfig {
+        when_full: match a.queue_policy.value {
+            QueuePolicy::Block => QueueFullPolicy::Block,
+            QueuePolicy::Drop => QueueFullPolicy::Drop,
+        },
+        fsync: match a.fsync.value {
+            FsyncMode::Never => FsyncPolicy::Never,
+            FsyncMode::Batch => FsyncPolicy::Batch,
+            FsyncMode::Always => FsyncPolicy::Always,
+        },
+        rotation: RotationPolicy {
+            max_file_size: a.max_size_mb.value.get().saturating_mul(1024 * 1024),
+            max_files: a.max_files.value.get() as usize,
+        },
+        ..WriterConfig::default()
+    }
+}
+
+/// The checkpoint signer, if a signing key is configured. `Err` is an exit
+/// status: a key that was asked for and cannot be read is a configuration error.
+fn checkpointer(settings: &Settings) -> Result<Option<Checkpointer>, i32> {
+    let a = &settings.audit;
+    let Some(path) = &a.signing_key.value else {
         return Ok(None);
     };
     match SecretKey::load(path) {
         Ok(key) => Ok(Some(Checkpointer::new(
             key,
-            args.checkpoint_events,
-            Duration::from_secs(args.checkpoint_seconds),
+            a.checkpoint_events.value.max(1),
+            Duration::from_secs(a.checkpoint_seconds.value.max(1)),
             Instant::now(),
         ))),
         Err(e) => {
-            eprintln!("mcp-blackbox: --signing-key: {e}");
+            eprintln!(
+                "mcp-blackbox: audit.signing_key ({}): {e}",
+                a.signing_key.source
+            );
             Err(2)
         }
     }
@@ -272,68 +431,6 @@ fn check_writable(path: &std::path::Path) -> Result<(), sink::SinkError> {
 struct Audit {
     handle: AuditHandle,
     done: Receiver<(AuditorReport, Option<WriterReport>)>,
-}
-
-fn start_auditor(
-    args: &RunArgs,
-    target: SinkTarget,
-    pid: i32,
-    checkpoints: Option<Checkpointer>,
-) -> Option<Audit> {
-    let writer_config = WriterConfig {
-        when_full: match args.queue_policy {
-            QueuePolicy::Block => QueueFullPolicy::Block,
-            QueuePolicy::Drop => QueueFullPolicy::Drop,
-        },
-        fsync: match args.fsync {
-            Fsync::Never => FsyncPolicy::Never,
-            Fsync::Batch => FsyncPolicy::Batch,
-            Fsync::Always => FsyncPolicy::Always,
-        },
-        rotation: RotationPolicy {
-            max_file_size: args.max_file_size_mb * 1024 * 1024,
-            max_files: args.max_files,
-        },
-        ..WriterConfig::default()
-    };
-    let writer = match sink::spawn_writer_with(target, writer_config) {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::error!("{e}; relaying without an audit trail");
-            return None;
-        }
-    };
-    let identity = SessionIdentity {
-        session_id: uuid::Uuid::now_v7().to_string().into(),
-        server: identity::server_name(args.server_name.as_deref(), &args.command).into(),
-        user: args.user.clone().unwrap_or_else(identity::os_user).into(),
-    };
-    let mut facts = SessionFacts {
-        command: args.command.clone(),
-        pid: Some(pid as u32),
-        ..Default::default()
-    };
-    facts
-        .extra
-        .insert("proxy_version".into(), env!("CARGO_PKG_VERSION").into());
-    let mut config = AuditorConfig::new(identity, facts);
-    config.parse_limit = (args.parse_limit_mb as usize) * 1024 * 1024;
-    config.classify.include_arguments = !args.no_arguments;
-    config.classify.include_results = !args.no_results;
-    config.checkpoints = checkpoints;
-    let flush_timeout = Duration::from_millis(args.flush_timeout_ms);
-
-    let (handle, inbox) = handoff::channel(
-        handoff::DEFAULT_QUEUE_MESSAGES,
-        handoff::DEFAULT_QUEUE_BYTES,
-    );
-    let (done_tx, done) = mpsc::channel();
-    spawn_named("auditor", move || {
-        let report = Auditor::new(config).run(inbox, &writer);
-        let written = writer.finish(flush_timeout);
-        let _ = done_tx.send((report, written));
-    });
-    Some(Audit { handle, done })
 }
 
 impl Audit {

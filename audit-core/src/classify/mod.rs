@@ -209,11 +209,21 @@ impl Classifier {
         frame: &[u8],
         reply: &[u8],
         rule: &str,
+        dry_run: bool,
         out: &mut Vec<Event>,
     ) {
+        // A dry run relayed the call: the refusal is only pending review.
+        let outcome = if dry_run {
+            Outcome::Pending
+        } else {
+            Outcome::Blocked
+        };
         let mut e = Event::new(EventType::PolicyBlocked, at)
             .severity(Severity::Warning)
-            .outcome(Outcome::Blocked);
+            .outcome(outcome);
+        if dry_run {
+            e.details.insert("dry_run".into(), true.into());
+        }
         e.direction = Some(Direction::ClientToServer);
         e.details.insert("rule".into(), rule.into());
         if let Ok(Message::Single(env)) = envelope::parse(frame) {

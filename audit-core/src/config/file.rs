@@ -1,0 +1,247 @@
+//! Reading a settings file: the TOML walk that applies `[audit]`, `[proxy]`,
+//! `[policy]`, `[[rules]]` and the one matching `[servers.NAME]` section,
+//! locating every error at its line.
+//!
+//! Every section is validated, including `[servers.*]` sections that do not
+//! apply to this session, so `config check` and every start fail fast on a
+//! typo anywhere in a file shared by a whole client config.
+
+use globset::Glob;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use super::error::{ConfigError, Located};
+use super::schema::{fields_of, Sections, SetError};
+use super::value::{type_name, Input};
+use crate::policy::Rule;
+
+/// Keys allowed at the top of a settings file.
+const TOP_KEYS: &[&str] = &["audit", "proxy", "policy", "rules", "servers"];
+/// Keys allowed in a `[servers.NAME]` section.
+const SERVER_KEYS: &[&str] = &["command", "audit", "proxy", "policy", "rules"];
+
+/// Which `[servers.NAME]` section applies: by name, else by command glob.
+#[derive(Debug, Clone, Copy)]
+pub struct Selector<'a> {
+    pub server_name: Option<&'a str>,
+    /// The server command line, arguments joined by single spaces.
+    pub command_line: &'a str,
+}
+
+/// What a file contributed besides key values.
+#[derive(Debug, Default)]
+pub struct FileLayer {
+    /// The matching server section's rules, then the top-level rules.
+    pub rules: Vec<Rule>,
+    /// The name of the `[servers.NAME]` section that applied.
+    pub server_section: Option<String>,
+}
+
+/// Applies the settings file `at` to `sections`.
+pub fn apply(
+    at: &Located<'_>,
+    sections: &mut Sections,
+    select: Selector<'_>,
+) -> Result<FileLayer, ConfigError> {
+    let doc = DeTable::parse(at.text).map_err(|e| at.syntax(&e))?;
+    let mut layer = FileLayer::default();
+    let mut global_rules = Vec::new();
+    let mut servers = None;
+    for (key, value) in doc.get_ref() {
+        match key.get_ref().as_ref() {
+            name @ ("audit" | "proxy" | "policy") => {
+                apply_section(sections, name, "", value, at)?;
+            }
+            "rules" => global_rules = rules(value, "rules", at)?,
+            "servers" => servers = Some(value),
+            other => return Err(unknown(at, key, other, "top level", TOP_KEYS)),
+        }
+    }
+    if let Some(servers) = servers {
+        if let Some((name, table)) = select_server(servers, select, at)? {
+            let prefix = format!("servers.{name}");
+            layer.rules = server_section(table, &prefix, sections, at)?;
+            layer.server_section = Some(name);
+        }
+    }
+    layer.rules.extend(global_rules);
+    Ok(layer)
+}
+
+/// Validates every `[servers.*]` section and returns the one that applies.
+fn select_server<'t, 'i>(
+    servers: &'t Spanned<DeValue<'i>>,
+    select: Selector<'_>,
+    at: &Located<'_>,
+) -> Result<Option<(String, &'t Spanned<DeValue<'i>>)>, ConfigError> {
+    let table = as_table(servers, "servers", at)?;
+    let mut by_name = None;
+    let mut by_command: Vec<(String, &Spanned<DeValue<'i>>)> = Vec::new();
+    for (name, section) in table {
+        let name = name.get_ref().to_string();
+        let prefix = format!("servers.{name}");
+        // Validate into a scratch copy; only the selected section is applied.
+        server_section(section, &prefix, &mut Sections::default(), at)?;
+        if select.server_name == Some(name.as_str()) {
+            by_name = Some((name, section));
+        } else if command_matches(section, select.command_line, &prefix, at)? {
+            by_command.push((name, section));
+        }
+    }
+    if by_name.is_some() {
+        return Ok(by_name);
+    }
+    if by_command.len() > 1 {
+        let (first, second) = (&by_command[0], &by_command[1]);
+        return Err(at.invalid(
+            second.1.span(),
+            &format!("servers.{}.command", second.0),
+            format!(
+                "servers.{} and servers.{} both match the command {:?}; pass --server-name to choose",
+                first.0, second.0, select.command_line
+            ),
+        ));
+    }
+    Ok(by_command.pop())
+}
+
+fn command_matches(
+    section: &Spanned<DeValue<'_>>,
+    command_line: &str,
+    prefix: &str,
+    at: &Located<'_>,
+) -> Result<bool, ConfigError> {
+    let table = as_table(section, prefix, at)?;
+    let Some((_, pattern)) = table.iter().find(|(k, _)| k.get_ref() == "command") else {
+        return Ok(false);
+    };
+    let key = format!("{prefix}.command");
+    let DeValue::String(p) = pattern.get_ref() else {
+        return Err(at.invalid(
+            pattern.span(),
+            &key,
+            format!(
+                "expected a glob string, found {}",
+                type_name(pattern.get_ref())
+            ),
+        ));
+    };
+    let glob =
+        Glob::new(p).map_err(|e| at.invalid(pattern.span(), &key, format!("invalid glob: {e}")))?;
+    Ok(glob.compile_matcher().is_match(command_line))
+}
+
+/// Applies one `[servers.NAME]` section; returns its rules.
+fn server_section(
+    section: &Spanned<DeValue<'_>>,
+    prefix: &str,
+    sections: &mut Sections,
+    at: &Located<'_>,
+) -> Result<Vec<Rule>, ConfigError> {
+    let table = as_table(section, prefix, at)?;
+    let mut out = Vec::new();
+    for (key, value) in table {
+        match key.get_ref().as_ref() {
+            "command" => command_matches(section, "", prefix, at).map(drop)?,
+            name @ ("audit" | "proxy" | "policy") => {
+                apply_section(sections, name, prefix, value, at)?;
+            }
+            "rules" => out = rules(value, &format!("{prefix}.rules"), at)?,
+            other => return Err(unknown(at, key, other, prefix, SERVER_KEYS)),
+        }
+    }
+    Ok(out)
+}
+
+/// Applies `[audit]`, `[proxy]` or `[policy]` (under `prefix`, if any).
+fn apply_section(
+    sections: &mut Sections,
+    section: &str,
+    prefix: &str,
+    value: &Spanned<DeValue<'_>>,
+    at: &Located<'_>,
+) -> Result<(), ConfigError> {
+    let path = join(prefix, section);
+    for (key, v) in as_table(value, &path, at)? {
+        let field = key.get_ref().as_ref();
+        let source = at.source(v.span());
+        match sections.set(section, field, Input::Toml(v.get_ref()), source) {
+            Ok(()) => {}
+            Err(SetError::Bad(e)) => {
+                let span = e.span.unwrap_or_else(|| v.span());
+                return Err(at.invalid(span, &join(&path, field), e.message));
+            }
+            Err(SetError::UnknownField | SetError::UnknownSection) => {
+                return Err(unknown(at, key, field, &path, &fields_of(section)))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads an array of rule tables named `key` (`rules`, `servers.x.rules`).
+fn rules(
+    value: &Spanned<DeValue<'_>>,
+    key: &str,
+    at: &Located<'_>,
+) -> Result<Vec<Rule>, ConfigError> {
+    let DeValue::Array(items) = value.get_ref() else {
+        return Err(at.invalid(
+            value.span(),
+            key,
+            format!(
+                "expected an array of tables ([[{key}]]), found {}",
+                type_name(value.get_ref())
+            ),
+        ));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let name = format!("{key}[{}]", i + 1);
+        let DeValue::Table(t) = item.get_ref() else {
+            return Err(at.invalid(item.span(), &name, "expected a table"));
+        };
+        out.push(Rule::from_toml(t, name, item.span(), at)?);
+    }
+    Ok(out)
+}
+
+fn as_table<'t, 'i>(
+    value: &'t Spanned<DeValue<'i>>,
+    key: &str,
+    at: &Located<'_>,
+) -> Result<&'t DeTable<'i>, ConfigError> {
+    match value.get_ref() {
+        DeValue::Table(t) => Ok(t),
+        other => Err(at.invalid(
+            value.span(),
+            key,
+            format!("expected a table, found {}", type_name(other)),
+        )),
+    }
+}
+
+fn unknown(
+    at: &Located<'_>,
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+    name: &str,
+    place: &str,
+    valid: &[&str],
+) -> ConfigError {
+    at.invalid(
+        key.span(),
+        &join(place, name),
+        format!(
+            "unknown key in {place}; valid keys are {}",
+            valid.join(", ")
+        ),
+    )
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() || prefix == "top level" {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}

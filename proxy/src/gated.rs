@@ -1,0 +1,407 @@
+//! Relay pumps for sessions whose policy can refuse calls (or rewrite a
+//! `tools/list` result): the only place the proxy holds bytes back.
+//!
+//! Only complete lines can be judged, so these pumps keep an unterminated
+//! line in their buffer until its newline arrives (up to the parse limit). The
+//! decision itself is `audit_core::policy::Gate`'s; this module only cuts the
+//! buffer into lines, relays the approved ones in contiguous runs (one
+//! `write` per run, zero-copy slices of the read buffer), and carries out
+//! refusals. A line over the parse limit cannot be judged whole: if its prefix
+//! could be a `tools/call` it is discarded up to its newline (fail closed, and
+//! recorded as refused); otherwise it streams through unjudged.
+
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Instant;
+
+use audit_core::event::Direction;
+use audit_core::handoff::{AuditHandle, AuditMsg};
+use audit_core::policy::gate::{Gate, Verdict};
+use bytes::{Bytes, BytesMut};
+
+use crate::fdio;
+use crate::relay::{ClientOutput, Lifecycle, ServerInput, READ_SIZE};
+
+/// Rule name recorded when an over-limit line that may be a call is discarded.
+const OVERSIZED_RULE: &str = "oversized_request";
+
+/// What to do with the bytes of one read, in order.
+#[derive(Debug, PartialEq)]
+enum Piece {
+    /// Relay these bytes unchanged.
+    Relay(Bytes),
+    /// Relay these bytes in place of a line (a filtered `tools/list` result).
+    Rewritten(Bytes),
+    /// A line not relayed; `reply` (maybe empty) goes back to the client.
+    Refused {
+        frame: Bytes,
+        reply: Bytes,
+        rule: String,
+    },
+    /// The line before this piece was relayed, but `rule` would refuse it.
+    DryRun { frame: Bytes, rule: String },
+}
+
+/// How the gate judged one complete line.
+enum Judgement {
+    Keep,
+    Replace(Vec<u8>),
+    Refuse { reply: Vec<u8>, rule: String },
+    DryRun { rule: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Oversized {
+    No,
+    /// Streaming an unjudged line through until its newline.
+    Passing,
+    /// Dropping a line that may be a call until its newline.
+    Discarding,
+}
+
+/// Cuts complete lines out of a read buffer and judges them.
+struct LineCutter {
+    buf: BytesMut,
+    limit: usize,
+    oversized: Oversized,
+}
+
+impl LineCutter {
+    fn new(limit: usize) -> LineCutter {
+        LineCutter {
+            buf: BytesMut::with_capacity(READ_SIZE),
+            limit,
+            oversized: Oversized::No,
+        }
+    }
+
+    /// Judges every complete line in the buffer (and, at `eof`, the last
+    /// unterminated one), leaving a partial line for the next read.
+    fn cut(
+        &mut self,
+        eof: bool,
+        judge: &mut impl FnMut(&[u8]) -> Judgement,
+        may_refuse: &impl Fn(&[u8]) -> bool,
+    ) -> Vec<Piece> {
+        let mut pieces = Vec::new();
+        if !self.finish_oversized(&mut pieces) {
+            return pieces;
+        }
+        let mut ends = Vec::new();
+        let mut start = 0;
+        while let Some(pos) = memchr::memchr(b'\n', &self.buf[start..]) {
+            ends.push(start + pos + 1);
+            start += pos + 1;
+        }
+        if eof && start < self.buf.len() {
+            ends.push(self.buf.len());
+        }
+        let consumed = self
+            .buf
+            .split_to(ends.last().copied().unwrap_or(0))
+            .freeze();
+        let mut run_start = 0;
+        let mut line_start = 0;
+        for end in ends {
+            let line = consumed.slice(line_start..end);
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            match judge(text) {
+                Judgement::Keep => {}
+                Judgement::DryRun { rule } => {
+                    push_run(&mut pieces, &consumed, run_start, end);
+                    run_start = end;
+                    pieces.push(Piece::DryRun { frame: line, rule });
+                }
+                Judgement::Replace(bytes) => {
+                    push_run(&mut pieces, &consumed, run_start, line_start);
+                    run_start = end;
+                    pieces.push(Piece::Rewritten(bytes.into()));
+                }
+                Judgement::Refuse { reply, rule } => {
+                    push_run(&mut pieces, &consumed, run_start, line_start);
+                    run_start = end;
+                    pieces.push(Piece::Refused {
+                        frame: line,
+                        reply: reply.into(),
+                        rule,
+                    });
+                }
+            }
+            line_start = end;
+        }
+        push_run(&mut pieces, &consumed, run_start, consumed.len());
+        if self.buf.len() > self.limit {
+            let rest = self.buf.split().freeze();
+            if may_refuse(&rest) {
+                self.oversized = Oversized::Discarding;
+                pieces.push(Piece::Refused {
+                    frame: rest,
+                    reply: Bytes::new(),
+                    rule: OVERSIZED_RULE.into(),
+                });
+            } else {
+                self.oversized = Oversized::Passing;
+                pieces.push(Piece::Relay(rest));
+            }
+        }
+        pieces
+    }
+
+    /// Continues an over-limit line; true once it has ended (lines follow).
+    fn finish_oversized(&mut self, pieces: &mut Vec<Piece>) -> bool {
+        if self.oversized == Oversized::No {
+            return true;
+        }
+        let end = memchr::memchr(b'\n', &self.buf).map(|p| p + 1);
+        let part = self.buf.split_to(end.unwrap_or(self.buf.len())).freeze();
+        if self.oversized == Oversized::Passing && !part.is_empty() {
+            pieces.push(Piece::Relay(part));
+        }
+        if end.is_some() {
+            self.oversized = Oversized::No;
+        }
+        end.is_some()
+    }
+}
+
+fn push_run(pieces: &mut Vec<Piece>, consumed: &Bytes, from: usize, to: usize) {
+    if to > from {
+        pieces.push(Piece::Relay(consumed.slice(from..to)));
+    }
+}
+
+/// Where a gated pump's pieces go.
+struct Sink<'a> {
+    direction: Direction,
+    audit: Option<&'a mut AuditHandle>,
+    write: &'a mut dyn FnMut(&[u8]) -> bool,
+    client: &'a ClientOutput,
+}
+
+impl Sink<'_> {
+    /// Carries out the pieces in order; false once the peer is gone.
+    fn apply(&mut self, pieces: Vec<Piece>, at: Instant) -> bool {
+        let mut ok = true;
+        for piece in pieces {
+            match piece {
+                Piece::Relay(bytes) | Piece::Rewritten(bytes) => {
+                    // Offer first: see relay.rs on causal order.
+                    if let Some(a) = self.audit.as_mut() {
+                        a.offer(self.direction, at, bytes.clone());
+                    }
+                    ok &= (self.write)(&bytes);
+                }
+                Piece::Refused { frame, reply, rule } => {
+                    if let Some(a) = self.audit.as_mut() {
+                        a.try_control(AuditMsg::Refused {
+                            at,
+                            frame,
+                            reply: reply.clone(),
+                            rule,
+                            dry_run: false,
+                        });
+                    }
+                    if !reply.is_empty() {
+                        let _ = self.client.write_all(&reply);
+                    }
+                }
+                Piece::DryRun { frame, rule } => {
+                    if let Some(a) = self.audit.as_mut() {
+                        a.try_control(AuditMsg::Refused {
+                            at,
+                            frame,
+                            reply: Bytes::new(),
+                            rule,
+                            dry_run: true,
+                        });
+                    }
+                }
+            }
+        }
+        ok
+    }
+}
+
+/// The client→server pump of a gated session.
+pub fn client_to_server(
+    input: Arc<ServerInput>,
+    output: Arc<ClientOutput>,
+    gate: Arc<Gate>,
+    parse_limit: usize,
+    mut audit: Option<AuditHandle>,
+    lifecycle: Sender<Lifecycle>,
+) -> std::thread::JoinHandle<()> {
+    crate::relay::spawn("relay-c2s", move || {
+        let mut cutter = LineCutter::new(parse_limit);
+        let mut judge = |line: &[u8]| match gate.check_request(line) {
+            Verdict::Forward => Judgement::Keep,
+            Verdict::Refuse { reply, rule } => Judgement::Refuse { reply, rule },
+            Verdict::DryRun { rule } => Judgement::DryRun { rule },
+        };
+        let may_refuse = |prefix: &[u8]| gate.may_refuse_prefix(prefix);
+        let mut server_gone = false;
+        let mut write = |bytes: &[u8]| {
+            if !server_gone && fdio::write_all(input.fd(), bytes).is_err() {
+                server_gone = true;
+            }
+            true
+        };
+        loop {
+            let eof = !matches!(fdio::read_into(libc::STDIN_FILENO, &mut cutter.buf, READ_SIZE), Ok(n) if n > 0);
+            let at = Instant::now();
+            let pieces = cutter.cut(eof, &mut judge, &may_refuse);
+            let mut sink = Sink {
+                direction: Direction::ClientToServer,
+                audit: audit.as_mut(),
+                write: &mut write,
+                client: &output,
+            };
+            sink.apply(pieces, at);
+            if eof {
+                break;
+            }
+        }
+        input.close();
+        if let Some(a) = &audit {
+            a.try_control(AuditMsg::Eof {
+                direction: Direction::ClientToServer,
+                at: Instant::now(),
+            });
+        }
+        let _ = lifecycle.send(Lifecycle::ClientEof);
+    })
+}
+
+/// The server→client pump of a session whose gate reads `tools/list` results
+/// (pin enforcement, list filtering).
+pub fn server_to_client(
+    server_out: std::fs::File,
+    output: Arc<ClientOutput>,
+    gate: Arc<Gate>,
+    parse_limit: usize,
+    mut audit: Option<AuditHandle>,
+    lifecycle: Sender<Lifecycle>,
+) -> std::thread::JoinHandle<()> {
+    use std::os::fd::AsRawFd;
+    crate::relay::spawn("relay-s2c", move || {
+        let mut cutter = LineCutter::new(parse_limit);
+        let mut judge = |line: &[u8]| match gate.observe_response(line) {
+            Some(rewritten) => Judgement::Replace(rewritten),
+            None => Judgement::Keep,
+        };
+        let never = |_: &[u8]| false;
+        let mut client_gone = false;
+        let out = output.clone();
+        let events = lifecycle.clone();
+        let mut write = |bytes: &[u8]| {
+            if !client_gone && out.write_all(bytes).is_err() {
+                client_gone = true;
+                let _ = events.send(Lifecycle::ClientGone);
+            }
+            true
+        };
+        loop {
+            let eof = !matches!(fdio::read_into(server_out.as_raw_fd(), &mut cutter.buf, READ_SIZE), Ok(n) if n > 0);
+            let at = Instant::now();
+            let pieces = cutter.cut(eof, &mut judge, &never);
+            let mut sink = Sink {
+                direction: Direction::ServerToClient,
+                audit: audit.as_mut(),
+                write: &mut write,
+                client: &output,
+            };
+            sink.apply(pieces, at);
+            if eof {
+                break;
+            }
+        }
+        if let Some(a) = &audit {
+            a.send_control(AuditMsg::Eof {
+                direction: Direction::ServerToClient,
+                at: Instant::now(),
+            });
+        }
+        let _ = lifecycle.send(Lifecycle::ServerEof);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(c: &mut LineCutter, input: &[u8], eof: bool) -> Vec<Piece> {
+        c.buf.extend_from_slice(input);
+        let mut judge = |line: &[u8]| {
+            if line.starts_with(b"deny") {
+                Judgement::Refuse {
+                    reply: b"no\n".to_vec(),
+                    rule: "r".into(),
+                }
+            } else if line.starts_with(b"dry") {
+                Judgement::DryRun { rule: "d".into() }
+            } else if line.starts_with(b"swap") {
+                Judgement::Replace(b"swapped\n".to_vec())
+            } else {
+                Judgement::Keep
+            }
+        };
+        c.cut(eof, &mut judge, &|p: &[u8]| p.starts_with(b"deny"))
+    }
+
+    fn relay(b: &[u8]) -> Piece {
+        Piece::Relay(Bytes::copy_from_slice(b))
+    }
+
+    #[test]
+    fn approved_lines_relay_in_one_run_and_refusals_are_cut_out() {
+        let mut c = LineCutter::new(1 << 20);
+        let pieces = cut(&mut c, b"a\nb\ndeny x\nc\npartial", false);
+        assert_eq!(
+            pieces,
+            vec![
+                relay(b"a\nb\n"),
+                Piece::Refused {
+                    frame: Bytes::from_static(b"deny x\n"),
+                    reply: Bytes::from_static(b"no\n"),
+                    rule: "r".into()
+                },
+                relay(b"c\n"),
+            ]
+        );
+        assert_eq!(&c.buf[..], b"partial");
+        assert_eq!(cut(&mut c, b" end\n", false), vec![relay(b"partial end\n")]);
+    }
+
+    #[test]
+    fn dry_run_relays_then_notes_and_rewrites_replace() {
+        let mut c = LineCutter::new(1 << 20);
+        let pieces = cut(&mut c, b"dry\nswap\nz", true);
+        assert_eq!(
+            pieces,
+            vec![
+                relay(b"dry\n"),
+                Piece::DryRun {
+                    frame: Bytes::from_static(b"dry\n"),
+                    rule: "d".into()
+                },
+                Piece::Rewritten(Bytes::from_static(b"swapped\n")),
+                relay(b"z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_lines_pass_or_are_discarded_to_their_newline() {
+        let mut c = LineCutter::new(8);
+        let pieces = cut(&mut c, b"0123456789", false);
+        assert_eq!(pieces, vec![relay(b"0123456789")]);
+        assert_eq!(
+            cut(&mut c, b"more\nok\n", false),
+            vec![relay(b"more\n"), relay(b"ok\n")]
+        );
+
+        let pieces = cut(&mut c, b"deny-0123456789", false);
+        assert!(matches!(&pieces[..], [Piece::Refused { rule, .. }] if rule == OVERSIZED_RULE));
+        assert_eq!(cut(&mut c, b"still\nnext\n", false), vec![relay(b"next\n")]);
+    }
+}
