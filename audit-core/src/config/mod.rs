@@ -203,14 +203,27 @@ impl Settings {
     }
 }
 
+/// `MCP_BLACKBOX_*` names that are not settings: the settings file, and the
+/// variables of the project's own test and benchmark tooling, which a proxy
+/// started under it inherits.
+pub const NON_SETTING_ENV: &[&str] = &[
+    "MCP_BLACKBOX_CONFIG",
+    "MCP_BLACKBOX_PEERS",
+    "MCP_BLACKBOX_BIN",
+];
+
 /// The `MCP_BLACKBOX_*` entries of `env` as (suffix, full name, value); an
-/// unknown name is an error listing the valid ones.
+/// unknown name is an error listing the valid ones (a typo must not silently
+/// fall back to a default).
 fn blackbox_env(env: &[(String, String)]) -> Result<Vec<(String, String, String)>, ConfigError> {
     let mut out = Vec::new();
     for (name, value) in env {
         let Some(suffix) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
+        if NON_SETTING_ENV.contains(&name.as_str()) && name != CONFIG_ENV {
+            continue;
+        }
         if name != CONFIG_ENV && key_for_env(suffix).is_none() {
             let valid: Vec<String> = KEYS
                 .iter()

@@ -272,6 +272,18 @@ fn syntax_errors_and_unreadable_files() {
 }
 
 #[test]
+fn tooling_variables_are_not_settings_errors() {
+    let s = Settings::load(LoadInput {
+        env: env(&[
+            ("MCP_BLACKBOX_PEERS", "/x/.peers"),
+            ("MCP_BLACKBOX_BIN", "/x/bin"),
+        ]),
+        ..LoadInput::default()
+    });
+    assert!(s.is_ok(), "{s:?}");
+}
+
+#[test]
 fn env_and_flag_errors_name_the_variable_or_flag() {
     let e = Settings::load(LoadInput {
         env: env(&[("MCP_BLACKBOX_MAX_SIZE", "5")]),
