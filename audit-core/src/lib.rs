@@ -19,5 +19,6 @@ pub mod clock;
 pub mod event;
 pub mod frame;
 pub mod handoff;
+pub mod redact;
 pub mod sink;
 pub mod stamp;
