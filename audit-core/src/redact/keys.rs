@@ -12,7 +12,7 @@
 //! naming the list entry that matched, so `apiKey` and `x-api-key` both report
 //! `key:apikey`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Normalised names that are secret when they are the whole name.
@@ -81,36 +81,64 @@ pub const QUERY_ONLY: &[&str] = &[
     "xgoogcredential",
 ];
 
+/// One secret name.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: Box<str>,
+    kind: Arc<str>,
+    /// Also secret as the ending of a longer name.
+    suffix: bool,
+}
+
 /// Decides whether a name holds a secret, and with which kind.
+///
+/// Names are kept in buckets by their last character, so a lookup compares a
+/// name with the few entries that could match it, without hashing.
 #[derive(Debug, Clone)]
 pub struct KeyMatcher {
-    exact: HashMap<Box<str>, Arc<str>>,
-    suffixes: Vec<(Box<str>, Arc<str>)>,
+    buckets: Vec<Vec<Entry>>,
     query_only: HashSet<Box<str>>,
 }
 
 /// Longest name normalised on the stack; longer names are normalised on the heap.
 const STACK_NAME: usize = 64;
 
+/// The bucket of a normalised name: by its last byte (`a`-`z`, `0`-`9`).
+fn bucket_of(n: &str) -> Option<usize> {
+    match *n.as_bytes().last()? {
+        b @ b'a'..=b'z' => Some(usize::from(b - b'a')),
+        b @ b'0'..=b'9' => Some(26 + usize::from(b - b'0')),
+        _ => None,
+    }
+}
+
 impl KeyMatcher {
     /// The built-in names plus `extra` (already validated by the caller: each
     /// must normalise to something non-empty).
     pub fn new(extra: &[String]) -> KeyMatcher {
-        let kind = |n: &str| -> Arc<str> { format!("key:{n}").into() };
-        let mut exact: HashMap<Box<str>, Arc<str>> =
-            EXACT.iter().map(|n| ((*n).into(), kind(n))).collect();
+        let mut m = KeyMatcher {
+            buckets: vec![Vec::new(); 36],
+            query_only: QUERY_ONLY.iter().map(|n| (*n).into()).collect(),
+        };
         for e in extra {
-            let n = normalise(e);
-            let k = kind(&n);
-            exact.insert(n.into(), k);
+            m.add(&normalise(e), false);
         }
-        let suffixes = SUFFIXES.iter().map(|n| ((*n).into(), kind(n))).collect();
-        let query_only = QUERY_ONLY.iter().map(|n| (*n).into()).collect();
-        KeyMatcher {
-            exact,
-            suffixes,
-            query_only,
+        for n in EXACT {
+            m.add(n, false);
         }
+        for n in SUFFIXES {
+            m.add(n, true);
+        }
+        m
+    }
+
+    fn add(&mut self, n: &str, suffix: bool) {
+        let Some(b) = bucket_of(n) else { return };
+        self.buckets[b].push(Entry {
+            name: n.into(),
+            kind: format!("key:{n}").into(),
+            suffix,
+        });
     }
 
     /// The redaction kind if `name` (as written, any case or separators)
@@ -129,19 +157,17 @@ impl KeyMatcher {
     }
 
     fn kind_of_normalised(&self, n: &str) -> Option<&Arc<str>> {
-        if n.is_empty() {
-            return None;
-        }
-        if let Some(k) = self.exact.get(n) {
-            return Some(k);
+        let bucket = &self.buckets[bucket_of(n)?];
+        if let Some(e) = bucket.iter().find(|e| *e.name == *n) {
+            return Some(&e.kind);
         }
         if NOT_SECRET.contains(&n) {
             return None;
         }
-        self.suffixes
+        bucket
             .iter()
-            .find(|(s, _)| n.len() > s.len() && n.ends_with(&**s))
-            .map(|(_, k)| k)
+            .find(|e| e.suffix && n.len() > e.name.len() && n.ends_with(&*e.name))
+            .map(|e| &e.kind)
     }
 }
 

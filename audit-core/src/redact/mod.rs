@@ -32,6 +32,7 @@ pub mod keys;
 pub mod luhn;
 pub mod marker;
 pub mod patterns;
+mod precheck;
 pub mod url;
 mod walk;
 

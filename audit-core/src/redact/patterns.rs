@@ -18,6 +18,7 @@ use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::keys::KeyMatcher;
 use super::luhn::is_card_number;
+use super::precheck::could_hold_secret;
 use super::url;
 use super::RedactError;
 
@@ -27,7 +28,7 @@ const MIN_BUILT_IN_MATCH: usize = 8;
 
 /// Words that make `NAME=value` / `--NAME value` worth a look; the name found
 /// is then confirmed by [`KeyMatcher`].
-const NAME_WORDS: &str = r"(?:pass(?:wd|word|phrase)?|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|credentials?|authorization|cookie|session|auth|bearer)";
+const NAME_WORDS: &str = r"(?i-u:pass(?:wd|word|phrase)?|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|credentials?|authorization|cookie|session|auth|bearer)";
 
 /// A check a match must also pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +97,7 @@ fn built_in() -> Vec<(&'static str, String, usize, Check)> {
             0,
             Check::None,
         ),
-        ("slack_token", format!(r"{b}xox[baprse]-[A-Za-z0-9-]{{10,}}"), 0, Check::None),
+        ("slack_token", format!(r"{b}xox[baprse]-[A-Za-z0-9-]{{15,}}"), 0, Check::None),
         ("stripe_key", format!(r"{b}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{{16,}}"), 0, Check::None),
         ("anthropic_key", format!(r"{b}sk-ant-[A-Za-z0-9_-]{{20,}}"), 0, Check::None),
         (
@@ -107,21 +108,21 @@ fn built_in() -> Vec<(&'static str, String, usize, Check)> {
         ),
         ("google_api_key", format!(r"{b}AIza[A-Za-z0-9_-]{{35}}"), 0, Check::None),
         ("credit_card", format!(r"{b}[0-9](?:[ -]?[0-9]){{12,18}}{b}"), 0, Check::Card),
-        ("bearer_token", format!(r"(?i){b}bearer\s+([A-Za-z0-9._~+/-]{{12,}}=*)"), 1, Check::Opaque),
+        ("bearer_token", format!(r"{b}(?i-u:bearer)\s+([A-Za-z0-9._~+/-]{{12,}}=*)"), 1, Check::Opaque),
         ("basic_auth", format!(r"{b}Basic\s+([A-Za-z0-9+/]{{6,}}={{0,2}})"), 1, Check::BasicCredentials),
         ("url_password", url::USERINFO.into(), 1, Check::None),
         ("query_param", url::QUERY_PARAM.into(), 2, Check::QueryName),
         (
             "key",
             format!(
-                r#"(?i)([A-Za-z0-9_.-]{{0,40}}{NAME_WORDS}[A-Za-z0-9_.-]{{0,40}})["']?[ \t]{{0,3}}[:=][ \t]{{0,3}}(?:"((?:[^"\\\r\n]|\\.){{1,512}})(?:"|$)|'([^'\r\n]{{1,512}})(?:'|$)|((?:(?:bearer|basic|token|digest)[ \t]+)?[^\s"'<>,;&]{{1,512}}))"#
+                r#"([A-Za-z0-9_.-]*{NAME_WORDS}[A-Za-z0-9_.-]*)["']?[ \t]{{0,3}}[:=][ \t]{{0,3}}(?:"((?:[^"\\\r\n]|\\.)+)(?:"|$)|'([^'\r\n]+)(?:'|$)|((?:(?i-u:bearer|basic|token|digest)[ \t]+)?[^\s"'<>,;&]+))"#
             ),
             2,
             Check::SecretName,
         ),
         (
             "key",
-            format!(r#"(?i)(?:^|\s)--?([A-Za-z0-9_.-]{{0,40}}{NAME_WORDS}[A-Za-z0-9_.-]{{0,40}})[ \t]+([^\s"'<>-][^\s"'<>]{{0,511}})"#),
+            format!(r#"(?:^|(?-u:\s))--?([A-Za-z0-9_.-]*{NAME_WORDS}[A-Za-z0-9_.-]*)[ \t]+([^\s"'<>-][^\s"'<>]*)"#),
             2,
             Check::SecretName,
         ),
@@ -134,6 +135,8 @@ pub struct PatternSet {
     set: RegexSet,
     rules: Vec<Rule>,
     min_len: usize,
+    /// User rules can match anything, so the pre-check is skipped.
+    has_user_rules: bool,
 }
 
 impl PatternSet {
@@ -170,13 +173,20 @@ impl PatternSet {
             set,
             rules,
             min_len,
+            has_user_rules: !extra.is_empty(),
         })
+    }
+
+    /// True if any rule matches `s`, without the pre-check (for testing it).
+    #[cfg(test)]
+    pub fn matches_unfiltered(&self, s: &str) -> bool {
+        self.set.is_match(s)
     }
 
     /// Appends every secret found in `s` to `hits` (unordered, possibly
     /// overlapping).
     pub fn scan(&self, s: &str, keys: &KeyMatcher, hits: &mut Vec<Hit>) {
-        if s.len() < self.min_len {
+        if s.len() < self.min_len || (!self.has_user_rules && !could_hold_secret(s)) {
             return;
         }
         let matched = self.set.matches(s);

@@ -132,6 +132,15 @@ proptest! {
     }
 
     #[test]
+    fn precheck_never_hides_a_match(s in text()) {
+        static P: OnceLock<patterns::PatternSet> = OnceLock::new();
+        let p = P.get_or_init(|| patterns::PatternSet::new(&[]).unwrap());
+        if p.matches_unfiltered(&s) {
+            prop_assert!(precheck::could_hold_secret(&s), "ruled out: {:?}", s);
+        }
+    }
+
+    #[test]
     fn texts_are_idempotent(s in text(), which in 0usize..2) {
         let r = &redactors()[which];
         let once = r.redact_text(&s, &mut Redactions::default()).unwrap_or(s);

@@ -278,3 +278,53 @@ fn redactor_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Redactor>();
 }
+
+/// Rough throughput of `redact_event` on a typical `tool_call` (five short
+/// string arguments and a number), and of serialising it, for scale. Prints
+/// events/s; asserts nothing about time.
+#[test]
+#[ignore = "timing loop: cargo test --release -p audit-core --lib throughput -- --ignored --nocapture"]
+fn throughput_of_a_typical_tool_call() {
+    use std::time::Instant;
+    let on = redactor();
+    let off = Redactor::new(&RedactConfig {
+        enabled: false,
+        ..RedactConfig::default()
+    })
+    .unwrap();
+    let events: Vec<Event> = (0..100_000)
+        .map(|i| {
+            let mut e = Event::new(EventType::ToolCall, SystemTime::UNIX_EPOCH);
+            e.tool = Some("search_files".into());
+            e.arguments = Some(json!({
+                "path": "/home/alice/projects/demo/src",
+                "pattern": format!("fn handle_request_{i}"),
+                "mode": "recursive",
+                "encoding": "utf-8",
+                "exclude": "target/**",
+                "max_results": 50,
+            }));
+            e.detail("arguments_bytes", 160)
+        })
+        .collect();
+    let per_s = |start: Instant| events.len() as f64 / start.elapsed().as_secs_f64();
+    for (name, r) in [("off", &off), ("on", &on), ("off", &off), ("on", &on)] {
+        let mut batch = events.clone();
+        let start = Instant::now();
+        for e in &mut batch {
+            std::hint::black_box(r.redact_event(e));
+        }
+        println!(
+            "redact_event, redaction {name}: {:.0} events/s",
+            per_s(start)
+        );
+    }
+    let mut line = Vec::with_capacity(1024);
+    let start = Instant::now();
+    for e in &events {
+        line.clear();
+        serde_json::to_writer(&mut line, e).unwrap();
+        std::hint::black_box(&line);
+    }
+    println!("serialise only: {:.0} events/s", per_s(start));
+}

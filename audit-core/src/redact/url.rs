@@ -12,11 +12,11 @@ use base64::Engine;
 /// empty (`redis://:pw@host`); the password may hold an unencoded `@` (the
 /// match runs to the last `@` before the path).
 pub const USERINFO: &str =
-    r#"(?i)(?-u:\b)[a-z][a-z0-9+.-]{1,20}://[^\s:/?#@<>"']{0,128}:([^\s/?#<>"']{1,256})@"#;
+    r#"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/?#@<>"']*:([^\s/?#<>"']+)@"#;
 
 /// `?name=value`, `&name=value`, `;name=value` or `#name=value`: group 1 is
 /// the name, group 2 the value.
-pub const QUERY_PARAM: &str = r#"[?&;#]([A-Za-z0-9_.\[\]-]{1,64})=([^&#\s"'<>]{1,2048})"#;
+pub const QUERY_PARAM: &str = r#"[?&;#]([A-Za-z0-9_.\[\]-]+)=([^&#\s"'<>]+)"#;
 
 /// True if `b64` is standard base64 of UTF-8 `user:password`.
 pub fn is_basic_credentials(b64: &str) -> bool {
