@@ -10,11 +10,11 @@
 //!   (`password`, `apiKey`, `Set-Cookie`, `DB_PASSWORD`, …), the value after a
 //!   `--token` flag in an argument array, the `value` of a `{"name":
 //!   "Authorization", "value": …}` pair, and `NAME=value` inside text;
-//! - by value ([`patterns`]): provider tokens (AWS, GitHub, GitLab, Slack,
+//! - by value (`patterns`): provider tokens (AWS, GitHub, GitLab, Slack,
 //!   Stripe, OpenAI, Anthropic, Google), JWTs, `Bearer`/`Basic` credentials,
 //!   PEM private keys, Luhn-valid card numbers, user regexes, anywhere in any
 //!   string;
-//! - in URLs ([`url`]): the password of `user:password@`, and secret-named
+//! - in URLs (`url`): the password of `user:password@`, and secret-named
 //!   query parameters.
 //!
 //! Each removal leaves a marker naming its kind (`<redacted:github_token>`,
@@ -31,9 +31,9 @@ pub mod keyed;
 pub mod keys;
 pub mod luhn;
 pub mod marker;
-pub mod patterns;
+mod patterns;
 mod precheck;
-pub mod url;
+mod url;
 mod walk;
 
 #[cfg(any(test, feature = "test-support"))]

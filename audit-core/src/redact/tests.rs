@@ -116,6 +116,15 @@ fn card_numbers_as_strings_and_integers() {
 }
 
 #[test]
+fn a_cut_pem_block_is_still_removed() {
+    let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+    let cut = format!("key file:\n-----BEGIN RSA PRIVATE KEY-----\n{body}\n{body}");
+    let mut found = Redactions::default();
+    let out = redactor().redact_text(&cut, &mut found).unwrap();
+    assert_eq!(out, "key file:\n<redacted:private_key>");
+}
+
+#[test]
 fn secrets_used_as_object_keys_are_renamed() {
     let (v, _) = redacted(json!({ GHP: 1, "ok": 2 }));
     assert_eq!(v, json!({"<redacted:github_token>": 1, "ok": 2}));
