@@ -23,7 +23,7 @@ fn is_protected(key: &str) -> bool {
 impl Redactor {
     /// Redacts every payload field of `e` in place: `arguments`, `result`,
     /// `error.message`, `error.data`, `excerpt`, and the values of `details`
-    /// (except hashes and seeds, see [`is_protected`]; the top-level keys of
+    /// (except `chain_seed`, `redactions` and keys ending in `hash`, `sha256` or `seed`; the top-level keys of
     /// `details` are our own names and not matched as secret names). Long
     /// strings are cut. When anything was removed, `details.redactions` lists
     /// the kinds (sorted, each once, merged with any already there).
