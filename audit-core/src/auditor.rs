@@ -6,7 +6,9 @@
 //! 1. a chunk is split into frames (a loss reported with it resynchronises the
 //!    framer and becomes an `audit_dropped` event);
 //! 2. each frame is classified into events;
-//! 3. each event is stamped (envelope + hash chain) into the pending batch;
+//! 3. each event is annotated by the policy's rules (risk, tags), redacted
+//!    (secrets removed, long strings cut: nothing unredacted is ever
+//!    serialised), and stamped (envelope + hash chain) into the pending batch;
 //! 4. the batch goes to the writer when the inbox is momentarily empty or the
 //!    batch is large, so a burst costs few `write` calls.
 //!
@@ -29,6 +31,7 @@ use crate::event::{Direction, Event, EventType, Outcome, Severity};
 use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
 use crate::handoff::{AuditInbox, AuditMsg, Loss};
 use crate::policy::Policy;
+use crate::redact::Redactor;
 use crate::sign::Checkpointer;
 use crate::sink::{Losses, WriterHandle};
 use crate::stamp::{SessionIdentity, Stamper};
@@ -48,6 +51,8 @@ pub struct AuditorConfig {
     pub checkpoints: Option<Checkpointer>,
     /// Rules that set `risk_level` and `compliance_tags` on tool events.
     pub policy: Option<Arc<Policy>>,
+    /// Removes secrets and cuts long strings before anything is stamped.
+    pub redactor: Option<Redactor>,
 }
 
 impl AuditorConfig {
@@ -61,6 +66,7 @@ impl AuditorConfig {
             clock: SessionClock::start(),
             checkpoints: None,
             policy: None,
+            redactor: None,
         }
     }
 }
@@ -83,6 +89,7 @@ pub struct Auditor {
     checkpoints: Option<Checkpointer>,
     since_checkpoint: u64,
     policy: Option<Arc<Policy>>,
+    redactor: Option<Redactor>,
     frames: Vec<Frame>,
     events: Vec<Event>,
     batch: Vec<u8>,
@@ -101,6 +108,7 @@ impl Auditor {
             checkpoints: config.checkpoints,
             since_checkpoint: 0,
             policy: config.policy,
+            redactor: config.redactor,
             frames: Vec::new(),
             events: Vec::new(),
             batch: Vec::with_capacity(BATCH_BYTES * 2),
@@ -267,8 +275,12 @@ impl Auditor {
         let events = std::mem::take(&mut self.events);
         for mut event in events {
             if event.event_type != EventType::PolicyBlocked {
-                self.annotate(&mut event);
+                self.annotate(&mut event); // rules see the arguments before redaction
             }
+            let alert = self
+                .redactor
+                .as_ref()
+                .and_then(|r| r.redact_event(&mut event));
             match event.event_type {
                 EventType::SessionStart => {
                     event
@@ -295,6 +307,9 @@ impl Auditor {
                 _ => {}
             }
             self.stamp(&event);
+            if let Some(alert) = alert {
+                self.stamp(&alert); // secret_detected, right after the result that carried it
+            }
             if event.event_type == EventType::SessionEnd {
                 self.since_checkpoint = 0; // signed itself; nothing may follow it
             } else {

@@ -22,6 +22,7 @@ pub mod frame;
 pub mod handoff;
 pub mod pin;
 pub mod policy;
+pub mod redact;
 pub mod sign;
 pub mod sink;
 pub mod stamp;

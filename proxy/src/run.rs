@@ -13,6 +13,7 @@ use audit_core::config::{FsyncMode, LoadInput, QueuePolicy, Settings, Source};
 use audit_core::handoff::{self, AuditHandle, AuditMsg, ChildExit, SessionEnd};
 use audit_core::policy::gate::Gate;
 use audit_core::policy::Policy;
+use audit_core::redact::{HmacKey, RedactConfig, Redactor};
 use audit_core::sign::{Checkpointer, SecretKey};
 use audit_core::sink::{
     self, FsyncPolicy, QueueFullPolicy, RotationPolicy, SinkTarget, WriterConfig, WriterReport,
@@ -232,6 +233,7 @@ fn watch_signals_and_parent(tx: Sender<Lifecycle>) {
 /// is a configuration error (exit status 2), reported before anything runs.
 struct Session {
     server_name: String,
+    redactor: Option<Redactor>,
     target: Option<(SinkTarget, WriterConfig)>,
     checkpoints: Option<Checkpointer>,
     policy: Option<Arc<Policy>>,
@@ -247,6 +249,7 @@ impl Session {
             (settings.proxy.parse_limit_mb.value.get() as usize).saturating_mul(1024 * 1024);
         let mut session = Session {
             server_name,
+            redactor: None,
             target: None,
             checkpoints: None,
             policy: None,
@@ -276,6 +279,7 @@ impl Session {
         }
         session.policy = Some(policy);
         session.checkpoints = checkpointer(settings)?;
+        session.redactor = Some(redactor(settings)?);
         session.target = audit_target(settings)?.map(|t| (t, writer_config(settings)));
         Ok(session)
     }
@@ -319,6 +323,7 @@ impl Session {
         config.classify.include_results = settings.audit.include_results.value;
         config.checkpoints = self.checkpoints;
         config.policy = self.policy;
+        config.redactor = self.redactor;
         let flush_timeout = Duration::from_millis(args.flush_timeout_ms);
 
         let (handle, inbox) = handoff::channel(
@@ -383,6 +388,34 @@ fn writer_config(settings: &Settings) -> WriterConfig {
         },
         ..WriterConfig::default()
     }
+}
+
+/// The redactor of the trail. `Err` is an exit status: a bad pattern or an
+/// unusable key file is a configuration error.
+fn redactor(settings: &Settings) -> Result<Redactor, i32> {
+    let a = &settings.audit;
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        eprintln!("mcp-blackbox: {what}: {e}");
+        2
+    };
+    let hmac_key = match &a.hmac_key_file.value {
+        Some(path) => Some(HmacKey::from_file(path).map_err(|e| fail("audit.hmac_key_file", &e))?),
+        None => None,
+    };
+    let config = RedactConfig {
+        enabled: a.redact_sensitive.value,
+        extra_keys: a.redact_keys.value.clone(),
+        extra_patterns: a
+            .redact_patterns
+            .value
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        max_field_chars: a.max_field_chars.value.get() as usize,
+        hmac_key,
+    };
+    Redactor::new(&config).map_err(|e| fail("audit.redact_patterns", &e))
 }
 
 /// The checkpoint signer, if a signing key is configured. `Err` is an exit
