@@ -6,6 +6,11 @@
 //! through the normal path. Each loss carries the range of `"seq"` values it
 //! covers (scanned from the lines), which is how `verify` tells an announced
 //! loss from deleted lines.
+//!
+//! An announcement can be lost too (the disk is still full when it is
+//! written). What it announced is then put back in the ledger with the lost
+//! line itself, so the next announcement that reaches the disk covers every
+//! line lost so far and none is left unexplained.
 
 use std::sync::Mutex;
 
@@ -47,25 +52,25 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Records that the lines in `batch` were lost for `reason`.
+    /// Records that the lines in `batch` were lost for `reason`, and again
+    /// the losses that lost `audit_dropped` lines among them announced.
     pub fn record(&self, batch: &[u8], reason: LossReason) {
         let (lines, first, last) = scan_seqs(batch);
         if lines == 0 {
             return;
         }
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        match pending.iter_mut().find(|l| l.reason == reason) {
-            Some(l) => {
-                l.lines += lines;
-                l.first_seq = min_opt(l.first_seq, first);
-                l.last_seq = l.last_seq.max(last);
-            }
-            None => pending.push(Losses {
+        add(
+            &mut pending,
+            Losses {
                 lines,
                 first_seq: first,
                 last_seq: last,
                 reason,
-            }),
+            },
+        );
+        for announced in lost_announcements(batch) {
+            add(&mut pending, announced);
         }
     }
 
@@ -74,6 +79,56 @@ impl Ledger {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         (!pending.is_empty()).then(|| pending.remove(0))
     }
+}
+
+/// Merges `loss` into the pending loss of the same reason.
+fn add(pending: &mut Vec<Losses>, loss: Losses) {
+    match pending.iter_mut().find(|l| l.reason == loss.reason) {
+        Some(l) => {
+            l.lines += loss.lines;
+            l.first_seq = min_opt(l.first_seq, loss.first_seq);
+            l.last_seq = l.last_seq.max(loss.last_seq);
+        }
+        None => pending.push(loss),
+    }
+}
+
+/// The losses announced by the writer-stage `audit_dropped` lines of `batch`
+/// (the events the auditor writes from [`Ledger::take`]).
+fn lost_announcements(batch: &[u8]) -> Vec<Losses> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        details: Details,
+    }
+    #[derive(serde::Deserialize)]
+    struct Details {
+        stage: Option<String>,
+        reason: Option<String>,
+        lines: Option<u64>,
+        first_seq: Option<u64>,
+        last_seq: Option<u64>,
+    }
+    let marker = memchr::memmem::Finder::new(b"\"type\":\"audit_dropped\"");
+    batch
+        .split(|b| *b == b'\n')
+        .filter(|l| marker.find(l).is_some())
+        .filter_map(|l| serde_json::from_slice::<Line>(l).ok())
+        .filter(|l| l.details.stage.as_deref() == Some("writer"))
+        .filter_map(|l| {
+            let d = l.details;
+            let reason = match d.reason.as_deref()? {
+                "queue_full" => LossReason::QueueFull,
+                "storage" => LossReason::Storage,
+                _ => return None,
+            };
+            Some(Losses {
+                lines: d.lines?,
+                first_seq: d.first_seq,
+                last_seq: d.last_seq,
+                reason,
+            })
+        })
+        .collect()
 }
 
 fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -141,6 +196,50 @@ mod tests {
             }
         );
         assert_eq!(l.take().unwrap().reason, LossReason::QueueFull);
+        assert_eq!(l.take(), None);
+    }
+
+    #[test]
+    fn a_lost_announcement_is_announced_again() {
+        let l = Ledger::default();
+        let data = b"{\"v\":1,\"seq\":5}\n{\"v\":1,\"seq\":6}\n{\"v\":1,\"seq\":7}\n";
+        l.record(data, LossReason::Storage);
+        let first = l.take().unwrap();
+        assert_eq!(
+            (first.lines, first.first_seq, first.last_seq),
+            (3, Some(5), Some(7))
+        );
+        l.record(b"{\"v\":1,\"seq\":3}\n", LossReason::QueueFull);
+        l.take().unwrap();
+        // The announcements of both (seq 8, 9) are lost with seq 10, and a
+        // handoff-stage audit_dropped (seq 11) that announces nothing here.
+        let batch = concat!(
+            r#"{"v":1,"type":"audit_dropped","seq":8,"details":{"stage":"writer","reason":"storage","lines":3,"first_seq":5,"last_seq":7}}"#,
+            "\n",
+            r#"{"v":1,"type":"audit_dropped","seq":9,"details":{"stage":"writer","reason":"queue_full","lines":1,"first_seq":3,"last_seq":3}}"#,
+            "\n",
+            r#"{"v":1,"type":"tool_call","seq":10,"details":{"lines":99}}"#,
+            "\n",
+            r#"{"v":1,"type":"audit_dropped","seq":11,"details":{"stage":"handoff","chunks":1}}"#,
+            "\n",
+        );
+        l.record(batch.as_bytes(), LossReason::Storage);
+        let again = l.take().unwrap();
+        assert_eq!(
+            again,
+            Losses {
+                lines: 4 + 3,
+                first_seq: Some(5),
+                last_seq: Some(11),
+                reason: LossReason::Storage
+            }
+        );
+        let queue = l.take().unwrap();
+        assert_eq!(
+            (queue.lines, queue.first_seq, queue.last_seq),
+            (1, Some(3), Some(3))
+        );
+        assert_eq!(queue.reason, LossReason::QueueFull);
         assert_eq!(l.take(), None);
     }
 }

@@ -16,7 +16,11 @@
 //!     the replies to its requests; nothing when it holds none); without it
 //!     arrays are ignored, as before;
 //!   - `--record FILE`: every line read is appended to FILE, as read, before
-//!     it is answered.
+//!     it is answered;
+//!   - `--fill-dir DIR`: two more tools, `fill_disk` (writes `DIR/filler`
+//!     until the filesystem is full; returns the bytes written) and
+//!     `free_disk` (removes it), so a test can fill a small filesystem from
+//!     inside the proxy's mount namespace.
 //! - `hang [--ignore-term]`: never reads stdin and never exits on its own
 //!   (optionally ignoring SIGTERM too).
 //! - `flood --bytes N`: writes N bytes of `blackbox_tests::pattern` with no
@@ -56,6 +60,7 @@ fn main() {
                 drift: take_flag(&mut args, "--drift"),
                 batches: take_flag(&mut args, "--batches"),
                 record: take_opt(&mut args, "--record").map(PathBuf::from),
+                fill_dir: take_opt(&mut args, "--fill-dir").map(PathBuf::from),
             };
             setup();
             serve_mcp(options);
@@ -150,6 +155,7 @@ struct McpOptions {
     drift: bool,
     batches: bool,
     record: Option<PathBuf>,
+    fill_dir: Option<PathBuf>,
 }
 
 fn serve_mcp(options: McpOptions) {
@@ -173,14 +179,14 @@ fn serve_mcp(options: McpOptions) {
             Value::Array(items) if options.batches => {
                 let replies: Vec<Value> = items
                     .iter()
-                    .filter_map(|m| reply_to(m, options.drift, &mut listings))
+                    .filter_map(|m| reply_to(m, &options, &mut listings))
                     .collect();
                 if replies.is_empty() {
                     continue;
                 }
                 Value::Array(replies)
             }
-            msg => match reply_to(&msg, options.drift, &mut listings) {
+            msg => match reply_to(&msg, &options, &mut listings) {
                 Some(reply) => reply,
                 None => continue,
             },
@@ -192,15 +198,18 @@ fn serve_mcp(options: McpOptions) {
 }
 
 /// The reply to one message, if it is a request.
-fn reply_to(msg: &Value, drift: bool, listings: &mut u32) -> Option<Value> {
+fn reply_to(msg: &Value, options: &McpOptions, listings: &mut u32) -> Option<Value> {
     let (Some(id), Some(method)) = (msg.get("id"), msg["method"].as_str()) else {
         return None;
     };
-    let answer = if method == "tools/list" && drift {
-        *listings += 1;
-        Ok(drifting_tools(*listings))
-    } else {
-        answer(method, &msg["params"])
+    let tool = msg["params"]["name"].as_str().unwrap_or("");
+    let answer = match (&options.fill_dir, method, tool) {
+        (_, "tools/list", _) if options.drift => {
+            *listings += 1;
+            Ok(drifting_tools(*listings))
+        }
+        (Some(dir), "tools/call", "fill_disk" | "free_disk") => disk_tool(dir, tool),
+        _ => answer(method, &msg["params"]),
     };
     Some(match answer {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
@@ -225,6 +234,39 @@ fn drifting_tools(n: u32) -> Value {
         {"name": "fail", "description": "Always fails.", "inputSchema": schema},
         {"name": "upload", "description": "Uploads a file.", "inputSchema": schema},
     ]})
+}
+
+/// `--fill-dir`'s tools: fill the filesystem of `dir`, or free it again.
+fn disk_tool(dir: &Path, tool: &str) -> Result<Value, (i64, String)> {
+    let filler = dir.join("filler");
+    let text = if tool == "fill_disk" {
+        format!("{} bytes written", fill(&filler))
+    } else {
+        std::fs::remove_file(&filler)
+            .map_err(|e| (-32603, format!("removing {}: {e}", filler.display())))?;
+        "freed".to_owned()
+    };
+    Ok(json!({"content": [{"type": "text", "text": text}]}))
+}
+
+/// Appends to `path` until not even one more byte fits; returns the bytes
+/// written. Smaller and smaller writes fill the last blocks too.
+fn fill(path: &Path) -> u64 {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+    let zeros = vec![0u8; 1 << 20];
+    let mut written = 0u64;
+    let mut size = zeros.len();
+    while size > 0 {
+        match file.write(&zeros[..size]) {
+            Ok(0) | Err(_) => size /= 2,
+            Ok(n) => written += n as u64,
+        }
+    }
+    written
 }
 
 fn answer(method: &str, params: &Value) -> Result<Value, (i64, String)> {
