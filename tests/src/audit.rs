@@ -33,12 +33,16 @@ impl AuditDir {
         self.dir.path()
     }
 
-    /// The JSONL files in the directory, sorted by name.
+    /// The audit files in the directory, plain and rotated (`.jsonl.gz`),
+    /// sorted by name: rotated parts of a day sort before its active file.
     pub fn files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.path())
             .expect("listing the audit directory")
             .map(|e| e.expect("audit directory entry").path())
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.ends_with(".jsonl") || name.ends_with(".jsonl.gz")
+            })
             .collect();
         files.sort();
         files
@@ -48,7 +52,7 @@ impl AuditDir {
     pub fn events(&self) -> Vec<Value> {
         let mut events = Vec::new();
         for file in self.files() {
-            let text = std::fs::read(&file).expect("reading an audit file");
+            let text = read_plain_or_gzip(&file);
             for (n, line) in text.split(|&b| b == b'\n').enumerate() {
                 if line.is_empty() {
                     continue;
@@ -82,6 +86,18 @@ impl AuditDir {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
+}
+
+/// A file's bytes, gunzipped when its name ends in `.gz`.
+fn read_plain_or_gzip(path: &Path) -> Vec<u8> {
+    let raw = std::fs::read(path).expect("reading an audit file");
+    if !path.to_string_lossy().ends_with(".gz") {
+        return raw;
+    }
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
+        .unwrap_or_else(|e| panic!("{}: not gzip: {e}", path.display()));
+    out
 }
 
 impl Default for AuditDir {
