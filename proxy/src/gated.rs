@@ -174,14 +174,13 @@ fn push_run(pieces: &mut Vec<Piece>, consumed: &Bytes, from: usize, to: usize) {
 struct Sink<'a> {
     direction: Direction,
     audit: Option<&'a mut AuditHandle>,
-    write: &'a mut dyn FnMut(&[u8]) -> bool,
+    write: &'a mut dyn FnMut(&[u8]),
     client: &'a ClientOutput,
 }
 
 impl Sink<'_> {
-    /// Carries out the pieces in order; false once the peer is gone.
-    fn apply(&mut self, pieces: Vec<Piece>, at: Instant) -> bool {
-        let mut ok = true;
+    /// Carries out the pieces in order.
+    fn apply(&mut self, pieces: Vec<Piece>, at: Instant) {
         for piece in pieces {
             match piece {
                 Piece::Relay(bytes) | Piece::Rewritten(bytes) => {
@@ -189,7 +188,7 @@ impl Sink<'_> {
                     if let Some(a) = self.audit.as_mut() {
                         a.offer(self.direction, at, bytes.clone());
                     }
-                    ok &= (self.write)(&bytes);
+                    (self.write)(&bytes);
                 }
                 Piece::Refused { frame, reply, rule } => {
                     if let Some(a) = self.audit.as_mut() {
@@ -218,7 +217,6 @@ impl Sink<'_> {
                 }
             }
         }
-        ok
     }
 }
 
@@ -232,7 +230,6 @@ pub fn client_to_server(
     lifecycle: Sender<Lifecycle>,
 ) -> std::thread::JoinHandle<()> {
     crate::relay::spawn("relay-c2s", move || {
-        let mut cutter = LineCutter::new(parse_limit);
         let mut judge = |line: &[u8]| match gate.check_request(line) {
             Verdict::Forward => Judgement::Keep,
             Verdict::Refuse { reply, rule } => Judgement::Refuse { reply, rule },
@@ -241,26 +238,22 @@ pub fn client_to_server(
         let may_refuse = |prefix: &[u8]| gate.may_refuse_prefix(prefix);
         let mut server_gone = false;
         let mut write = |bytes: &[u8]| {
-            if !server_gone && fdio::write_all(input.fd(), bytes).is_err() {
-                server_gone = true;
-            }
-            true
+            // The server no longer reads: keep draining (and recording) the client.
+            server_gone = server_gone || fdio::write_all(input.fd(), bytes).is_err();
         };
-        loop {
-            let eof = !matches!(fdio::read_into(libc::STDIN_FILENO, &mut cutter.buf, READ_SIZE), Ok(n) if n > 0);
-            let at = Instant::now();
-            let pieces = cutter.cut(eof, &mut judge, &may_refuse);
-            let mut sink = Sink {
-                direction: Direction::ClientToServer,
-                audit: audit.as_mut(),
-                write: &mut write,
-                client: &output,
-            };
-            sink.apply(pieces, at);
-            if eof {
-                break;
-            }
-        }
+        let mut sink = Sink {
+            direction: Direction::ClientToServer,
+            audit: audit.as_mut(),
+            write: &mut write,
+            client: &output,
+        };
+        pump_lines(
+            libc::STDIN_FILENO,
+            parse_limit,
+            &mut sink,
+            &mut judge,
+            &may_refuse,
+        );
         input.close();
         if let Some(a) = &audit {
             a.try_control(AuditMsg::Eof {
@@ -284,37 +277,32 @@ pub fn server_to_client(
 ) -> std::thread::JoinHandle<()> {
     use std::os::fd::AsRawFd;
     crate::relay::spawn("relay-s2c", move || {
-        let mut cutter = LineCutter::new(parse_limit);
         let mut judge = |line: &[u8]| match gate.observe_response(line) {
             Some(rewritten) => Judgement::Replace(rewritten),
             None => Judgement::Keep,
         };
-        let never = |_: &[u8]| false;
         let mut client_gone = false;
-        let out = output.clone();
-        let events = lifecycle.clone();
+        let (out, events) = (output.clone(), lifecycle.clone());
         let mut write = |bytes: &[u8]| {
+            // Once the client is gone, keep draining the server so it never blocks.
             if !client_gone && out.write_all(bytes).is_err() {
                 client_gone = true;
                 let _ = events.send(Lifecycle::ClientGone);
             }
-            true
         };
-        loop {
-            let eof = !matches!(fdio::read_into(server_out.as_raw_fd(), &mut cutter.buf, READ_SIZE), Ok(n) if n > 0);
-            let at = Instant::now();
-            let pieces = cutter.cut(eof, &mut judge, &never);
-            let mut sink = Sink {
-                direction: Direction::ServerToClient,
-                audit: audit.as_mut(),
-                write: &mut write,
-                client: &output,
-            };
-            sink.apply(pieces, at);
-            if eof {
-                break;
-            }
-        }
+        let mut sink = Sink {
+            direction: Direction::ServerToClient,
+            audit: audit.as_mut(),
+            write: &mut write,
+            client: &output,
+        };
+        pump_lines(
+            server_out.as_raw_fd(),
+            parse_limit,
+            &mut sink,
+            &mut judge,
+            &|_| false,
+        );
         if let Some(a) = &audit {
             a.send_control(AuditMsg::Eof {
                 direction: Direction::ServerToClient,
@@ -323,6 +311,26 @@ pub fn server_to_client(
         }
         let _ = lifecycle.send(Lifecycle::ServerEof);
     })
+}
+
+/// Reads `fd` to its end, cutting lines, judging them and carrying out the
+/// pieces in order.
+fn pump_lines(
+    fd: std::os::fd::RawFd,
+    parse_limit: usize,
+    sink: &mut Sink<'_>,
+    judge: &mut impl FnMut(&[u8]) -> Judgement,
+    may_refuse: &impl Fn(&[u8]) -> bool,
+) {
+    let mut cutter = LineCutter::new(parse_limit);
+    loop {
+        let eof = !matches!(fdio::read_into(fd, &mut cutter.buf, READ_SIZE), Ok(n) if n > 0);
+        let at = Instant::now();
+        sink.apply(cutter.cut(eof, judge, may_refuse), at);
+        if eof {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
