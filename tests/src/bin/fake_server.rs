@@ -16,7 +16,10 @@
 //!     the replies to its requests; nothing when it holds none); without it
 //!     arrays are ignored, as before;
 //!   - `--record FILE`: every line read is appended to FILE, as read, before
-//!     it is answered.
+//!     it is answered;
+//!   - `--echo-description TEXT`: `tools/list` gives `echo` this description
+//!     (it has none otherwise), so two runs can list different definitions
+//!     of the same tool (for pinning). Ignored with `--drift`.
 //! - `hang [--ignore-term]`: never reads stdin and never exits on its own
 //!   (optionally ignoring SIGTERM too).
 //! - `flood --bytes N`: writes N bytes of `blackbox_tests::pattern` with no
@@ -56,6 +59,7 @@ fn main() {
                 drift: take_flag(&mut args, "--drift"),
                 batches: take_flag(&mut args, "--batches"),
                 record: take_opt(&mut args, "--record").map(PathBuf::from),
+                echo_description: take_opt(&mut args, "--echo-description"),
             };
             setup();
             serve_mcp(options);
@@ -150,6 +154,7 @@ struct McpOptions {
     drift: bool,
     batches: bool,
     record: Option<PathBuf>,
+    echo_description: Option<String>,
 }
 
 fn serve_mcp(options: McpOptions) {
@@ -173,14 +178,14 @@ fn serve_mcp(options: McpOptions) {
             Value::Array(items) if options.batches => {
                 let replies: Vec<Value> = items
                     .iter()
-                    .filter_map(|m| reply_to(m, options.drift, &mut listings))
+                    .filter_map(|m| reply_to(m, &options, &mut listings))
                     .collect();
                 if replies.is_empty() {
                     continue;
                 }
                 Value::Array(replies)
             }
-            msg => match reply_to(&msg, options.drift, &mut listings) {
+            msg => match reply_to(&msg, &options, &mut listings) {
                 Some(reply) => reply,
                 None => continue,
             },
@@ -192,15 +197,15 @@ fn serve_mcp(options: McpOptions) {
 }
 
 /// The reply to one message, if it is a request.
-fn reply_to(msg: &Value, drift: bool, listings: &mut u32) -> Option<Value> {
+fn reply_to(msg: &Value, options: &McpOptions, listings: &mut u32) -> Option<Value> {
     let (Some(id), Some(method)) = (msg.get("id"), msg["method"].as_str()) else {
         return None;
     };
-    let answer = if method == "tools/list" && drift {
+    let answer = if method == "tools/list" && options.drift {
         *listings += 1;
         Ok(drifting_tools(*listings))
     } else {
-        answer(method, &msg["params"])
+        answer(method, &msg["params"], options.echo_description.as_deref())
     };
     Some(match answer {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
@@ -227,7 +232,11 @@ fn drifting_tools(n: u32) -> Value {
     ]})
 }
 
-fn answer(method: &str, params: &Value) -> Result<Value, (i64, String)> {
+fn answer(
+    method: &str,
+    params: &Value,
+    echo_description: Option<&str>,
+) -> Result<Value, (i64, String)> {
     match method {
         "initialize" => Ok(json!({
             "protocolVersion": params["protocolVersion"].as_str().unwrap_or("2025-11-25"),
@@ -235,11 +244,17 @@ fn answer(method: &str, params: &Value) -> Result<Value, (i64, String)> {
             "serverInfo": {"name": "fake-server", "version": "1.0.0"},
         })),
         "ping" => Ok(json!({})),
-        "tools/list" => Ok(json!({"tools": [
-            {"name": "echo", "inputSchema": {"type": "object"}},
-            {"name": "fail", "inputSchema": {"type": "object"}},
-            {"name": "crash", "inputSchema": {"type": "object"}},
-        ]})),
+        "tools/list" => {
+            let mut echo = json!({"name": "echo", "inputSchema": {"type": "object"}});
+            if let Some(text) = echo_description {
+                echo["description"] = json!(text);
+            }
+            Ok(json!({"tools": [
+                echo,
+                {"name": "fail", "inputSchema": {"type": "object"}},
+                {"name": "crash", "inputSchema": {"type": "object"}},
+            ]}))
+        }
         "tools/call" => call_tool(params["name"].as_str().unwrap_or(""), &params["arguments"]),
         other => Err((-32601, format!("Method not found: {other}"))),
     }
