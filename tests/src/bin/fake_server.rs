@@ -21,6 +21,9 @@
 //!     until the filesystem is full; returns the bytes written) and
 //!     `free_disk` (removes it), so a test can fill a small filesystem from
 //!     inside the proxy's mount namespace.
+//!   - `--echo-description TEXT`: `tools/list` gives `echo` this description
+//!     (it has none otherwise), so two runs can list different definitions
+//!     of the same tool (for pinning). Ignored with `--drift`.
 //! - `hang [--ignore-term]`: never reads stdin and never exits on its own
 //!   (optionally ignoring SIGTERM too).
 //! - `flood --bytes N`: writes N bytes of `blackbox_tests::pattern` with no
@@ -61,6 +64,7 @@ fn main() {
                 batches: take_flag(&mut args, "--batches"),
                 record: take_opt(&mut args, "--record").map(PathBuf::from),
                 fill_dir: take_opt(&mut args, "--fill-dir").map(PathBuf::from),
+                echo_description: take_opt(&mut args, "--echo-description"),
             };
             setup();
             serve_mcp(options);
@@ -156,6 +160,7 @@ struct McpOptions {
     batches: bool,
     record: Option<PathBuf>,
     fill_dir: Option<PathBuf>,
+    echo_description: Option<String>,
 }
 
 fn serve_mcp(options: McpOptions) {
@@ -209,7 +214,7 @@ fn reply_to(msg: &Value, options: &McpOptions, listings: &mut u32) -> Option<Val
             Ok(drifting_tools(*listings))
         }
         (Some(dir), "tools/call", "fill_disk" | "free_disk") => disk_tool(dir, tool),
-        _ => answer(method, &msg["params"]),
+        _ => answer(method, &msg["params"], options.echo_description.as_deref()),
     };
     Some(match answer {
         Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
@@ -269,7 +274,11 @@ fn fill(path: &Path) -> u64 {
     written
 }
 
-fn answer(method: &str, params: &Value) -> Result<Value, (i64, String)> {
+fn answer(
+    method: &str,
+    params: &Value,
+    echo_description: Option<&str>,
+) -> Result<Value, (i64, String)> {
     match method {
         "initialize" => Ok(json!({
             "protocolVersion": params["protocolVersion"].as_str().unwrap_or("2025-11-25"),
@@ -277,11 +286,17 @@ fn answer(method: &str, params: &Value) -> Result<Value, (i64, String)> {
             "serverInfo": {"name": "fake-server", "version": "1.0.0"},
         })),
         "ping" => Ok(json!({})),
-        "tools/list" => Ok(json!({"tools": [
-            {"name": "echo", "inputSchema": {"type": "object"}},
-            {"name": "fail", "inputSchema": {"type": "object"}},
-            {"name": "crash", "inputSchema": {"type": "object"}},
-        ]})),
+        "tools/list" => {
+            let mut echo = json!({"name": "echo", "inputSchema": {"type": "object"}});
+            if let Some(text) = echo_description {
+                echo["description"] = json!(text);
+            }
+            Ok(json!({"tools": [
+                echo,
+                {"name": "fail", "inputSchema": {"type": "object"}},
+                {"name": "crash", "inputSchema": {"type": "object"}},
+            ]}))
+        }
         "tools/call" => call_tool(params["name"].as_str().unwrap_or(""), &params["arguments"]),
         other => Err((-32601, format!("Method not found: {other}"))),
     }
