@@ -354,7 +354,9 @@ fn rewrite_line(text: &[u8], target: usize, edit: impl Fn(&[u8]) -> Vec<u8>) -> 
 #[test]
 fn size_rotation_through_the_proxy_yields_gzip_parts_verify_reads() {
     let audit = AuditDir::new();
-    let flags = ["--max-file-size-mb", "1"];
+    // Long strings are cut to --max-field-chars (500) in the trail by default:
+    // keep them whole here so the file really grows past 1 MiB.
+    let flags = ["--max-file-size-mb", "1", "--max-field-chars", "1000000"];
     let mut client = LineClient::spawn(&mut proxy_command(
         audit.path(),
         "rotate",

@@ -133,7 +133,12 @@ mod faults {
             }
             w.finish()
         });
-        assert_eq!(errors.load(Ordering::SeqCst), 1, "reported once");
+        // tracing's callsite interest is cached globally, so a test running in
+        // parallel can hide the event from this scoped subscriber: at most one
+        // error may be seen here, and `outages` (one report per outage) is the
+        // deterministic check. The end-to-end durable_trail test counts the
+        // line on the real proxy's stderr: exactly once.
+        assert!(errors.load(Ordering::SeqCst) <= 1, "reported at most once");
         assert_eq!(report.outages, 1);
         assert_eq!(report.write_errors, 2);
         assert_eq!(report.lines_lost, 3);
