@@ -1,6 +1,7 @@
 //! Running one server behind the proxy: wiring of child, pumps, auditor and
 //! lifecycle, in the order of the shutdown protocol documented in `main.rs`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use audit_core::auditor::{Auditor, AuditorConfig, AuditorReport};
 use audit_core::classify::SessionFacts;
 use audit_core::config::{FsyncMode, LoadInput, QueuePolicy, Settings, Source};
 use audit_core::handoff::{self, AuditHandle, AuditMsg, ChildExit, SessionEnd};
+use audit_core::pin::PinFile;
 use audit_core::policy::gate::Gate;
 use audit_core::policy::Policy;
 use audit_core::redact::{HmacKey, RedactConfig, Redactor};
@@ -293,6 +295,7 @@ impl Session {
                 return None;
             }
         };
+        let identity_server = self.server_name.clone();
         let identity = SessionIdentity {
             session_id: uuid::Uuid::now_v7().to_string().into(),
             server: self.server_name.into(),
@@ -321,6 +324,7 @@ impl Session {
         config.parse_limit = self.parse_limit;
         config.classify.include_arguments = settings.audit.include_arguments.value;
         config.classify.include_results = settings.audit.include_results.value;
+        config.classify.pinned_tools = pinned_tools(settings, &identity_server);
         config.checkpoints = self.checkpoints;
         config.policy = self.policy;
         config.redactor = self.redactor;
@@ -387,6 +391,27 @@ fn writer_config(settings: &Settings) -> WriterConfig {
             max_files: a.max_files.value.get() as usize,
         },
         ..WriterConfig::default()
+    }
+}
+
+/// The approved tool definitions of this server, if a pin file has them: the
+/// classifier compares the session's first listing with them, enforced or not.
+fn pinned_tools(settings: &Settings, server: &str) -> Option<BTreeMap<String, serde_json::Value>> {
+    let path = &settings.policy.pins.value;
+    match PinFile::load_or_empty(path) {
+        Ok(file) => {
+            let pins = file.servers.get(server)?;
+            Some(
+                pins.tools
+                    .iter()
+                    .map(|(name, t)| (name.clone(), t.definition.clone()))
+                    .collect(),
+            )
+        }
+        Err(e) => {
+            tracing::warn!("{e}; tool definitions are not compared with pins");
+            None
+        }
     }
 }
 

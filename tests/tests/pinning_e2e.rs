@@ -279,15 +279,19 @@ fn a_rug_pull_mid_session_refuses_the_changed_tool_from_then_on() {
 }
 
 /// docs/policy.md: "the change itself is a `tool_changed` event". A tool
-/// that changed between the pin and this session's first listing is refused,
-/// but no `tool_changed` is written: the classifier's catalog compares
-/// listings within a session only and is not seeded with the pins.
+/// that changed between the pin and this session's first listing is a
+/// critical `tool_changed` (its description changed), enforced or not: the
+/// classifier's catalog starts from the pinned definitions.
 #[test]
-#[ignore = "product gap: tool_changed is not written for a change relative to the pins"]
 fn a_change_since_the_pin_is_a_tool_changed_event() {
     let (_dir, pins) = pinned_run_1(&[], &DEFAULT_TOOLS);
-    let run = run_2(&pins, true);
-    let changed = of_type(&run.events, "tool_changed");
-    let names: Vec<&Value> = changed.iter().map(|e| &e["tool"]).collect();
-    assert_eq!(names, ["echo"], "{changed:#?}");
+    for enforce in [true, false] {
+        let run = run_2(&pins, enforce);
+        let changed = of_type(&run.events, "tool_changed");
+        let names: Vec<&Value> = changed.iter().map(|e| &e["tool"]).collect();
+        assert_eq!(names, ["echo"], "enforce={enforce}: {changed:#?}");
+        assert_eq!(changed[0]["severity"], "critical");
+        let listed = of_type(&run.events, "tools_listed");
+        assert_eq!(listed[0]["details"]["compared_with"], "pins");
+    }
 }

@@ -68,6 +68,10 @@ pub struct ClassifyConfig {
     pub include_arguments: bool,
     /// Record results on events.
     pub include_results: bool,
+    /// Approved tool definitions (from a pin file): the session's first
+    /// `tools/list` is compared with them, so a change since approval is a
+    /// `tool_changed` event.
+    pub pinned_tools: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 impl Default for ClassifyConfig {
@@ -76,6 +80,7 @@ impl Default for ClassifyConfig {
             max_pending: DEFAULT_MAX_PENDING,
             include_arguments: true,
             include_results: true,
+            pinned_tools: None,
         }
     }
 }
@@ -101,6 +106,10 @@ impl Classifier {
     /// A classifier for a session described by `facts`.
     pub fn new(config: ClassifyConfig, facts: SessionFacts, clock: SessionClock) -> Classifier {
         let max = config.max_pending;
+        let catalog = match &config.pinned_tools {
+            Some(pins) => Catalog::from_pinned(pins.iter().map(|(n, d)| (n.as_str(), d))),
+            None => Catalog::new(),
+        };
         Classifier {
             config,
             started: clock.wall(Instant::now()),
@@ -108,7 +117,7 @@ impl Classifier {
             session: SessionState::new(facts),
             from_client: PendingTable::new(max),
             from_server: PendingTable::new(max),
-            catalog: Catalog::new(),
+            catalog,
             awaiting_retry: response::AwaitingRetry::default(),
             counts: SessionCounts::default(),
         }

@@ -214,6 +214,9 @@ impl Classifier {
         d.insert("definition_hashes".into(), hashes.into());
         d.insert("pages".into(), listing.pages.into());
         d.insert("first_listing".into(), listing.first.into());
+        if listing.against_pins {
+            d.insert("compared_with".into(), "pins".into());
+        }
         d.insert("changes".into(), listing.changes.len().into());
         if listing.changes.len() > MAX_TOOL_CHANGES {
             let over = listing.changes.len() - MAX_TOOL_CHANGES;
