@@ -20,7 +20,7 @@
 //! idle session costs no CPU.
 
 use std::cell::Cell;
-use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -31,7 +31,11 @@ use crossbeam_queue::ArrayQueue;
 use crate::event::Direction;
 
 /// Default number of messages the hand-off queue holds.
-pub const DEFAULT_QUEUE_MESSAGES: usize = 16 * 1024;
+/// 4096 is four milliseconds of chunks at the busiest rate measured (the
+/// auditor naps at most [`NAP`] unless woken); every slot is allocated and
+/// touched up front, so a larger queue costs start-up time (and 16 KiB of
+/// messages was ~1.8 MB of page faults before the first byte was relayed).
+pub const DEFAULT_QUEUE_MESSAGES: usize = 4 * 1024;
 /// Default bytes the queued chunks may pin: 16 MiB, room for one frame of
 /// the default parse limit while the auditor works on the one before. The
 /// peak memory of the proxy is about three such frames (queue, framer,
@@ -127,6 +131,8 @@ struct Shared {
     max_bytes: usize,
     stats: Arc<HandoffStats>,
     senders: AtomicUsize,
+    /// False once the [`AuditInbox`] is dropped: nobody will drain the queue.
+    receiver_alive: AtomicBool,
     auditor_state: AtomicU8,
     auditor: OnceLock<Thread>,
 }
@@ -181,6 +187,7 @@ pub fn channel(messages: usize, bytes: usize) -> (AuditHandle, AuditInbox) {
         max_bytes: bytes,
         stats: stats.clone(),
         senders: AtomicUsize::new(1),
+        receiver_alive: AtomicBool::new(true),
         auditor_state: AtomicU8::new(AWAKE),
         auditor: OnceLock::new(),
     });
@@ -222,6 +229,10 @@ impl AuditHandle {
         let shared = &*self.shared;
         shared.stats.offered_chunks.fetch_add(1, Ordering::Relaxed);
         let len = bytes.len();
+        if !shared.receiver_alive.load(Ordering::Relaxed) {
+            self.lose(len);
+            return;
+        }
         if shared.pinned.fetch_add(len, Ordering::AcqRel) + len > shared.max_bytes {
             shared.pinned.fetch_sub(len, Ordering::AcqRel);
             self.lose(len);
@@ -250,6 +261,9 @@ impl AuditHandle {
     /// and shutdown only, never for relayed bytes.
     pub fn send_control(&self, mut msg: AuditMsg) -> bool {
         loop {
+            if !self.shared.receiver_alive.load(Ordering::Acquire) {
+                return false;
+            }
             match self.shared.queue.push(msg) {
                 Ok(()) => {
                     self.shared.wake(true);
@@ -266,6 +280,9 @@ impl AuditHandle {
 
     /// Tries to send a control message without waiting (from a relay thread).
     pub fn try_control(&self, msg: AuditMsg) -> bool {
+        if !self.shared.receiver_alive.load(Ordering::Acquire) {
+            return false;
+        }
         let sent = self.shared.queue.push(msg).is_ok();
         self.shared.wake(true);
         sent
@@ -282,6 +299,13 @@ impl AuditHandle {
         let stats = &self.shared.stats;
         stats.dropped_chunks.fetch_add(1, Ordering::Relaxed);
         stats.dropped_bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+}
+
+impl Drop for AuditInbox {
+    fn drop(&mut self) {
+        self.shared.receiver_alive.store(false, Ordering::Release);
+        while self.shared.pop().is_some() {} // release what the queue pins
     }
 }
 
@@ -442,5 +466,30 @@ mod tests {
         }
         drop(h);
         assert_eq!(auditor.join().unwrap(), (Some(b"x".to_vec()), true));
+    }
+
+    #[test]
+    fn without_a_receiver_nothing_waits_and_chunks_count_as_lost() {
+        let (mut h, inbox) = channel(1, 1 << 20);
+        h.offer(
+            Direction::ServerToClient,
+            Instant::now(),
+            Bytes::from_static(b"a"),
+        );
+        drop(inbox);
+        let end = AuditMsg::Eof {
+            direction: Direction::ServerToClient,
+            at: Instant::now(),
+        };
+        assert!(
+            !h.send_control(end),
+            "a full queue with no receiver must not block"
+        );
+        h.offer(
+            Direction::ServerToClient,
+            Instant::now(),
+            Bytes::from_static(b"b"),
+        );
+        assert_eq!(h.stats().dropped_chunks.load(Ordering::Relaxed), 1);
     }
 }
