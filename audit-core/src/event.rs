@@ -115,6 +115,18 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The name written in the `severity` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// What became of the thing the event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -123,6 +135,18 @@ pub enum Outcome {
     Failure,
     Blocked,
     Pending,
+}
+
+impl Outcome {
+    /// The name written in the `outcome` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Blocked => "blocked",
+            Outcome::Pending => "pending",
+        }
+    }
 }
 
 /// Risk of a call, from built-in defaults or a rule.
@@ -254,9 +278,15 @@ impl Event {
     }
 }
 
-/// A new time-sortable unique event id (UUID v7, RFC 9562).
+/// A new time-sortable unique event id (UUID v7, RFC 9562): lower-case,
+/// hyphenated. Its random bits come from a user-space CSPRNG seeded by the
+/// OS (uuid's `fast-rng`), not from a `getrandom` call per event.
 pub fn new_event_id() -> String {
-    uuid::Uuid::now_v7().to_string()
+    let mut buf = uuid::Uuid::encode_buffer();
+    uuid::Uuid::now_v7()
+        .hyphenated()
+        .encode_lower(&mut buf)
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -273,6 +303,22 @@ mod tests {
         ] {
             let s = serde_json::to_value(t).unwrap();
             assert_eq!(s, Value::String(t.as_str().to_owned()));
+        }
+        for s in [
+            Severity::Info,
+            Severity::Warning,
+            Severity::Error,
+            Severity::Critical,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for o in [
+            Outcome::Success,
+            Outcome::Failure,
+            Outcome::Blocked,
+            Outcome::Pending,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
         }
     }
 

@@ -1,27 +1,51 @@
 //! The hand-off from the relay to the auditor: the one place the hot path
 //! touches audit work.
 //!
-//! [`AuditHandle::offer`] never blocks and never copies: it sends the `Bytes`
-//! the relay has just written (a reference count) down a bounded channel. Two
-//! limits apply, each with a counter for what went over it: the number of
-//! queued messages and the bytes they pin in memory. A chunk that does not fit
-//! is dropped *from the audit trail only* (it has already been relayed); the
-//! next chunk that fits carries the loss, so the auditor can resynchronise its
-//! framing and record an `audit_dropped` event.
+//! [`AuditHandle::offer`] never blocks and never copies: it pushes the `Bytes`
+//! the relay has just read (a reference count) onto one bounded lock-free
+//! FIFO queue shared by both relay threads, so a chunk offered before another,
+//! by any thread, is received first. Two limits apply, each with a counter
+//! for what went over it: the number of queued messages and the bytes they
+//! pin in memory. A chunk that does not fit is dropped *from the audit trail
+//! only* (it is relayed all the same); the next chunk that fits carries the
+//! loss, so the auditor can resynchronise its framing and record an
+//! `audit_dropped` event.
+//!
+//! Wake-ups are batched so that the relay does not pay a system call per
+//! chunk: an auditor that finds the queue empty *naps* ([`NAP`], a timed
+//! park that no producer interrupts) and only after [`NAPS_BEFORE_SLEEP`]
+//! empty naps in a row *sleeps* until woken. Producers wake it only from that
+//! sleep, when the queue is half full, or for a control message. A busy or
+//! briefly idle session thus costs the relay an atomic push per chunk, and an
+//! idle session costs no CPU.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
-use std::time::Instant;
+use std::cell::Cell;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use crossbeam_queue::ArrayQueue;
 
 use crate::event::Direction;
 
 /// Default number of messages the hand-off queue holds.
-pub const DEFAULT_QUEUE_MESSAGES: usize = 16 * 1024;
-/// Default bytes the queued chunks may pin: 64 MiB.
-pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// 4096 is four milliseconds of chunks at the busiest rate measured (the
+/// auditor naps at most [`NAP`] unless woken); every slot is allocated and
+/// touched up front, so a larger queue costs start-up time (and 16 KiB of
+/// messages was ~1.8 MB of page faults before the first byte was relayed).
+pub const DEFAULT_QUEUE_MESSAGES: usize = 4 * 1024;
+/// Default bytes the queued chunks may pin: 16 MiB, room for one frame of
+/// the default parse limit while the auditor works on the one before. The
+/// peak memory of the proxy is about three such frames (queue, framer,
+/// parsed result) plus a constant; a larger queue only raises the peak
+/// (docs/performance.md).
+pub const DEFAULT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// How long the auditor parks, unwoken, when the queue is empty.
+pub const NAP: Duration = Duration::from_millis(1);
+/// Empty naps in a row after which the auditor sleeps until woken.
+pub const NAPS_BEFORE_SLEEP: u32 = 20;
 
 /// What was lost between two chunks of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -95,37 +119,109 @@ pub struct HandoffStats {
     pub dropped_bytes: AtomicU64,
 }
 
-/// The sending side, one per relay thread (clone it).
-#[derive(Debug, Clone)]
-pub struct AuditHandle {
-    tx: SyncSender<AuditMsg>,
-    pinned: Arc<AtomicUsize>,
+/// The auditor is running: producers need not wake it.
+const AWAKE: u8 = 0;
+/// The auditor naps: producers wake it only if the queue is half full.
+const NAPPING: u8 = 1;
+/// The auditor is parked until woken.
+const ASLEEP: u8 = 2;
+
+/// What the senders and the receiver share.
+#[derive(Debug)]
+struct Shared {
+    queue: ArrayQueue<AuditMsg>,
+    pinned: AtomicUsize,
     max_bytes: usize,
     stats: Arc<HandoffStats>,
+    senders: AtomicUsize,
+    /// False once the [`AuditInbox`] is dropped: nobody will drain the queue.
+    receiver_alive: AtomicBool,
+    auditor_state: AtomicU8,
+    auditor: OnceLock<Thread>,
+}
+
+impl Shared {
+    /// Wakes the auditor if it sleeps (or unconditionally with `always`).
+    fn wake(&self, always: bool) {
+        fence(Ordering::SeqCst); // orders our push before reading the state
+        let wake = match self.auditor_state.load(Ordering::SeqCst) {
+            ASLEEP => true,
+            NAPPING => always || self.queue.len() * 2 >= self.queue.capacity(),
+            _ => always,
+        };
+        if wake {
+            if let Some(t) = self.auditor.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    fn pop(&self) -> Option<AuditMsg> {
+        let msg = self.queue.pop()?;
+        if let AuditMsg::Chunk { bytes, .. } = &msg {
+            self.pinned.fetch_sub(bytes.len(), Ordering::AcqRel);
+        }
+        Some(msg)
+    }
+}
+
+/// The sending side, one per relay thread (clone it).
+#[derive(Debug)]
+pub struct AuditHandle {
+    shared: Arc<Shared>,
     pending: Loss,
 }
 
 /// The receiving side, owned by the auditor.
 #[derive(Debug)]
 pub struct AuditInbox {
-    rx: Receiver<AuditMsg>,
-    pinned: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
     pub stats: Arc<HandoffStats>,
+    /// Empty naps in a row so far (a `Cell`: `recv` takes `&self`).
+    empty_naps: Cell<u32>,
 }
 
 /// A hand-off queue of at most `messages` messages pinning at most `bytes`.
 pub fn channel(messages: usize, bytes: usize) -> (AuditHandle, AuditInbox) {
-    let (tx, rx) = sync_channel(messages.max(1));
-    let pinned = Arc::new(AtomicUsize::new(0));
     let stats = Arc::new(HandoffStats::default());
-    let handle = AuditHandle {
-        tx,
-        pinned: pinned.clone(),
+    let shared = Arc::new(Shared {
+        queue: ArrayQueue::new(messages.max(1)),
+        pinned: AtomicUsize::new(0),
         max_bytes: bytes,
         stats: stats.clone(),
+        senders: AtomicUsize::new(1),
+        receiver_alive: AtomicBool::new(true),
+        auditor_state: AtomicU8::new(AWAKE),
+        auditor: OnceLock::new(),
+    });
+    let handle = AuditHandle {
+        shared: shared.clone(),
         pending: Loss::default(),
     };
-    (handle, AuditInbox { rx, pinned, stats })
+    let inbox = AuditInbox {
+        shared,
+        stats,
+        empty_naps: Cell::new(0),
+    };
+    (handle, inbox)
+}
+
+impl Clone for AuditHandle {
+    fn clone(&self) -> AuditHandle {
+        self.shared.senders.fetch_add(1, Ordering::AcqRel);
+        AuditHandle {
+            shared: self.shared.clone(),
+            pending: Loss::default(),
+        }
+    }
+}
+
+impl Drop for AuditHandle {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.wake(true); // the auditor must see that we are gone
+        }
+    }
 }
 
 impl AuditHandle {
@@ -133,23 +229,32 @@ impl AuditHandle {
     /// fit is counted and reported with the next one that does.
     #[inline]
     pub fn offer(&mut self, direction: Direction, at: Instant, bytes: Bytes) {
-        self.stats.offered_chunks.fetch_add(1, Ordering::Relaxed);
+        let shared = &*self.shared;
+        shared.stats.offered_chunks.fetch_add(1, Ordering::Relaxed);
         let len = bytes.len();
-        if self.pinned.fetch_add(len, Ordering::AcqRel) + len > self.max_bytes {
-            self.pinned.fetch_sub(len, Ordering::AcqRel);
+        if !shared.receiver_alive.load(Ordering::Relaxed) {
+            self.lose(len);
+            return;
+        }
+        if shared.pinned.fetch_add(len, Ordering::AcqRel) + len > shared.max_bytes {
+            shared.pinned.fetch_sub(len, Ordering::AcqRel);
             self.lose(len);
             return;
         }
         let lost_before = (self.pending.chunks > 0).then_some(self.pending);
-        match self.tx.try_send(AuditMsg::Chunk {
+        let msg = AuditMsg::Chunk {
             direction,
             at,
             bytes,
             lost_before,
-        }) {
-            Ok(()) => self.pending = Loss::default(),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.pinned.fetch_sub(len, Ordering::AcqRel);
+        };
+        match shared.queue.push(msg) {
+            Ok(()) => {
+                self.pending = Loss::default();
+                shared.wake(false);
+            }
+            Err(_) => {
+                shared.pinned.fetch_sub(len, Ordering::AcqRel);
                 self.lose(len);
             }
         }
@@ -157,47 +262,95 @@ impl AuditHandle {
 
     /// Sends a control message, waiting for room if need be. For end-of-stream
     /// and shutdown only, never for relayed bytes.
-    pub fn send_control(&self, msg: AuditMsg) -> bool {
-        self.tx.send(msg).is_ok()
+    pub fn send_control(&self, mut msg: AuditMsg) -> bool {
+        loop {
+            if !self.shared.receiver_alive.load(Ordering::Acquire) {
+                return false;
+            }
+            match self.shared.queue.push(msg) {
+                Ok(()) => {
+                    self.shared.wake(true);
+                    return true;
+                }
+                Err(back) => {
+                    msg = back;
+                    self.shared.wake(true);
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        }
     }
 
     /// Tries to send a control message without waiting (from a relay thread).
     pub fn try_control(&self, msg: AuditMsg) -> bool {
-        self.tx.try_send(msg).is_ok()
+        if !self.shared.receiver_alive.load(Ordering::Acquire) {
+            return false;
+        }
+        let sent = self.shared.queue.push(msg).is_ok();
+        self.shared.wake(true);
+        sent
     }
 
     /// The shared counters.
     pub fn stats(&self) -> &Arc<HandoffStats> {
-        &self.stats
+        &self.shared.stats
     }
 
     fn lose(&mut self, len: usize) {
         self.pending.chunks += 1;
         self.pending.bytes += len as u64;
-        self.stats.dropped_chunks.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .dropped_bytes
-            .fetch_add(len as u64, Ordering::Relaxed);
+        let stats = &self.shared.stats;
+        stats.dropped_chunks.fetch_add(1, Ordering::Relaxed);
+        stats.dropped_bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+}
+
+impl Drop for AuditInbox {
+    fn drop(&mut self) {
+        self.shared.receiver_alive.store(false, Ordering::Release);
+        while self.shared.pop().is_some() {} // release what the queue pins
     }
 }
 
 impl AuditInbox {
-    /// Waits for the next message; `None` once every sender is gone.
+    /// Waits for the next message; `None` once every sender is gone and the
+    /// queue is empty. Call it from one thread only (the auditor's).
     pub fn recv(&self) -> Option<AuditMsg> {
-        let msg = self.rx.recv().ok()?;
-        if let AuditMsg::Chunk { bytes, .. } = &msg {
-            self.pinned.fetch_sub(bytes.len(), Ordering::AcqRel);
+        let shared = &*self.shared;
+        let me = shared.auditor.get_or_init(std::thread::current);
+        debug_assert_eq!(me.id(), std::thread::current().id());
+        loop {
+            if let Some(msg) = shared.pop() {
+                self.empty_naps.set(0);
+                return Some(msg);
+            }
+            if shared.senders.load(Ordering::Acquire) == 0 {
+                return shared.pop();
+            }
+            if self.empty_naps.get() < NAPS_BEFORE_SLEEP {
+                self.empty_naps.set(self.empty_naps.get() + 1);
+                shared.auditor_state.store(NAPPING, Ordering::SeqCst);
+                std::thread::park_timeout(NAP);
+                shared.auditor_state.store(AWAKE, Ordering::SeqCst);
+                continue;
+            }
+            shared.auditor_state.store(ASLEEP, Ordering::SeqCst);
+            fence(Ordering::SeqCst); // orders the state before our last look
+            if shared.queue.is_empty() && shared.senders.load(Ordering::Acquire) > 0 {
+                std::thread::park();
+            }
+            shared.auditor_state.store(AWAKE, Ordering::SeqCst);
         }
-        Some(msg)
     }
 
     /// The next message if one is queued, without waiting.
     pub fn try_recv(&self) -> Option<AuditMsg> {
-        let msg = self.rx.try_recv().ok()?;
-        if let AuditMsg::Chunk { bytes, .. } = &msg {
-            self.pinned.fetch_sub(bytes.len(), Ordering::AcqRel);
-        }
-        Some(msg)
+        self.shared.pop()
+    }
+
+    /// Bytes pinned by queued chunks.
+    pub fn pinned_bytes(&self) -> usize {
+        self.shared.pinned.load(Ordering::Acquire)
     }
 }
 
@@ -244,6 +397,102 @@ mod tests {
         drop(h);
         assert!(matches!(inbox.recv(), Some(AuditMsg::Chunk { .. })));
         assert!(inbox.recv().is_none());
-        assert_eq!(inbox.pinned.load(Ordering::Relaxed), 0);
+        assert_eq!(inbox.pinned_bytes(), 0);
+    }
+
+    fn chunk_text(msg: AuditMsg) -> Vec<u8> {
+        match msg {
+            AuditMsg::Chunk { bytes, .. } => bytes.to_vec(),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn order_is_causal_across_two_producer_threads() {
+        // A offers n then hands the turn to B, which offers n+1 then hands
+        // it back: the auditor must receive 0, 1, 2, ... whoever sent them.
+        let (a, inbox) = channel(4096, 1 << 20);
+        let b = a.clone();
+        let (to_b, b_turn) = std::sync::mpsc::channel::<u32>();
+        let (to_a, a_turn) = std::sync::mpsc::channel::<u32>();
+        let producer = |mut h: AuditHandle,
+                        turn: std::sync::mpsc::Receiver<u32>,
+                        next: std::sync::mpsc::Sender<u32>| {
+            std::thread::spawn(move || {
+                while let Ok(n) = turn.recv() {
+                    if n >= 2000 {
+                        let _ = next.send(n);
+                        break;
+                    }
+                    h.offer(
+                        Direction::ClientToServer,
+                        Instant::now(),
+                        Bytes::from(n.to_string()),
+                    );
+                    let _ = next.send(n + 1);
+                }
+            })
+        };
+        let ta = producer(a, a_turn, to_b.clone());
+        let tb = producer(b, b_turn, to_a.clone());
+        to_a.send(0).unwrap();
+        drop((to_a, to_b));
+        for n in 0..2000u32 {
+            let got = inbox.recv().map(chunk_text);
+            assert_eq!(got, Some(n.to_string().into_bytes()));
+        }
+        ta.join().unwrap();
+        tb.join().unwrap();
+        assert!(inbox.recv().is_none());
+    }
+
+    #[test]
+    fn a_sleeping_auditor_is_woken_by_an_offer_and_by_the_last_sender() {
+        let (mut h, inbox) = channel(16, 1 << 20);
+        let shared = h.shared.clone();
+        let auditor = std::thread::spawn(move || {
+            let first = inbox.recv().map(chunk_text);
+            let end = inbox.recv().is_none();
+            (first, end)
+        });
+        // Wait (on its state, not on time) until the auditor sleeps.
+        while shared.auditor_state.load(Ordering::SeqCst) != ASLEEP {
+            std::thread::yield_now();
+        }
+        h.offer(
+            Direction::ServerToClient,
+            Instant::now(),
+            Bytes::from_static(b"x"),
+        );
+        while shared.auditor_state.load(Ordering::SeqCst) != ASLEEP {
+            std::thread::yield_now();
+        }
+        drop(h);
+        assert_eq!(auditor.join().unwrap(), (Some(b"x".to_vec()), true));
+    }
+
+    #[test]
+    fn without_a_receiver_nothing_waits_and_chunks_count_as_lost() {
+        let (mut h, inbox) = channel(1, 1 << 20);
+        h.offer(
+            Direction::ServerToClient,
+            Instant::now(),
+            Bytes::from_static(b"a"),
+        );
+        drop(inbox);
+        let end = AuditMsg::Eof {
+            direction: Direction::ServerToClient,
+            at: Instant::now(),
+        };
+        assert!(
+            !h.send_control(end),
+            "a full queue with no receiver must not block"
+        );
+        h.offer(
+            Direction::ServerToClient,
+            Instant::now(),
+            Bytes::from_static(b"b"),
+        );
+        assert_eq!(h.stats().dropped_chunks.load(Ordering::Relaxed), 1);
     }
 }

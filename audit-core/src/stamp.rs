@@ -20,11 +20,10 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::clock::rfc3339_millis;
-use crate::event::{new_event_id, Event, EventType, Outcome, Severity, SCHEMA_VERSION};
+use crate::clock::Rfc3339Millis;
+use crate::event::{new_event_id, Event, SCHEMA_VERSION};
 
 /// The suffix every stamped line ends with, before the newline: `,"hash":"` +
 /// 64 hex digits + `"}`.
@@ -38,25 +37,13 @@ pub struct SessionIdentity {
     pub user: Arc<str>,
 }
 
-#[derive(Serialize)]
-struct Head<'a> {
-    v: u32,
-    event_id: &'a str,
-    timestamp: &'a str,
-    #[serde(rename = "type")]
-    event_type: EventType,
-    severity: Severity,
-    outcome: Outcome,
-    session_id: &'a str,
-    server: &'a str,
-    user: &'a str,
-    seq: u64,
-}
-
 /// Stamps and chains one session's events.
 #[derive(Debug)]
 pub struct Stamper {
     identity: SessionIdentity,
+    /// `,"session_id":…,"server":…,"user":…` as JSON, escaped once.
+    identity_json: Vec<u8>,
+    timestamps: Rfc3339Millis,
     seq: u64,
     head: [u8; 32],
     seed: [u8; 32],
@@ -65,8 +52,19 @@ pub struct Stamper {
 impl Stamper {
     /// A stamper whose chain starts at `seed`.
     pub fn new(identity: SessionIdentity, seed: [u8; 32]) -> Stamper {
+        let mut identity_json = Vec::new();
+        for (key, value) in [
+            (&b",\"session_id\":"[..], &identity.session_id),
+            (b",\"server\":", &identity.server),
+            (b",\"user\":", &identity.user),
+        ] {
+            identity_json.extend_from_slice(key);
+            json_str(&mut identity_json, value);
+        }
         Stamper {
             identity,
+            identity_json,
+            timestamps: Rfc3339Millis::default(),
             seq: 0,
             head: seed,
             seed,
@@ -111,22 +109,8 @@ impl Stamper {
     pub fn stamp(&mut self, event: &Event, out: &mut Vec<u8>) -> String {
         self.seq += 1;
         let event_id = event.event_id.clone().unwrap_or_else(new_event_id);
-        let timestamp = rfc3339_millis(event.at);
-        let head = Head {
-            v: SCHEMA_VERSION,
-            event_id: &event_id,
-            timestamp: &timestamp,
-            event_type: event.event_type,
-            severity: event.severity,
-            outcome: event.outcome,
-            session_id: &self.identity.session_id,
-            server: &self.identity.server,
-            user: &self.identity.user,
-            seq: self.seq,
-        };
         let start = out.len();
-        serde_json::to_writer(&mut *out, &head).expect("serialising to a Vec cannot fail");
-        out.pop(); // the closing brace
+        self.write_head(event, &event_id, out);
         let body_at = out.len();
         if serde_json::to_writer(&mut *out, event).is_err() {
             // A payload that cannot be serialised (it cannot happen with
@@ -141,17 +125,55 @@ impl Stamper {
             out[body_at] = b',';
             out.pop();
         }
+        let mut hex_buf = [0u8; 64];
         out.extend_from_slice(b",\"prev_hash\":\"");
-        out.extend_from_slice(hex::encode(self.head).as_bytes());
+        out.extend_from_slice(hex_of(&self.head, &mut hex_buf));
         out.extend_from_slice(b"\"}");
         let hash: [u8; 32] = Sha256::digest(&out[start..]).into();
         out.pop(); // `}` again: the hash member follows
         out.extend_from_slice(b",\"hash\":\"");
-        out.extend_from_slice(hex::encode(hash).as_bytes());
+        out.extend_from_slice(hex_of(&hash, &mut hex_buf));
         out.extend_from_slice(b"\"}\n");
         self.head = hash;
         event_id
     }
+
+    /// The envelope, without its closing brace: `{"v":1,"event_id":…,"seq":N`.
+    /// Written by hand (the members are fixed and the identity is escaped
+    /// once): it is per-event work and byte for byte what serde_json wrote
+    /// for it before (a test below compares them).
+    fn write_head(&mut self, event: &Event, event_id: &str, out: &mut Vec<u8>) {
+        let mut num = itoa::Buffer::new();
+        out.extend_from_slice(b"{\"v\":");
+        out.extend_from_slice(num.format(SCHEMA_VERSION).as_bytes());
+        out.extend_from_slice(b",\"event_id\":");
+        json_str(out, event_id);
+        out.extend_from_slice(b",\"timestamp\":\"");
+        self.timestamps.write(event.at, out);
+        for (key, value) in [
+            (&b"\",\"type\":\""[..], event.event_type.as_str()),
+            (b"\",\"severity\":\"", event.severity.as_str()),
+            (b"\",\"outcome\":\"", event.outcome.as_str()),
+        ] {
+            out.extend_from_slice(key);
+            out.extend_from_slice(value.as_bytes());
+        }
+        out.push(b'"');
+        out.extend_from_slice(&self.identity_json);
+        out.extend_from_slice(b",\"seq\":");
+        out.extend_from_slice(num.format(self.seq).as_bytes());
+    }
+}
+
+/// `s` as a JSON string, escaped exactly as serde_json escapes it.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("serialising to a Vec cannot fail");
+}
+
+/// Lower-case hex of a hash, in a caller's buffer (no allocation).
+fn hex_of<'b>(bytes: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b [u8] {
+    hex::encode_to_slice(bytes, buf).expect("64 hex digits for 32 bytes");
+    &buf[..]
 }
 
 /// The canonical bytes of a stamped line (newline already removed): the line
@@ -184,6 +206,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventType;
     use serde_json::Value;
 
     fn stamper() -> Stamper {
@@ -233,6 +256,72 @@ mod tests {
             prev = claimed.to_owned();
         }
         assert_eq!(prev, s.head_hex());
+    }
+
+    /// The envelope as it was first written, with serde: the hand-written
+    /// head must produce the same bytes.
+    #[derive(serde::Serialize)]
+    struct SerdeHead<'a> {
+        v: u32,
+        event_id: &'a str,
+        timestamp: &'a str,
+        #[serde(rename = "type")]
+        event_type: crate::event::EventType,
+        severity: crate::event::Severity,
+        outcome: crate::event::Outcome,
+        session_id: &'a str,
+        server: &'a str,
+        user: &'a str,
+        seq: u64,
+    }
+
+    #[test]
+    fn hand_written_head_matches_serde() {
+        use crate::event::{Outcome, Severity};
+        let identity = SessionIdentity {
+            session_id: "0199-ab".into(),
+            server: "srv \"quoted\" \\ é \u{1}\n".into(),
+            user: "ünïcode/user".into(),
+        };
+        let mut s = Stamper::new(identity.clone(), [1u8; 32]);
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_763_914_360_045);
+        for (n, (t, sev, out)) in [
+            (EventType::ToolCall, Severity::Info, Outcome::Pending),
+            (
+                EventType::ProtocolViolation,
+                Severity::Warning,
+                Outcome::Failure,
+            ),
+            (EventType::ToolChanged, Severity::Critical, Outcome::Blocked),
+            (EventType::SessionEnd, Severity::Error, Outcome::Success),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut e = Event::new(t, at).severity(sev).outcome(out);
+            e.event_id = Some(format!("id-{n}"));
+            s.seq += 1;
+            let mut ours = Vec::new();
+            s.write_head(&e, e.event_id.as_deref().unwrap(), &mut ours);
+            let mut theirs = serde_json::to_vec(&SerdeHead {
+                v: SCHEMA_VERSION,
+                event_id: e.event_id.as_deref().unwrap(),
+                timestamp: &crate::clock::rfc3339_millis(at),
+                event_type: t,
+                severity: sev,
+                outcome: out,
+                session_id: &identity.session_id,
+                server: &identity.server,
+                user: &identity.user,
+                seq: s.seq,
+            })
+            .unwrap();
+            theirs.pop();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(theirs).unwrap()
+            );
+        }
     }
 
     #[test]

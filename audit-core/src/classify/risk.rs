@@ -266,6 +266,32 @@ fn flush(words: &mut Vec<String>, cur: &mut String) {
     }
 }
 
+/// `text` lower-cased, with white-space runs squeezed to one space and
+/// trimmed: what idioms are matched against. ASCII text (the common case)
+/// takes one pass and one allocation; other text goes through Unicode
+/// lower-casing, which may change lengths.
+fn squeeze_lowercase(text: &str) -> String {
+    if !text.is_ascii() {
+        let lower = text.to_lowercase();
+        return lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for b in text.bytes() {
+        // char::is_whitespace for ASCII: includes \x0B, unlike u8's version.
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r') {
+            gap = !out.is_empty();
+            continue;
+        }
+        if gap {
+            out.push(' ');
+            gap = false;
+        }
+        out.push(b.to_ascii_lowercase() as char);
+    }
+    out
+}
+
 fn has_destructive_idiom(v: &Value, budget: &mut usize, depth: usize) -> bool {
     if *budget == 0 || depth > 8 {
         return false;
@@ -278,8 +304,7 @@ fn has_destructive_idiom(v: &Value, budget: &mut usize, depth: usize) -> bool {
                 .rev()
                 .find(|i| s.is_char_boundary(*i))
                 .unwrap_or(0);
-            let lower = s[..end].to_lowercase();
-            let squeezed: String = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+            let squeezed = squeeze_lowercase(&s[..end]);
             DESTRUCTIVE_IDIOMS.iter().any(|i| squeezed.contains(i))
         }
         Value::Array(a) => a
@@ -366,5 +391,26 @@ mod tests {
         assert_eq!(h.read_only, Some(true));
         assert_eq!(h.destructive, Some(false));
         assert_eq!(h.open_world, None);
+    }
+
+    #[test]
+    fn ascii_squeeze_matches_the_unicode_path() {
+        let reference = |t: &str| {
+            t.to_lowercase()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for t in [
+            "",
+            "   ",
+            "  RM \t\x0B -RF\r\n /  ",
+            "drop\x0CTABLE x",
+            "a",
+            " a  b ",
+            "Ünïcode  RM -rf",
+        ] {
+            assert_eq!(squeeze_lowercase(t), reference(t), "{t:?}");
+        }
     }
 }

@@ -67,7 +67,10 @@ fn write_gzip(src: &File, tmp_path: &Path) -> io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(tmp_path)?;
-    let mut enc = GzEncoder::new(out, Compression::default());
+    // Level 1: rotated audit JSONL still shrinks several-fold, at a fraction
+    // of the CPU of the default level, which on a small machine competes
+    // with the relay and the auditor (docs/performance.md).
+    let mut enc = GzEncoder::new(out, Compression::fast());
     io::copy(&mut BufReader::new(src), &mut enc)?;
     let out = enc.finish()?;
     out.sync_all()
@@ -87,6 +90,7 @@ impl Compressor {
         let join = std::thread::Builder::new()
             .name("audit-gzip".into())
             .spawn(move || {
+                lower_priority();
                 let mut lock = DirLock::default();
                 let mut warned = false;
                 for (dir, name) in rx {
@@ -114,6 +118,18 @@ impl Compressor {
     pub fn finish(self) {
         drop(self.tx);
         let _ = self.join.join();
+    }
+}
+
+/// Background compression yields the CPU to the relay and the auditor: this
+/// thread (on Linux, `setpriority` applies to one thread) runs at nice 10.
+/// Best effort: a failure leaves it at the normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority on our own thread id have no memory effects.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 

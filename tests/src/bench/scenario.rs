@@ -245,7 +245,8 @@ fn read_line(stdout: &mut BufReader<ChildStdout>, line: &mut Vec<u8>) -> Result<
     Ok(())
 }
 
-/// Counts audit events per `type` in every `*.jsonl` file under `dir`. The
+/// Counts audit events per `type` in every `*.jsonl` and rotated
+/// `*.jsonl.gz` file under `dir`. The
 /// type is read from the envelope at the start of each line, so huge results
 /// are not parsed.
 pub fn count_audit_events(dir: &Path) -> Result<BTreeMap<String, u64>> {
@@ -254,10 +255,18 @@ pub fn count_audit_events(dir: &Path) -> Result<BTreeMap<String, u64>> {
         std::fs::read_dir(dir).with_context(|| format!("while listing {}", dir.display()))?;
     for entry in entries {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "jsonl") {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let gzipped = name.ends_with(".jsonl.gz") && !name.starts_with('.');
+        if name.ends_with(".jsonl") || gzipped {
             let file = std::fs::File::open(&path)
                 .with_context(|| format!("while opening {}", path.display()))?;
-            for line in BufReader::new(file).split(b'\n') {
+            // Rotated files are compressed in the background: count them too.
+            let reader: Box<dyn std::io::Read> = if gzipped {
+                Box::new(flate2::read::MultiGzDecoder::new(file))
+            } else {
+                Box::new(file)
+            };
+            for line in BufReader::new(reader).split(b'\n') {
                 let line = line?;
                 let head = &line[..line.len().min(512)];
                 *counts.entry(event_type(head)).or_insert(0) += 1;
