@@ -139,7 +139,10 @@ impl Auditor {
     /// record (in the next batch).
     fn hand_over(&mut self, writer: &WriterHandle) {
         if !self.batch.is_empty() {
-            writer.write(std::mem::take(&mut self.batch));
+            writer.write(std::mem::replace(
+                &mut self.batch,
+                Vec::with_capacity(BATCH_BYTES * 2),
+            ));
         }
         let mut any = false;
         while let Some(loss) = writer.take_losses() {
@@ -203,7 +206,7 @@ impl Auditor {
 
     /// Takes the stamped lines so far (for callers driving [`Auditor::handle`]).
     pub fn take_batch(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.batch)
+        std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_BYTES * 2))
     }
 
     fn framer(&mut self, direction: Direction) -> &mut Framer {

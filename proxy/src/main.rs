@@ -41,6 +41,10 @@ mod verify_cmd;
 use clap::Parser;
 
 fn main() {
+    // Large frames are freed back to the OS at once instead of lingering in
+    // per-thread malloc arenas (peak RSS with 16 MiB results).
+    // SAFETY: mallopt with a valid parameter, before any other thread exists.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) };
     let cli = cli::Cli::parse();
     let status = match cli.command {
         Some(command) => {

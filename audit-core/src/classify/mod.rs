@@ -58,6 +58,11 @@ pub const MAX_EVENTS_PER_MESSAGE: usize = 3 + response::MAX_TOOL_CHANGES;
 /// Request params larger than this are not kept for events written when the
 /// exchange ends (`resource_read`, `sampling_request`, ...); their size is.
 pub const KEPT_PARAMS_BYTES: usize = 64 * 1024;
+/// Results larger than this are recorded by size and SHA-256
+/// (`details.result_sha256`) rather than parsed whole: redaction would cut
+/// their strings to `max_field_chars` anyway, and parsing them is most of the
+/// auditor's cost and memory on large results.
+pub const KEPT_RESULT_BYTES: usize = 1024 * 1024;
 
 /// Knobs of the classifier.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::catalog::Listing;
 use super::methods::{input_request_event, request_recording, Recording};
 use super::results::ResultSummary;
-use super::{default_risk, Classifier, Envelope, Pending};
+use super::{default_risk, Classifier, Envelope, Pending, KEPT_RESULT_BYTES};
 use crate::event::{new_event_id, Direction, Event, EventType, Outcome, Severity};
 
 /// Most `tool_changed` events one listing yields; the rest are counted in
@@ -142,7 +142,12 @@ impl Classifier {
             e.details.insert("result_type".into(), t.into());
         }
         e.arguments = p.arguments.clone();
-        if self.config.include_results {
+        if result.get().len() > KEPT_RESULT_BYTES {
+            let digest = crate::stamp::sha256_hex(result.get().as_bytes());
+            e.details.insert("result_sha256".into(), digest.into());
+            e.details
+                .insert("result_omitted".into(), "over_record_limit".into());
+        } else if self.config.include_results {
             e.result = serde_json::from_str(result.get()).ok();
         }
         self.emit(e, out);

@@ -213,3 +213,22 @@ fn tool_error_and_rpc_error_keep_the_risk() {
         .compliance_tags
         .contains(&"destructive_argument".to_owned()));
 }
+
+#[test]
+fn results_over_the_record_limit_are_kept_by_size_and_hash() {
+    let mut h = Harness::new();
+    h.c2s(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"blob"}}"#);
+    let text = "x".repeat(crate::classify::KEPT_RESULT_BYTES);
+    let result = format!(r#"{{"content":[{{"type":"text","text":"{text}"}}]}}"#);
+    let out = h.s2c(&format!(r#"{{"jsonrpc":"2.0","id":1,"result":{result}}}"#));
+    assert_eq!(types(&out), ["tool_result"]);
+    let e = &out[0];
+    assert!(e.result.is_none());
+    assert_eq!(e.details["result_bytes"], result.len());
+    assert_eq!(
+        e.details["result_sha256"],
+        crate::stamp::sha256_hex(result.as_bytes())
+    );
+    assert_eq!(e.details["result_omitted"], "over_record_limit");
+    assert_eq!(e.details["content_types"], serde_json::json!(["text"]));
+}
