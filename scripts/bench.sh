@@ -65,7 +65,16 @@ done
 
 echo "bench.sh: audit pipeline micro-benchmark" >&2
 # shellcheck disable=SC2086
-"$BIN/bench_pipeline" $PIPELINE_ARGS >"$OUT/pipeline.json"
+"$BIN/bench_pipeline" $PIPELINE_ARGS --redact on >"$OUT/pipeline.json"
+# shellcheck disable=SC2086
+"$BIN/bench_pipeline" $PIPELINE_ARGS --redact off --framing-mb 1 --offers 1000 >"$OUT/pipeline-redact-off.json"
+python3 - "$OUT" <<'PY' >&2
+import json, sys
+on = json.load(open(f"{sys.argv[1]}/pipeline.json"))["auditor"]
+off = json.load(open(f"{sys.argv[1]}/pipeline-redact-off.json"))["auditor"]
+for k in ("events_per_s", "events_per_cpu_s"):
+    print(f"bench.sh: auditor {k}: redaction on {on[k]:,.0f}, off {off[k]:,.0f}, off/on {off[k] / on[k]:.2f}x (target <= 2x)")
+PY
 
 if [[ " $CONFIGS " == *" mcp-blackbox "* ]]; then
     # Cross-check of the peak RSS read from /proc: GNU time's maximum RSS of

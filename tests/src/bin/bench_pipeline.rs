@@ -18,6 +18,7 @@ use audit_core::classify::SessionFacts;
 use audit_core::event::Direction;
 use audit_core::frame::{Framer, DEFAULT_PARSE_LIMIT};
 use audit_core::handoff::{self, AuditMsg, ChildExit, SessionEnd};
+use audit_core::redact::{RedactConfig, Redactor};
 use audit_core::sink::{spawn_writer, SinkTarget, DEFAULT_WRITER_QUEUE};
 use audit_core::stamp::SessionIdentity;
 use blackbox_tests::bench::stats::percentile;
@@ -41,11 +42,15 @@ struct Args {
     /// Calls of `AuditHandle::offer` timed one by one.
     #[arg(long, default_value_t = 2_000_000)]
     offers: u64,
+    /// Redaction in the auditor, as the proxy runs by default (`on`), or not.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    redact: String,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let result = json!({
+        "redact": args.redact,
         "auditor": auditor(&args)?,
         "framing": framing(args.framing_mb),
         "offer": offer(args.offers),
@@ -99,7 +104,11 @@ fn auditor(args: &Args) -> anyhow::Result<Value> {
         server: "bench_server".into(),
         user: "bench".into(),
     };
-    let mut auditor = Auditor::new(AuditorConfig::new(identity, SessionFacts::default()));
+    let mut config = AuditorConfig::new(identity, SessionFacts::default());
+    if args.redact == "on" {
+        config.redactor = Some(Redactor::new(&RedactConfig::default())?);
+    }
+    let mut auditor = Auditor::new(config);
     let chunks = session_chunks(args.calls, args.payload);
     let frames = chunks.len();
     let (mut events, mut bytes) = (0u64, 0u64);
