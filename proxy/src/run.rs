@@ -235,7 +235,7 @@ fn watch_signals_and_parent(tx: Sender<Lifecycle>) {
 /// is a configuration error (exit status 2), reported before anything runs.
 struct Session {
     server_name: String,
-    redactor: Option<Redactor>,
+    redact: Option<RedactConfig>,
     target: Option<(SinkTarget, WriterConfig)>,
     checkpoints: Option<Checkpointer>,
     policy: Option<Arc<Policy>>,
@@ -251,7 +251,7 @@ impl Session {
             (settings.proxy.parse_limit_mb.value.get() as usize).saturating_mul(1024 * 1024);
         let mut session = Session {
             server_name,
-            redactor: None,
+            redact: None,
             target: None,
             checkpoints: None,
             policy: None,
@@ -281,32 +281,22 @@ impl Session {
         }
         session.policy = Some(policy);
         session.checkpoints = checkpointer(settings)?;
-        session.redactor = Some(redactor(settings)?);
+        session.redact = Some(redact_config(settings)?);
         session.target = audit_target(settings)?.map(|t| (t, writer_config(settings)));
         Ok(session)
     }
 
+    /// Starts the auditor thread. Everything slow (compiling the redaction
+    /// patterns, starting the writer, reading pins, looking up the user) runs
+    /// on that thread, so the relay starts at once; the hand-off queue holds
+    /// what is relayed meanwhile.
     fn start_auditor(self, args: &RunArgs, settings: &Settings, pid: i32) -> Option<Audit> {
         let (target, writer_config) = self.target?;
-        let writer = match sink::spawn_writer_with(target, writer_config) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!("{e}; relaying without an audit trail");
-                return None;
-            }
-        };
-        let identity_server = self.server_name.clone();
-        let identity = SessionIdentity {
-            session_id: uuid::Uuid::now_v7().to_string().into(),
-            server: self.server_name.into(),
-            user: settings
-                .proxy
-                .user
-                .value
-                .clone()
-                .unwrap_or_else(identity::os_user)
-                .into(),
-        };
+        let (handle, inbox) = handoff::channel(
+            handoff::DEFAULT_QUEUE_MESSAGES,
+            handoff::DEFAULT_QUEUE_BYTES,
+        );
+        let (done_tx, done) = mpsc::channel();
         let mut facts = SessionFacts {
             command: args.command.clone(),
             pid: Some(pid as u32),
@@ -320,22 +310,53 @@ impl Session {
                 .extra
                 .insert("config_file".into(), path.display().to_string().into());
         }
-        let mut config = AuditorConfig::new(identity, facts);
-        config.parse_limit = self.parse_limit;
-        config.classify.include_arguments = settings.audit.include_arguments.value;
-        config.classify.include_results = settings.audit.include_results.value;
-        config.classify.pinned_tools = pinned_tools(settings, &identity_server);
-        config.checkpoints = self.checkpoints;
-        config.policy = self.policy;
-        config.redactor = self.redactor;
-        let flush_timeout = Duration::from_millis(args.flush_timeout_ms);
-
-        let (handle, inbox) = handoff::channel(
-            handoff::DEFAULT_QUEUE_MESSAGES,
-            handoff::DEFAULT_QUEUE_BYTES,
+        let user = settings.proxy.user.value.clone();
+        let (include_arguments, include_results) = (
+            settings.audit.include_arguments.value,
+            settings.audit.include_results.value,
         );
-        let (done_tx, done) = mpsc::channel();
+        let pins_path = settings.policy.pins.value.clone();
+        let flush_timeout = Duration::from_millis(args.flush_timeout_ms);
+        let Session {
+            server_name,
+            redact,
+            checkpoints,
+            policy,
+            parse_limit,
+            ..
+        } = self;
         spawn_named("auditor", move || {
+            let writer = match sink::spawn_writer_with(target, writer_config) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!("{e}; relaying without an audit trail");
+                    let _ = done_tx.send((AuditorReport::default(), None));
+                    return;
+                }
+            };
+            // Settings validated every pattern; a failure here still never
+            // lets an unredacted event through: nothing is recorded.
+            let redactor = match redact.as_ref().map(Redactor::new).transpose() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!("audit.redact_patterns: {e}; relaying without an audit trail");
+                    let _ = done_tx.send((AuditorReport::default(), writer.finish(flush_timeout)));
+                    return;
+                }
+            };
+            let identity = SessionIdentity {
+                session_id: uuid::Uuid::now_v7().to_string().into(),
+                server: server_name.as_str().into(),
+                user: user.unwrap_or_else(identity::os_user).into(),
+            };
+            let mut config = AuditorConfig::new(identity, facts);
+            config.parse_limit = parse_limit;
+            config.classify.include_arguments = include_arguments;
+            config.classify.include_results = include_results;
+            config.classify.pinned_tools = pinned_tools(&pins_path, &server_name);
+            config.checkpoints = checkpoints;
+            config.policy = policy;
+            config.redactor = redactor;
             let report = Auditor::new(config).run(inbox, &writer);
             let written = writer.finish(flush_timeout);
             let _ = done_tx.send((report, written));
@@ -396,8 +417,10 @@ fn writer_config(settings: &Settings) -> WriterConfig {
 
 /// The approved tool definitions of this server, if a pin file has them: the
 /// classifier compares the session's first listing with them, enforced or not.
-fn pinned_tools(settings: &Settings, server: &str) -> Option<BTreeMap<String, serde_json::Value>> {
-    let path = &settings.policy.pins.value;
+fn pinned_tools(
+    path: &std::path::Path,
+    server: &str,
+) -> Option<BTreeMap<String, serde_json::Value>> {
     match PinFile::load_or_empty(path) {
         Ok(file) => {
             let pins = file.servers.get(server)?;
@@ -415,9 +438,9 @@ fn pinned_tools(settings: &Settings, server: &str) -> Option<BTreeMap<String, se
     }
 }
 
-/// The redactor of the trail. `Err` is an exit status: a bad pattern or an
-/// unusable key file is a configuration error.
-fn redactor(settings: &Settings) -> Result<Redactor, i32> {
+/// What the redactor of the trail is built from (on the auditor thread).
+/// `Err` is an exit status: an unusable key file is a configuration error.
+fn redact_config(settings: &Settings) -> Result<RedactConfig, i32> {
     let a = &settings.audit;
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         eprintln!("mcp-blackbox: {what}: {e}");
@@ -440,7 +463,7 @@ fn redactor(settings: &Settings) -> Result<Redactor, i32> {
         max_field_chars: a.max_field_chars.value.get() as usize,
         hmac_key,
     };
-    Redactor::new(&config).map_err(|e| fail("audit.redact_patterns", &e))
+    Ok(config)
 }
 
 /// The checkpoint signer, if a signing key is configured. `Err` is an exit
