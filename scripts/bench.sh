@@ -11,7 +11,7 @@
 #
 # Environment:
 #   ROUNDS=5              rounds of the four configurations
-#   CONFIGS="direct relay_threads relay_tokio mcp-blackbox"
+#   CONFIGS="direct relay_threads relay_tokio mcp-blackbox"  (also: mcp-blackbox-policy, 100 rules)
 #   LOADGEN_ARGS=""       extra loadgen flags, e.g. "--seq-calls 1000"
 #   PIPELINE_ARGS=""      extra bench_pipeline flags
 #   SKIP_BUILD=1          use the existing release binaries
@@ -45,9 +45,19 @@ command_for() {
         direct) echo "$SERVER" ;;
         relay_threads | relay_tokio) echo "$BIN/$1 -- $SERVER" ;;
         mcp-blackbox) echo "$BIN/mcp-blackbox --audit-dir $2 -- $SERVER" ;;
+        # The in-line gate with 100 rules (none matching the bench tools, so every
+        # tools/call is parsed and checked against all of them, and forwarded).
+        mcp-blackbox-policy) echo "$BIN/mcp-blackbox --config $TMP/policy-100.toml --audit-dir $2 -- $SERVER" ;;
         *) echo "bench.sh: unknown configuration $1" >&2; return 1 ;;
     esac
 }
+
+# 100 deny rules for tools the bench server does not have: the gate is active
+# and checks every call against all of them (issue 6: the relay cost of
+# enforcement). Add `mcp-blackbox-policy` to CONFIGS to measure it.
+for n in $(seq 1 100); do
+    printf '[[rules]]\nname = "rule-%s"\ntool = "forbidden_%s_*"\naction = "deny"\n' "$n" "$n"
+done >"$TMP/policy-100.toml"
 
 echo "bench.sh: $ROUNDS rounds of: $CONFIGS -> $OUT" >&2
 for round in $(seq 1 "$ROUNDS"); do
