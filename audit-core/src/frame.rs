@@ -4,7 +4,7 @@
 //! Framing never fails: a line is a frame whatever it holds, and whether it is
 //! JSON-RPC is the classifier's question (STYLE habit 4).
 //!
-//! The relay hands us the chunks it has already written, exactly as read. Lines
+//! The relay hands us the chunks it relays, exactly as read. Lines
 //! wholly inside one chunk become frames by reference count (`Bytes::slice`, no
 //! copy); only a line split across reads is copied, into a buffer that never
 //! grows past the parse limit. A longer line is *oversized*: we keep its first

@@ -9,7 +9,7 @@
 //!                                                             ──▶ sink::Writer (JSONL files)
 //! ```
 //!
-//! The relay only hands [`bytes::Bytes`] it has already written to the peer to
+//! The relay only hands the [`bytes::Bytes`] it relays (just before writing them to the peer) to
 //! [`handoff::AuditHandle::offer`], which never blocks. Everything after that
 //! happens on the auditor's own threads.
 

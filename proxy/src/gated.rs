@@ -255,13 +255,7 @@ pub fn client_to_server(
             &may_refuse,
         );
         input.close();
-        if let Some(a) = &audit {
-            a.try_control(AuditMsg::Eof {
-                direction: Direction::ClientToServer,
-                at: Instant::now(),
-            });
-        }
-        let _ = lifecycle.send(Lifecycle::ClientEof);
+        crate::relay::end_of_stream(Direction::ClientToServer, audit.as_ref(), &lifecycle);
     })
 }
 
@@ -303,13 +297,7 @@ pub fn server_to_client(
             &mut judge,
             &|_| false,
         );
-        if let Some(a) = &audit {
-            a.send_control(AuditMsg::Eof {
-                direction: Direction::ServerToClient,
-                at: Instant::now(),
-            });
-        }
-        let _ = lifecycle.send(Lifecycle::ServerEof);
+        crate::relay::end_of_stream(Direction::ServerToClient, audit.as_ref(), &lifecycle);
     })
 }
 

@@ -141,13 +141,7 @@ pub fn client_to_server(
             }
         }
         input.close();
-        if let Some(a) = &audit {
-            a.try_control(AuditMsg::Eof {
-                direction: Direction::ClientToServer,
-                at: Instant::now(),
-            });
-        }
-        let _ = lifecycle.send(Lifecycle::ClientEof);
+        crate::relay::end_of_stream(Direction::ClientToServer, audit.as_ref(), &lifecycle);
     })
 }
 
@@ -178,14 +172,34 @@ pub fn server_to_client(
                 let _ = lifecycle.send(Lifecycle::ClientGone);
             }
         }
-        if let Some(a) = &audit {
-            a.send_control(AuditMsg::Eof {
-                direction: Direction::ServerToClient,
-                at: Instant::now(),
-            });
-        }
-        let _ = lifecycle.send(Lifecycle::ServerEof);
+        crate::relay::end_of_stream(Direction::ServerToClient, audit.as_ref(), &lifecycle);
     })
+}
+
+/// A pump's stream ended: tells the auditor (to finish a last unterminated
+/// line) and the lifecycle loop. The server's end of stream waits for room in
+/// the queue: the auditor must see it before `End`. The client's end never
+/// waits: the auditor may already be gone when a client closes late.
+pub(crate) fn end_of_stream(
+    direction: Direction,
+    audit: Option<&AuditHandle>,
+    lifecycle: &Sender<Lifecycle>,
+) {
+    let eof = AuditMsg::Eof {
+        direction,
+        at: Instant::now(),
+    };
+    let event = match direction {
+        Direction::ClientToServer => {
+            audit.map(|a| a.try_control(eof));
+            Lifecycle::ClientEof
+        }
+        Direction::ServerToClient => {
+            audit.map(|a| a.send_control(eof));
+            Lifecycle::ServerEof
+        }
+    };
+    let _ = lifecycle.send(event);
 }
 
 pub(crate) fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {

@@ -377,12 +377,7 @@ fn audit_target(settings: &Settings) -> Result<Option<SinkTarget>, i32> {
             settings.audit.dir.source != Source::Default,
         ),
     };
-    let check = match &target {
-        SinkTarget::Dir(d) => sink::ensure_private_dir(d),
-        SinkTarget::File(p) => check_writable(p),
-        SinkTarget::Stderr => Ok(()),
-    };
-    match check {
+    match sink::prepare_target(&target) {
         Ok(()) => Ok(Some(target)),
         Err(e) if explicit => {
             eprintln!("mcp-blackbox: {e}");
@@ -488,24 +483,6 @@ fn checkpointer(settings: &Settings) -> Result<Option<Checkpointer>, i32> {
             Err(2)
         }
     }
-}
-
-/// Fails fast on an audit file that cannot be opened for appending.
-fn check_writable(path: &std::path::Path) -> Result<(), sink::SinkError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        sink::ensure_private_dir(parent)?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map(|_| ())
-        .map_err(|source| sink::SinkError::Open {
-            path: path.to_owned(),
-            source,
-        })
 }
 
 /// The running audit pipeline of one session.

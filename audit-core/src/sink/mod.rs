@@ -153,22 +153,35 @@ pub fn spawn_writer_on(
     config: WriterConfig,
     mut storage: Box<dyn Storage>,
 ) -> Result<WriterHandle, SinkError> {
-    match &target {
-        SinkTarget::Dir(dir) => ensure_private_dir(dir)?,
+    prepare_target_on(&target, storage.as_mut())?;
+    writer::spawn(target, config, storage)
+}
+
+/// Makes `target` ready to be written: its directory (0700) exists and a
+/// single file can be opened for appending (created 0600). Callers that must
+/// fail fast before anything else starts check with this, then spawn the
+/// writer later.
+pub fn prepare_target(target: &SinkTarget) -> Result<(), SinkError> {
+    prepare_target_on(target, &mut OsStorage)
+}
+
+fn prepare_target_on(target: &SinkTarget, storage: &mut dyn Storage) -> Result<(), SinkError> {
+    match target {
+        SinkTarget::Dir(dir) => ensure_private_dir(dir),
         SinkTarget::File(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 ensure_private_dir(parent)?;
             }
             storage
                 .open_append(path)
+                .map(|_| ())
                 .map_err(|source| SinkError::Open {
                     path: path.clone(),
                     source,
-                })?;
+                })
         }
-        SinkTarget::Stderr => {}
+        SinkTarget::Stderr => Ok(()),
     }
-    writer::spawn(target, config, storage)
 }
 
 /// Creates `dir` and its parents with mode 0700.
