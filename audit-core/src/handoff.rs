@@ -2,11 +2,13 @@
 //! touches audit work.
 //!
 //! [`AuditHandle::offer`] never blocks and never copies: it pushes the `Bytes`
-//! the relay has just read (a reference count) onto one bounded lock-free
-//! FIFO queue shared by both relay threads, so a chunk offered before another,
-//! by any thread, is received first. Two limits apply, each with a counter
-//! for what went over it: the number of queued messages and the bytes they
-//! pin in memory. A chunk that does not fit is dropped *from the audit trail
+//! the relay has just read (a reference count) onto one lock-free FIFO queue
+//! shared by both relay threads (crossbeam's `SegQueue`: linearisable, so a
+//! chunk offered before another, by any thread, is received first; its slots
+//! are allocated in small blocks as needed, so a deep queue costs nothing
+//! until a burst fills it). Two limits apply, each with a counter for what
+//! went over it: the number of queued messages and the bytes they pin in
+//! memory. A chunk that does not fit is dropped *from the audit trail
 //! only* (it is relayed all the same); the next chunk that fits carries the
 //! loss, so the auditor can resynchronise its framing and record an
 //! `audit_dropped` event.
@@ -26,22 +28,22 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use crossbeam_queue::ArrayQueue;
+use crossbeam_queue::SegQueue;
 
 use crate::event::Direction;
 
-/// Default number of messages the hand-off queue holds.
-/// 4096 is four milliseconds of chunks at the busiest rate measured (the
-/// auditor naps at most [`NAP`] unless woken); every slot is allocated and
-/// touched up front, so a larger queue costs start-up time (and 16 KiB of
-/// messages was ~1.8 MB of page faults before the first byte was relayed).
-pub const DEFAULT_QUEUE_MESSAGES: usize = 4 * 1024;
-/// Default bytes the queued chunks may pin: 16 MiB, room for one frame of
-/// the default parse limit while the auditor works on the one before. The
-/// peak memory of the proxy is about three such frames (queue, framer,
-/// parsed result) plus a constant; a larger queue only raises the peak
-/// (docs/performance.md).
-pub const DEFAULT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// Default number of messages the hand-off queue holds: 64 Ki, so that the
+/// byte limit, not the count, bounds a burst of small chunks (the pipelined
+/// benchmark queues ~20k chunks while the auditor catches up). Slots are
+/// allocated only while used, ~80 bytes each.
+pub const DEFAULT_QUEUE_MESSAGES: usize = 64 * 1024;
+/// Default bytes the queued chunks may pin: 32 MiB. The auditor is slower
+/// than the relay on a burst of small calls (each frame is parsed, redacted
+/// and stamped; the relay only copies), so the queue absorbs the burst and
+/// the auditor catches up after it: 32 MiB holds the 50,000-call pipelined
+/// benchmark in full (~22 MB both ways) and two 16 MiB frames. It is also
+/// most of the proxy's peak memory (docs/performance.md).
+pub const DEFAULT_QUEUE_BYTES: usize = 32 * 1024 * 1024;
 /// How long the auditor parks, unwoken, when the queue is empty.
 pub const NAP: Duration = Duration::from_millis(1);
 /// Empty naps in a row after which the auditor sleeps until woken.
@@ -129,7 +131,10 @@ const ASLEEP: u8 = 2;
 /// What the senders and the receiver share.
 #[derive(Debug)]
 struct Shared {
-    queue: ArrayQueue<AuditMsg>,
+    queue: SegQueue<AuditMsg>,
+    /// Messages in `queue` (chunks and control messages).
+    queued: AtomicUsize,
+    max_messages: usize,
     pinned: AtomicUsize,
     max_bytes: usize,
     stats: Arc<HandoffStats>,
@@ -146,7 +151,7 @@ impl Shared {
         fence(Ordering::SeqCst); // orders our push before reading the state
         let wake = match self.auditor_state.load(Ordering::SeqCst) {
             ASLEEP => true,
-            NAPPING => always || self.queue.len() * 2 >= self.queue.capacity(),
+            NAPPING => always || self.half_full(),
             _ => always,
         };
         if wake {
@@ -156,8 +161,22 @@ impl Shared {
         }
     }
 
+    fn half_full(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) * 2 >= self.max_messages
+            || self.pinned.load(Ordering::Relaxed) * 2 >= self.max_bytes
+    }
+
+    /// Pushes a control message: never refused, never waits (there are a
+    /// handful per session, so they need no room of their own).
+    fn push_control(&self, msg: AuditMsg) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        self.queue.push(msg);
+        self.wake(true);
+    }
+
     fn pop(&self) -> Option<AuditMsg> {
         let msg = self.queue.pop()?;
+        self.queued.fetch_sub(1, Ordering::AcqRel);
         if let AuditMsg::Chunk { bytes, .. } = &msg {
             self.pinned.fetch_sub(bytes.len(), Ordering::AcqRel);
         }
@@ -185,7 +204,9 @@ pub struct AuditInbox {
 pub fn channel(messages: usize, bytes: usize) -> (AuditHandle, AuditInbox) {
     let stats = Arc::new(HandoffStats::default());
     let shared = Arc::new(Shared {
-        queue: ArrayQueue::new(messages.max(1)),
+        queue: SegQueue::new(),
+        queued: AtomicUsize::new(0),
+        max_messages: messages.max(1),
         pinned: AtomicUsize::new(0),
         max_bytes: bytes,
         stats: stats.clone(),
@@ -241,54 +262,32 @@ impl AuditHandle {
             self.lose(len);
             return;
         }
+        if shared.queued.fetch_add(1, Ordering::AcqRel) >= shared.max_messages {
+            shared.queued.fetch_sub(1, Ordering::AcqRel);
+            shared.pinned.fetch_sub(len, Ordering::AcqRel);
+            self.lose(len);
+            return;
+        }
         let lost_before = (self.pending.chunks > 0).then_some(self.pending);
-        let msg = AuditMsg::Chunk {
+        shared.queue.push(AuditMsg::Chunk {
             direction,
             at,
             bytes,
             lost_before,
-        };
-        match shared.queue.push(msg) {
-            Ok(()) => {
-                self.pending = Loss::default();
-                shared.wake(false);
-            }
-            Err(_) => {
-                shared.pinned.fetch_sub(len, Ordering::AcqRel);
-                self.lose(len);
-            }
-        }
+        });
+        self.pending = Loss::default();
+        shared.wake(false);
     }
 
-    /// Sends a control message, waiting for room if need be. For end-of-stream
-    /// and shutdown only, never for relayed bytes.
-    pub fn send_control(&self, mut msg: AuditMsg) -> bool {
-        loop {
-            if !self.shared.receiver_alive.load(Ordering::Acquire) {
-                return false;
-            }
-            match self.shared.queue.push(msg) {
-                Ok(()) => {
-                    self.shared.wake(true);
-                    return true;
-                }
-                Err(back) => {
-                    msg = back;
-                    self.shared.wake(true);
-                    std::thread::sleep(Duration::from_micros(100));
-                }
-            }
-        }
-    }
-
-    /// Tries to send a control message without waiting (from a relay thread).
-    pub fn try_control(&self, msg: AuditMsg) -> bool {
+    /// Sends a control message (end of stream, shutdown; never relayed
+    /// bytes). Control messages are never refused for room, so this never
+    /// waits; false if the auditor is gone.
+    pub fn send_control(&self, msg: AuditMsg) -> bool {
         if !self.shared.receiver_alive.load(Ordering::Acquire) {
             return false;
         }
-        let sent = self.shared.queue.push(msg).is_ok();
-        self.shared.wake(true);
-        sent
+        self.shared.push_control(msg);
+        true
     }
 
     /// The shared counters.

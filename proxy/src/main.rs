@@ -41,10 +41,13 @@ mod verify_cmd;
 use clap::Parser;
 
 fn main() {
-    // Large frames are freed back to the OS at once instead of lingering in
-    // per-thread malloc arenas (peak RSS with 16 MiB results).
+    // The relay's 256 KiB read buffers (and anything larger) are mapped on
+    // their own and unmapped when the auditor frees their last chunk, instead
+    // of fragmenting per-thread malloc arenas: with 1 MiB here, a burst that
+    // filled the hand-off queue left the peak RSS at ~95 MiB; with 128 KiB,
+    // ~54 MiB (docs/performance.md).
     // SAFETY: mallopt with a valid parameter, before any other thread exists.
-    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) };
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10) };
     let cli = cli::Cli::parse();
     let status = match cli.command {
         Some(command) => {

@@ -177,27 +177,22 @@ pub fn server_to_client(
 }
 
 /// A pump's stream ended: tells the auditor (to finish a last unterminated
-/// line) and the lifecycle loop. The server's end of stream waits for room in
-/// the queue: the auditor must see it before `End`. The client's end never
-/// waits: the auditor may already be gone when a client closes late.
+/// line; queued behind every chunk of that direction, so it arrives before
+/// `End`) and the lifecycle loop. Neither waits.
 pub(crate) fn end_of_stream(
     direction: Direction,
     audit: Option<&AuditHandle>,
     lifecycle: &Sender<Lifecycle>,
 ) {
-    let eof = AuditMsg::Eof {
-        direction,
-        at: Instant::now(),
-    };
+    if let Some(a) = audit {
+        a.send_control(AuditMsg::Eof {
+            direction,
+            at: Instant::now(),
+        });
+    }
     let event = match direction {
-        Direction::ClientToServer => {
-            audit.map(|a| a.try_control(eof));
-            Lifecycle::ClientEof
-        }
-        Direction::ServerToClient => {
-            audit.map(|a| a.send_control(eof));
-            Lifecycle::ServerEof
-        }
+        Direction::ClientToServer => Lifecycle::ClientEof,
+        Direction::ServerToClient => Lifecycle::ServerEof,
     };
     let _ = lifecycle.send(event);
 }

@@ -33,8 +33,10 @@ pub use writer::{system_clock, Rejected, WriterHandle, WriterReport};
 
 use crate::clock::utc_date;
 
-/// Default number of batches the writer queue holds.
-pub const DEFAULT_WRITER_QUEUE: usize = 1024;
+/// Default number of batches the writer queue holds. The auditor hands over
+/// a batch once it reaches 64 KiB and small batches at their exact size, so
+/// a full queue pins at most ~16 MiB while the disk catches up.
+pub const DEFAULT_WRITER_QUEUE: usize = 256;
 
 /// Where the audit lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
