@@ -25,7 +25,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
+use crate::classify::{Classifier, ClassifyConfig, SessionFacts, KEPT_RESULT_BYTES};
 use crate::clock::SessionClock;
 use crate::event::{Direction, Event, EventType, Outcome, Severity};
 use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
@@ -101,7 +101,13 @@ impl Auditor {
     pub fn new(config: AuditorConfig) -> Auditor {
         Auditor {
             c2s: Framer::new(Direction::ClientToServer, config.parse_limit),
-            s2c: Framer::new(Direction::ServerToClient, config.parse_limit),
+            // Answers over the record limit are recorded by size and hash
+            // only, so the server's lines are kept whole only up to it: a
+            // large result then costs one pass of hashing, not a copy.
+            s2c: Framer::new(
+                Direction::ServerToClient,
+                config.parse_limit.min(KEPT_RESULT_BYTES),
+            ),
             classifier: Classifier::new(config.classify, config.facts, config.clock),
             stamper: Stamper::with_random_seed(config.identity),
             clock: config.clock,
@@ -139,10 +145,7 @@ impl Auditor {
     /// record (in the next batch).
     fn hand_over(&mut self, writer: &WriterHandle) {
         if !self.batch.is_empty() {
-            writer.write(std::mem::replace(
-                &mut self.batch,
-                Vec::with_capacity(BATCH_BYTES * 2),
-            ));
+            writer.write(self.take_batch());
         }
         let mut any = false;
         while let Some(loss) = writer.take_losses() {
@@ -205,8 +208,19 @@ impl Auditor {
     }
 
     /// Takes the stamped lines so far (for callers driving [`Auditor::handle`]).
+    ///
+    /// A small batch leaves as an exact-size copy and the auditor keeps its
+    /// buffer: a queued batch then pins only the bytes it holds (a burst of
+    /// one-line batches with 128 KiB of capacity each was most of the proxy's
+    /// peak memory), and the next batch does not grow a fresh `Vec`.
     pub fn take_batch(&mut self) -> Vec<u8> {
-        std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_BYTES * 2))
+        if self.batch.len() < BATCH_BYTES {
+            let lines = self.batch.to_vec();
+            self.batch.clear();
+            lines
+        } else {
+            std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_BYTES * 2))
+        }
     }
 
     fn framer(&mut self, direction: Direction) -> &mut Framer {
