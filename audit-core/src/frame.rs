@@ -8,13 +8,16 @@
 //! wholly inside one chunk become frames by reference count (`Bytes::slice`, no
 //! copy); only a line split across reads is copied, into a buffer that never
 //! grows past the parse limit. A longer line is *oversized*: we keep its first
-//! [`OVERSIZED_PREFIX`] bytes for the record, count the rest, and emit it as one
-//! frame with its true length when its newline arrives. A peer that never sends
-//! a newline therefore costs us at most `limit` bytes.
+//! [`OVERSIZED_PREFIX`] bytes for the record, hash the whole line as it passes
+//! (SHA-256, so the record still identifies exactly what was relayed), count
+//! its length, and emit it as one frame when its newline arrives. A peer that
+//! never sends a newline therefore costs us at most `limit` bytes, and a line
+//! of any size costs one pass of hashing, not a copy.
 
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use sha2::{Digest, Sha256};
 
 use crate::event::Direction;
 
@@ -36,13 +39,22 @@ pub struct Frame {
     pub bytes: Bytes,
     /// Length of the whole line on the wire, terminator excluded.
     pub len: usize,
-    /// The line was longer than the parse limit; `bytes` is a prefix.
-    pub oversized: bool,
+    /// SHA-256 of the whole line (terminator excluded), for an oversized
+    /// line only: see [`Frame::oversized`].
+    pub sha256: Option<[u8; 32]>,
     /// The line ended with a newline (false only for a last line at end of stream).
     pub terminated: bool,
     /// Bytes before this line were lost by the hand-off, so its start may be
     /// missing.
     pub after_gap: bool,
+}
+
+impl Frame {
+    /// The line was longer than the parse limit: `bytes` is a prefix, and
+    /// `sha256` identifies the whole line.
+    pub fn oversized(&self) -> bool {
+        self.sha256.is_some()
+    }
 }
 
 /// Splits one direction's chunks into [`Frame`]s.
@@ -54,7 +66,8 @@ pub struct Framer {
     /// Length of the current (unterminated) line so far, including what an
     /// oversized line no longer holds in `partial`.
     partial_len: usize,
-    oversized: bool,
+    /// Hash of the current line so far, once it is oversized.
+    hasher: Option<Sha256>,
     after_gap: bool,
 }
 
@@ -66,7 +79,7 @@ impl Framer {
             limit: limit.max(OVERSIZED_PREFIX),
             partial: BytesMut::new(),
             partial_len: 0,
-            oversized: false,
+            hasher: None,
             after_gap: false,
         }
     }
@@ -76,13 +89,13 @@ impl Framer {
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', &chunk) {
             if self.partial_len == 0 {
-                out.push(self.frame(chunk.slice(start..nl), nl - start, false, true, at));
+                out.push(self.frame(chunk.slice(start..nl), nl - start, None, true, at));
             } else {
                 self.extend_partial(&chunk[start..nl]);
                 let len = std::mem::take(&mut self.partial_len);
                 let bytes = self.partial.split().freeze();
-                let oversized = std::mem::take(&mut self.oversized);
-                out.push(self.frame(bytes, len, oversized, true, at));
+                let digest = self.hasher.take().map(|h| h.finalize().into());
+                out.push(self.frame(bytes, len, digest, true, at));
             }
             start = nl + 1;
         }
@@ -96,8 +109,8 @@ impl Framer {
         if self.partial_len > 0 {
             let len = std::mem::take(&mut self.partial_len);
             let bytes = self.partial.split().freeze();
-            let oversized = std::mem::take(&mut self.oversized);
-            out.push(self.frame(bytes, len, oversized, false, at));
+            let digest = self.hasher.take().map(|h| h.finalize().into());
+            out.push(self.frame(bytes, len, digest, false, at));
         }
     }
 
@@ -106,7 +119,7 @@ impl Framer {
     pub fn gap(&mut self) {
         self.partial.clear();
         self.partial_len = 0;
-        self.oversized = false;
+        self.hasher = None;
         self.after_gap = true;
     }
 
@@ -117,12 +130,16 @@ impl Framer {
 
     fn extend_partial(&mut self, piece: &[u8]) {
         self.partial_len += piece.len();
-        if self.oversized {
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(piece);
             return;
         }
         if self.partial_len > self.limit {
-            // Keep only the prefix; release the rest of the buffer now.
-            self.oversized = true;
+            // Keep only the prefix; hash what we held, release the rest now.
+            let mut hasher = Sha256::new();
+            hasher.update(&self.partial);
+            hasher.update(piece);
+            self.hasher = Some(hasher);
             let keep = OVERSIZED_PREFIX.saturating_sub(self.partial.len());
             self.partial
                 .extend_from_slice(&piece[..keep.min(piece.len())]);
@@ -137,7 +154,7 @@ impl Framer {
         &mut self,
         bytes: Bytes,
         len: usize,
-        oversized: bool,
+        sha256: Option<[u8; 32]>,
         terminated: bool,
         at: Instant,
     ) -> Frame {
@@ -146,7 +163,7 @@ impl Framer {
             at,
             bytes,
             len,
-            oversized,
+            sha256,
             terminated,
             after_gap: std::mem::take(&mut self.after_gap),
         }
@@ -193,11 +210,13 @@ mod tests {
         let big = vec![b'x'; 10_000];
         let out = frames(5000, &[&big[..3000], &big[3000..], b"\n{}\n"]);
         assert_eq!(out.len(), 2);
-        assert!(out[0].oversized);
+        assert!(out[0].oversized());
         assert_eq!(out[0].len, 10_000);
         assert_eq!(out[0].bytes.len(), OVERSIZED_PREFIX);
+        assert_eq!(out[0].sha256, Some(Sha256::digest(&big).into()));
         assert_eq!(&out[1].bytes[..], b"{}");
-        assert!(!out[1].oversized);
+        assert_eq!(out[1].sha256, None);
+        assert!(!out[1].oversized());
     }
 
     #[test]

@@ -130,6 +130,11 @@ impl PendingTable {
         Ok(())
     }
 
+    /// The request with this id, left in the table.
+    pub fn get(&self, id: &RawValue) -> Option<&Pending> {
+        self.by_id.get(id.get())
+    }
+
     /// The request answered by a response with this id.
     pub fn remove(&mut self, id: &RawValue) -> Option<Pending> {
         let p = self.by_id.remove(id.get())?;

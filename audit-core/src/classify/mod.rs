@@ -25,6 +25,7 @@ mod counts;
 mod envelope;
 mod methods;
 mod notify;
+mod oversized;
 pub mod params;
 mod request;
 mod response;
@@ -138,9 +139,8 @@ impl Classifier {
         self.counts.frames += 1;
         let at = self.clock.wall(frame.at);
         let dir = frame.direction;
-        if frame.oversized {
-            let reason = "frame_over_parse_limit";
-            self.violation(out, at, dir, reason, &frame.bytes, Some(frame.len));
+        if frame.oversized() {
+            self.oversized(frame, dir, at, out);
             return;
         }
         match envelope::parse(&frame.bytes) {

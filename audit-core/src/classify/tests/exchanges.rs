@@ -157,7 +157,7 @@ fn batches_mix_requests_notifications_and_answers() {
 }
 
 #[test]
-fn oversized_frames_are_violations_with_their_true_length() {
+fn oversized_frames_are_violations_with_their_true_length_and_hash() {
     let mut h = Harness::new();
     let mut frame = crate::frame::Frame {
         direction: Direction::ServerToClient,
@@ -166,19 +166,53 @@ fn oversized_frames_are_violations_with_their_true_length() {
             br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"xxxx"#,
         ),
         len: 20_000_000,
-        oversized: true,
+        sha256: Some([0xab; 32]),
         terminated: true,
         after_gap: false,
     };
     let mut out = Vec::new();
     h.c.observe(&frame, &mut out);
+    // No request 1 is pending: nothing to complete.
     assert_eq!(types(&out), ["session_start", "protocol_violation"]);
     assert_eq!(out[1].details["reason"], "frame_over_parse_limit");
     assert_eq!(out[1].details["frame_bytes"], 20_000_000);
-    frame.oversized = false;
+    assert_eq!(out[1].details["frame_sha256"], "ab".repeat(32));
+    frame.sha256 = None;
     frame.bytes = bytes::Bytes::from_static(b"\"half a line");
     frame.after_gap = true;
     out.clear();
     h.c.observe(&frame, &mut out);
     assert_eq!(out[0].details["after_gap"], true);
+}
+
+#[test]
+fn an_oversized_answer_completes_its_call_by_size_and_hash() {
+    let mut h = Harness::new();
+    let call = h.c2s(r#"{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"read_file","arguments":{"path":"/x"}}}"#);
+    let frame = crate::frame::Frame {
+        direction: Direction::ServerToClient,
+        at: h.t0 + std::time::Duration::from_millis(5),
+        bytes: bytes::Bytes::from_static(
+            br#"{"jsonrpc":"2.0","id":"big","result":{"content":[{"type":"text","text":"xxxx"#,
+        ),
+        len: 20_000_000,
+        sha256: Some([0x01; 32]),
+        terminated: true,
+        after_gap: false,
+    };
+    let mut out = Vec::new();
+    h.c.observe(&frame, &mut out);
+    assert_eq!(types(&out), ["tool_result"]);
+    let e = &out[0];
+    assert_eq!(e.tool.as_deref(), Some("read_file"));
+    assert_eq!(
+        e.call_event_id,
+        call.last().and_then(|c| c.event_id.clone())
+    );
+    assert!(e.call_event_id.is_some());
+    assert_eq!(e.details["frame_bytes"], 20_000_000);
+    assert_eq!(e.details["frame_sha256"], "01".repeat(32));
+    assert_eq!(e.details["result_omitted"], "over_record_limit");
+    // It is answered: the end of the session abandons nothing.
+    assert!(!types(&h.end(ChildExit::Code(0))).contains(&"tool_abandoned"));
 }

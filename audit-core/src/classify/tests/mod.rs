@@ -51,7 +51,7 @@ impl Harness {
             at: self.t0 + Duration::from_millis(self.n * 10),
             bytes: Bytes::copy_from_slice(line),
             len: line.len(),
-            oversized: false,
+            sha256: None,
             terminated: true,
             after_gap: false,
         };
