@@ -35,8 +35,11 @@ use crate::clock::utc_date;
 
 /// Default number of batches the writer queue holds. The auditor hands over
 /// a batch once it reaches 64 KiB and small batches at their exact size, so
-/// a full queue pins at most ~16 MiB while the disk catches up.
-pub const DEFAULT_WRITER_QUEUE: usize = 256;
+/// a full queue pins at most ~4 MiB; past that the auditor waits (policy
+/// `block`), and the hand-off queue, bounded in bytes, absorbs the rest.
+/// The writer coalesces whatever is queued into one append, so a short
+/// queue costs no extra writes.
+pub const DEFAULT_WRITER_QUEUE: usize = 64;
 
 /// Where the audit lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
