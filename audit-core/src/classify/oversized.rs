@@ -145,10 +145,14 @@ impl Classifier {
     ) {
         let digest = frame.sha256.map(hex::encode).unwrap_or_default();
         let sniffed = sniff(&frame.bytes);
-        if let Some(e) = self.oversized_answer(&sniffed, frame.len, dir, at) {
-            let e = e.detail("frame_sha256", digest);
-            self.emit(e, out);
-            return;
+        match self.oversized_answer(&sniffed, frame.len, dir, at) {
+            Some(Some(e)) => {
+                let e = e.detail("frame_sha256", digest);
+                self.emit(e, out);
+                return;
+            }
+            Some(None) => return, // after a cancellation: already ended
+            None => {}
         }
         let e = self
             .violation_event(
@@ -162,16 +166,17 @@ impl Classifier {
         self.emit(e, out);
     }
 
-    /// The completion event of the request this oversized answer is for:
-    /// `None` (and the request stays pending) when it is not an answer we
-    /// can record without its body.
+    /// The completion event of the request this oversized answer is for;
+    /// `Some(None)` for an answer to a cancelled request (its terminal event
+    /// is written already); `None`, and the request stays pending, when it
+    /// is not an answer we can record without its body.
     fn oversized_answer(
         &mut self,
         s: &Sniffed<'_>,
         len: usize,
         dir: Direction,
         at: SystemTime,
-    ) -> Option<Event> {
+    ) -> Option<Option<Event>> {
         if s.jsonrpc != Some("2.0") || s.method.is_some() || !(s.result || s.error) {
             return None;
         }
@@ -191,14 +196,14 @@ impl Classifier {
         self.counts.responses += 1;
         if p.cancelled.is_some() {
             self.counts.answers_after_cancel += 1;
-            return None;
+            return Some(None);
         }
         let mut e = self.event_for(&p, event_type, dir, at);
         e.arguments = p.arguments.clone();
-        Some(
+        Some(Some(
             e.detail("frame_bytes", len)
                 .detail("result_omitted", "over_record_limit"),
-        )
+        ))
     }
 }
 

@@ -216,3 +216,23 @@ fn an_oversized_answer_completes_its_call_by_size_and_hash() {
     // It is answered: the end of the session abandons nothing.
     assert!(!types(&h.end(ChildExit::Code(0))).contains(&"tool_abandoned"));
 }
+
+#[test]
+fn an_oversized_answer_after_cancellation_adds_nothing() {
+    let mut h = Harness::new();
+    h.c2s(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"read_file"}}"#);
+    let cancelled = h.c2s(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}}"#);
+    assert!(types(&cancelled).contains(&"tool_cancelled"));
+    let frame = crate::frame::Frame {
+        direction: Direction::ServerToClient,
+        at: h.t0,
+        bytes: bytes::Bytes::from_static(br#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"#),
+        len: 5_000_000,
+        sha256: Some([0; 32]),
+        terminated: true,
+        after_gap: false,
+    };
+    let mut out = Vec::new();
+    h.c.observe(&frame, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+}
