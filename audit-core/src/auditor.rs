@@ -12,8 +12,10 @@
 //! 4. the batch goes to the writer when the inbox is momentarily empty or the
 //!    batch is large, so a burst costs few `write` calls.
 //!
-//! On [`AuditMsg::End`] both framers are finished (a last line without
-//! newline is still a frame), `session_end` is written, and `run` returns.
+//! On [`AuditMsg::End`] the writer first settles (every batch queued so far
+//! is tried, so all its losses are known and announced), then both framers
+//! are finished (a last line without newline is still a frame),
+//! `session_end` is written, and `run` returns.
 //!
 //! Two more kinds of event are the auditor's own: `audit_dropped`, for chunks
 //! the hand-off could not queue (reported with the next chunk of the same
@@ -125,10 +127,10 @@ impl Auditor {
     /// Runs until [`AuditMsg::End`] (or every sender is gone), feeding `writer`.
     pub fn run(mut self, inbox: AuditInbox, writer: &WriterHandle) -> AuditorReport {
         while let Some(msg) = inbox.recv() {
-            let mut done = self.handle(msg);
+            let mut done = self.receive(msg, writer);
             while !done {
                 let Some(more) = inbox.try_recv() else { break };
-                done = self.handle(more);
+                done = self.receive(more, writer);
                 if self.batch.len() >= BATCH_BYTES {
                     self.hand_over(writer);
                 }
@@ -141,12 +143,29 @@ impl Auditor {
         self.report
     }
 
+    /// [`Auditor::handle`], after the writer has settled when `msg` ends the
+    /// session: every loss of the writer goes on record before `session_end`
+    /// (a loss found after it could not be announced any more).
+    fn receive(&mut self, msg: AuditMsg, writer: &WriterHandle) -> bool {
+        if matches!(msg, AuditMsg::End(_)) {
+            self.hand_over(writer);
+            writer.settle();
+            self.record_writer_losses(writer);
+        }
+        self.handle(msg)
+    }
+
     /// Gives the batch to the writer, then puts what the writer lost so far on
     /// record (in the next batch).
     fn hand_over(&mut self, writer: &WriterHandle) {
         if !self.batch.is_empty() {
             writer.write(self.take_batch());
         }
+        self.record_writer_losses(writer);
+    }
+
+    /// Puts what the writer lost so far on record (in the batch).
+    fn record_writer_losses(&mut self, writer: &WriterHandle) {
         let mut any = false;
         while let Some(loss) = writer.take_losses() {
             self.writer_lost(loss);

@@ -25,6 +25,27 @@ fn writes_private_daily_file() {
     assert_eq!(dmode, 0o700);
 }
 
+#[test]
+fn settle_returns_once_every_queued_batch_was_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("one.jsonl");
+    let w = spawn_writer(SinkTarget::File(path.clone()), 4).unwrap();
+    for n in 0..100 {
+        w.write(format!("{{\"n\":{n}}}\n").into_bytes());
+    }
+    w.settle();
+    // Still running, yet everything queued before settle is in the file.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 100);
+    w.write(b"{\"n\":100}\n".to_vec());
+    w.settle();
+    w.settle(); // a barrier with nothing before it
+    assert_eq!(
+        w.finish(Duration::from_secs(10)).unwrap().lines_written,
+        101
+    );
+}
+
 mod faults {
     use super::super::losses::Ledger;
     use super::super::writer::WriterCore;

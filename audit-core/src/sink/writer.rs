@@ -54,7 +54,7 @@ pub struct Rejected {
 /// The sending side of the writer queue.
 #[derive(Debug)]
 pub struct WriterHandle {
-    tx: SyncSender<Vec<u8>>,
+    tx: SyncSender<Job>,
     done: Receiver<()>,
     join: JoinHandle<WriterReport>,
     ledger: Arc<Ledger>,
@@ -69,8 +69,10 @@ impl WriterHandle {
     pub fn write(&self, batch: Vec<u8>) {
         match self.when_full {
             QueueFullPolicy::Block => {
-                if let Err(e) = self.tx.send(batch) {
-                    self.ledger.record(&e.0, LossReason::Storage);
+                if let Err(e) = self.tx.send(Job::Lines(batch)) {
+                    if let Job::Lines(batch) = e.0 {
+                        self.ledger.record(&batch, LossReason::Storage);
+                    }
                 }
             }
             QueueFullPolicy::Drop => {
@@ -82,15 +84,29 @@ impl WriterHandle {
     /// Queues a batch if there is room, never waiting. A refused batch is
     /// counted in [`WriterHandle::take_losses`].
     pub fn try_write(&self, batch: Vec<u8>) -> Result<(), Rejected> {
-        let (batch, reason) = match self.tx.try_send(batch) {
+        let (job, reason) = match self.tx.try_send(Job::Lines(batch)) {
             Ok(()) => return Ok(()),
-            Err(TrySendError::Full(b)) => (b, LossReason::QueueFull),
-            Err(TrySendError::Disconnected(b)) => (b, LossReason::Storage),
+            Err(TrySendError::Full(j)) => (j, LossReason::QueueFull),
+            Err(TrySendError::Disconnected(j)) => (j, LossReason::Storage),
+        };
+        let Job::Lines(batch) = job else {
+            unreachable!("try_write sends lines")
         };
         let lines = memchr::memchr_iter(b'\n', &batch).count() as u64;
         self.dropped.fetch_add(lines, Ordering::Relaxed);
         self.ledger.record(&batch, reason);
         Err(Rejected { lines })
+    }
+
+    /// Waits until the writer has tried every batch queued before this call,
+    /// so that [`WriterHandle::take_losses`] then knows all their losses.
+    /// The auditor calls it before `session_end`: a loss found later could
+    /// not be put on record any more. Waits for the disk like `write` does.
+    pub fn settle(&self) {
+        let (ack, done) = sync_channel(1);
+        if self.tx.send(Job::Barrier(ack)).is_ok() {
+            let _ = done.recv();
+        }
     }
 
     /// Lines lost since the last call (queue full, or disk trouble), one
@@ -147,16 +163,40 @@ pub(crate) fn spawn(
     })
 }
 
-fn run(core: &mut WriterCore, rx: Receiver<Vec<u8>>, always: bool) {
-    while let Ok(mut batch) = rx.recv() {
+/// What the writer thread is asked to do.
+enum Job {
+    /// Append these complete lines.
+    Lines(Vec<u8>),
+    /// Answer once every job before this one is done ([`WriterHandle::settle`]).
+    Barrier(SyncSender<()>),
+}
+
+fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool) {
+    let mut next = rx.recv().ok();
+    while let Some(job) = next.take() {
+        let mut batch = match job {
+            Job::Lines(batch) => batch,
+            Job::Barrier(ack) => {
+                let _ = ack.send(());
+                next = rx.recv().ok();
+                continue;
+            }
+        };
         // Under `always` each batch is its own write + fsync.
         while !always && batch.len() < COALESCE_BYTES {
             match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
+                Ok(Job::Lines(more)) => batch.extend_from_slice(&more),
+                Ok(barrier) => {
+                    next = Some(barrier); // after this write
+                    break;
+                }
                 Err(_) => break,
             }
         }
         core.write(&batch);
+        if next.is_none() {
+            next = rx.recv().ok();
+        }
     }
 }
 

@@ -221,7 +221,8 @@ fn an_oversized_answer_completes_its_call_by_size_and_hash() {
 fn an_oversized_answer_after_cancellation_adds_nothing() {
     let mut h = Harness::new();
     h.c2s(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"read_file"}}"#);
-    let cancelled = h.c2s(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}}"#);
+    let cancelled =
+        h.c2s(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}}"#);
     assert!(types(&cancelled).contains(&"tool_cancelled"));
     let frame = crate::frame::Frame {
         direction: Direction::ServerToClient,
