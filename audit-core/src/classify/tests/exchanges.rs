@@ -156,20 +156,33 @@ fn batches_mix_requests_notifications_and_answers() {
     assert_eq!(abandoned[1].details["counts"]["batches"], 1);
 }
 
+/// A server line of `len` bytes over the parse limit: its `prefix` and hash.
+fn oversized_answer(
+    at: std::time::Instant,
+    prefix: &'static [u8],
+    len: usize,
+    sha256: [u8; 32],
+) -> crate::frame::Frame {
+    crate::frame::Frame {
+        direction: Direction::ServerToClient,
+        at,
+        bytes: bytes::Bytes::from_static(prefix),
+        len,
+        sha256: Some(sha256),
+        terminated: true,
+        after_gap: false,
+    }
+}
+
 #[test]
 fn oversized_frames_are_violations_with_their_true_length_and_hash() {
     let mut h = Harness::new();
-    let mut frame = crate::frame::Frame {
-        direction: Direction::ServerToClient,
-        at: h.t0,
-        bytes: bytes::Bytes::from_static(
-            br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"xxxx"#,
-        ),
-        len: 20_000_000,
-        sha256: Some([0xab; 32]),
-        terminated: true,
-        after_gap: false,
-    };
+    let mut frame = oversized_answer(
+        h.t0,
+        br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"xxxx"#,
+        20_000_000,
+        [0xab; 32],
+    );
     let mut out = Vec::new();
     h.c.observe(&frame, &mut out);
     // No request 1 is pending: nothing to complete.
@@ -189,17 +202,12 @@ fn oversized_frames_are_violations_with_their_true_length_and_hash() {
 fn an_oversized_answer_completes_its_call_by_size_and_hash() {
     let mut h = Harness::new();
     let call = h.c2s(r#"{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"read_file","arguments":{"path":"/x"}}}"#);
-    let frame = crate::frame::Frame {
-        direction: Direction::ServerToClient,
-        at: h.t0 + std::time::Duration::from_millis(5),
-        bytes: bytes::Bytes::from_static(
-            br#"{"jsonrpc":"2.0","id":"big","result":{"content":[{"type":"text","text":"xxxx"#,
-        ),
-        len: 20_000_000,
-        sha256: Some([0x01; 32]),
-        terminated: true,
-        after_gap: false,
-    };
+    let frame = oversized_answer(
+        h.t0 + std::time::Duration::from_millis(5),
+        br#"{"jsonrpc":"2.0","id":"big","result":{"content":[{"type":"text","text":"xxxx"#,
+        20_000_000,
+        [0x01; 32],
+    );
     let mut out = Vec::new();
     h.c.observe(&frame, &mut out);
     assert_eq!(types(&out), ["tool_result"]);
@@ -224,15 +232,12 @@ fn an_oversized_answer_after_cancellation_adds_nothing() {
     let cancelled =
         h.c2s(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}}"#);
     assert!(types(&cancelled).contains(&"tool_cancelled"));
-    let frame = crate::frame::Frame {
-        direction: Direction::ServerToClient,
-        at: h.t0,
-        bytes: bytes::Bytes::from_static(br#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"#),
-        len: 5_000_000,
-        sha256: Some([0; 32]),
-        terminated: true,
-        after_gap: false,
-    };
+    let frame = oversized_answer(
+        h.t0,
+        br#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"#,
+        5_000_000,
+        [0; 32],
+    );
     let mut out = Vec::new();
     h.c.observe(&frame, &mut out);
     assert!(out.is_empty(), "{out:?}");
