@@ -35,7 +35,7 @@ use crate::event::Direction;
 /// Default number of messages the hand-off queue holds: 64 Ki, so that the
 /// byte limit, not the count, bounds a burst of small chunks (the pipelined
 /// benchmark queues ~20k chunks while the auditor catches up). Slots are
-/// allocated only while used, ~80 bytes each.
+/// allocated only while used, about 100 bytes each.
 pub const DEFAULT_QUEUE_MESSAGES: usize = 64 * 1024;
 /// Default bytes the queued chunks may pin: 32 MiB. The auditor is slower
 /// than the relay on a burst of small calls (each frame is parsed, redacted
@@ -279,15 +279,26 @@ impl AuditHandle {
         shared.wake(false);
     }
 
-    /// Sends a control message (end of stream, shutdown; never relayed
-    /// bytes). Control messages are never refused for room, so this never
-    /// waits; false if the auditor is gone.
+    /// Sends a control message (end of stream, shutdown: a handful per
+    /// session). Never refused for room, so this never waits; false if the
+    /// auditor is gone.
     pub fn send_control(&self, msg: AuditMsg) -> bool {
         if !self.shared.receiver_alive.load(Ordering::Acquire) {
             return false;
         }
         self.shared.push_control(msg);
         true
+    }
+
+    /// Sends a message a peer can cause without limit (a refused call),
+    /// never waiting: false, and nothing queued, if the queue holds its
+    /// maximum number of messages or the auditor is gone.
+    pub fn try_control(&self, msg: AuditMsg) -> bool {
+        let shared = &*self.shared;
+        if shared.queued.load(Ordering::Acquire) >= shared.max_messages {
+            return false;
+        }
+        self.send_control(msg)
     }
 
     /// The shared counters.
@@ -468,6 +479,28 @@ mod tests {
         }
         drop(h);
         assert_eq!(auditor.join().unwrap(), (Some(b"x".to_vec()), true));
+    }
+
+    #[test]
+    fn refusals_respect_the_message_limit_and_ends_of_stream_never_wait() {
+        let (mut h, inbox) = channel(1, 1 << 20);
+        let t = Instant::now();
+        h.offer(Direction::ClientToServer, t, Bytes::from_static(b"a"));
+        let refused = AuditMsg::Refused {
+            at: t,
+            frame: Bytes::from_static(b"{}"),
+            reply: Bytes::new(),
+            rule: "r".into(),
+            dry_run: false,
+        };
+        assert!(!h.try_control(refused), "a full queue refuses a refusal");
+        let eof = AuditMsg::Eof {
+            direction: Direction::ClientToServer,
+            at: t,
+        };
+        assert!(h.send_control(eof), "an end of stream always gets in");
+        assert!(matches!(inbox.recv(), Some(AuditMsg::Chunk { .. })));
+        assert!(matches!(inbox.recv(), Some(AuditMsg::Eof { .. })));
     }
 
     #[test]

@@ -192,7 +192,7 @@ impl Sink<'_> {
                 }
                 Piece::Refused { frame, reply, rule } => {
                     if let Some(a) = self.audit.as_mut() {
-                        a.send_control(AuditMsg::Refused {
+                        a.try_control(AuditMsg::Refused {
                             at,
                             frame,
                             reply: reply.clone(),
@@ -206,7 +206,7 @@ impl Sink<'_> {
                 }
                 Piece::DryRun { frame, rule } => {
                     if let Some(a) = self.audit.as_mut() {
-                        a.send_control(AuditMsg::Refused {
+                        a.try_control(AuditMsg::Refused {
                             at,
                             frame,
                             reply: Bytes::new(),
