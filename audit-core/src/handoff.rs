@@ -291,14 +291,21 @@ impl AuditHandle {
     }
 
     /// Sends a message a peer can cause without limit (a refused call),
-    /// never waiting: false, and nothing queued, if the queue holds its
-    /// maximum number of messages or the auditor is gone.
-    pub fn try_control(&self, msg: AuditMsg) -> bool {
+    /// never waiting. If the queue holds its maximum number of messages or
+    /// the auditor is gone, nothing is queued and the refused frame counts as
+    /// lost, like a chunk that did not fit: the next chunk carries the loss,
+    /// so it is on record as `audit_dropped`.
+    pub fn try_control(&mut self, msg: AuditMsg) -> bool {
+        let len = match &msg {
+            AuditMsg::Refused { frame, .. } => frame.len(),
+            _ => 0,
+        };
         let shared = &*self.shared;
-        if shared.queued.load(Ordering::Acquire) >= shared.max_messages {
-            return false;
+        if shared.queued.load(Ordering::Acquire) < shared.max_messages && self.send_control(msg) {
+            return true;
         }
-        self.send_control(msg)
+        self.lose(len);
+        false
     }
 
     /// The shared counters.
@@ -494,6 +501,7 @@ mod tests {
             dry_run: false,
         };
         assert!(!h.try_control(refused), "a full queue refuses a refusal");
+        assert_eq!(h.stats().dropped_bytes.load(Ordering::Relaxed), 2);
         let eof = AuditMsg::Eof {
             direction: Direction::ClientToServer,
             at: t,
