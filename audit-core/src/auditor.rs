@@ -27,7 +27,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::classify::{Classifier, ClassifyConfig, SessionFacts, KEPT_RESULT_BYTES};
+use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
 use crate::clock::SessionClock;
 use crate::event::{Direction, Event, EventType, Outcome, Severity};
 use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
@@ -103,13 +103,11 @@ impl Auditor {
     pub fn new(config: AuditorConfig) -> Auditor {
         Auditor {
             c2s: Framer::new(Direction::ClientToServer, config.parse_limit),
-            // Answers over the record limit are recorded by size and hash
-            // only, so the server's lines are kept whole only up to it: a
-            // large result then costs one pass of hashing, not a copy.
-            s2c: Framer::new(
-                Direction::ServerToClient,
-                config.parse_limit.min(KEPT_RESULT_BYTES),
-            ),
+            // Kept whole up to the parse limit like the client's: an answer
+            // can only be matched to its call from the whole line when the
+            // serialiser writes `result` before `id`, as the TypeScript SDK
+            // does (classify/oversized.rs).
+            s2c: Framer::new(Direction::ServerToClient, config.parse_limit),
             classifier: Classifier::new(config.classify, config.facts, config.clock),
             stamper: Stamper::with_random_seed(config.identity),
             clock: config.clock,
@@ -374,5 +372,64 @@ impl Auditor {
         cp.sign_next(&mut e, &self.stamper, now);
         self.stamp(&e);
         self.since_checkpoint = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stamp::sha256_hex;
+    use bytes::Bytes;
+    use serde_json::Value;
+
+    fn events_of(batch: &[u8]) -> Vec<Value> {
+        batch
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    }
+
+    /// The TypeScript SDK writes `result` before `id`: a large answer must be
+    /// read whole to be matched, so the server's lines are kept whole up to
+    /// the parse limit, not only up to the record limit.
+    #[test]
+    fn a_large_result_written_before_its_id_completes_its_call() {
+        let identity = SessionIdentity {
+            session_id: "s".into(),
+            server: "ts".into(),
+            user: "u".into(),
+        };
+        let mut auditor = Auditor::new(AuditorConfig::new(identity, SessionFacts::default()));
+        let t = Instant::now();
+        let call =
+            br#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"read_file"}}"#;
+        let mut c2s = call.to_vec();
+        c2s.push(b'\n');
+        let result = format!(
+            r#"{{"content":[{{"type":"text","text":"{}"}}]}}"#,
+            "x".repeat(3 << 20)
+        );
+        let line = format!(r#"{{"result":{result},"jsonrpc":"2.0","id":9}}"#);
+        let chunk = |direction, bytes: Vec<u8>| AuditMsg::Chunk {
+            direction,
+            at: t,
+            bytes: Bytes::from(bytes),
+            lost_before: None,
+        };
+        auditor.handle(chunk(Direction::ClientToServer, c2s));
+        // The answer arrives in pipe-sized pieces, its newline last.
+        let mut s2c = line.clone().into_bytes();
+        s2c.push(b'\n');
+        for piece in s2c.chunks(64 * 1024) {
+            auditor.handle(chunk(Direction::ServerToClient, piece.to_vec()));
+        }
+        let events = events_of(&auditor.take_batch());
+        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["session_start", "tool_call", "tool_result"]);
+        let r = &events[2];
+        assert_eq!(r["details"]["result_sha256"], sha256_hex(result.as_bytes()));
+        assert_eq!(r["details"]["result_omitted"], "over_record_limit");
+        assert_eq!(r["call_event_id"], events[1]["event_id"]);
     }
 }

@@ -1,16 +1,19 @@
-//! Large answers through the real binary: a result over the record limit
-//! (1 MiB) and one over the parse limit (16 MiB) are relayed intact and
-//! recorded as their call's `tool_result`, by size and by the SHA-256 of the
-//! line exactly as the client received it; nothing is abandoned or dropped.
+//! Large answers through the real binary, relayed intact and recorded as
+//! their call's `tool_result` by size and hash: a result over the record
+//! limit (1 MiB) inside a line kept whole, by the SHA-256 of the result's
+//! JSON text; a line over the parse limit (16 MiB), by the SHA-256 of the
+//! line exactly as the client received it. Nothing is abandoned or dropped.
 //! (All traffic here is ~20 MiB, under the hand-off's 32 MiB: however slowly
 //! the auditor runs, nothing can be dropped, so the test needs no timing.)
 
+use std::collections::HashMap;
 use std::io::BufRead;
 
 use audit_core::stamp::sha256_hex;
 use blackbox_tests::audit::{of_type, only, AuditDir};
 use blackbox_tests::client::{initialize, proxy_command, tool_call, LineClient};
 use serde_json::json;
+use serde_json::value::RawValue;
 
 const BENCH_SERVER: &str = env!("CARGO_BIN_EXE_bench_server");
 
@@ -45,14 +48,23 @@ fn large_results_are_recorded_by_size_and_hash_of_the_relayed_line() {
     let results = of_type(&events, "tool_result");
     assert_eq!(results.len(), 2, "{results:#?}");
     let calls = of_type(&events, "tool_call");
-    for ((result, call), line) in results.iter().zip(&calls).zip(&lines) {
+    for (result, call) in results.iter().zip(&calls) {
         assert_eq!(result["call_event_id"], call["event_id"]);
         assert_eq!(result["tool"], "blob");
-        assert_eq!(result["details"]["frame_bytes"], line.len());
-        assert_eq!(result["details"]["frame_sha256"], sha256_hex(line));
         assert_eq!(result["details"]["result_omitted"], "over_record_limit");
         assert!(result.get("result").is_none());
     }
+    // 3 MiB: parsed whole, the result value hashed.
+    let members: HashMap<&str, &RawValue> = serde_json::from_slice(&lines[0]).unwrap();
+    let value = members["result"].get(); // as received, not re-serialised
+    assert_eq!(results[0]["details"]["result_bytes"], value.len());
+    assert_eq!(
+        results[0]["details"]["result_sha256"],
+        sha256_hex(value.as_bytes())
+    );
+    // Over 16 MiB: streamed, the whole line hashed.
+    assert_eq!(results[1]["details"]["frame_bytes"], lines[1].len());
+    assert_eq!(results[1]["details"]["frame_sha256"], sha256_hex(&lines[1]));
     for absent in ["tool_abandoned", "protocol_violation", "audit_dropped"] {
         assert!(of_type(&events, absent).is_empty(), "{absent}: {events:#?}");
     }

@@ -3,13 +3,15 @@
 //! The framer keeps the first [`crate::frame::OVERSIZED_PREFIX`] bytes of
 //! such a line and the SHA-256 of all of it. Here the prefix is *sniffed*: a
 //! lenient scan of the top-level members that fit in it (`jsonrpc`, `id`,
-//! `method`, and which of `result`/`error`/`params` starts), without
-//! parsing the cut value. Every MCP SDK writes `jsonrpc` and `id` before
-//! `result`, so a large answer is still matched to its request and recorded
-//! as that request's completion (`tool_result` with `result_omitted`); any
-//! other oversized frame stays a `protocol_violation` (`frame_over_parse_limit`),
-//! with the hash. A `tools/list` too large to read is a violation too: the
-//! catalog cannot compare what it cannot read, and says so.
+//! `method`, and whether `result` or `error` starts), without parsing the
+//! cut value. Where the serialiser writes `jsonrpc` and `id` before
+//! `result` (serde's sorted maps, the Python SDK's models), a large answer is
+//! still matched to its request and recorded as that request's completion
+//! (`tool_result` with `result_omitted`); the TypeScript SDK writes `result`
+//! first, and its over-limit answers stay unmatched. Any other oversized
+//! frame is a `protocol_violation` (`frame_over_parse_limit`), with the
+//! hash. A `tools/list` too large to read is a violation too: the catalog
+//! cannot compare what it cannot read, and says so.
 
 use std::time::SystemTime;
 
@@ -17,7 +19,7 @@ use serde_json::value::RawValue;
 
 use super::methods::{request_recording, Recording};
 use super::Classifier;
-use crate::event::{Direction, Event, EventType};
+use crate::event::{Direction, Event, EventType, Outcome, Severity};
 use crate::frame::Frame;
 
 /// The top-level members of a message's prefix that fit in it.
@@ -186,11 +188,14 @@ impl Classifier {
             Direction::ClientToServer => &mut self.from_server,
         };
         let recording = request_recording(&table.get(&id)?.method);
-        let event_type = match recording {
-            Recording::ToolCall => EventType::ToolResult,
-            Recording::Exchange(t) => t,
-            Recording::Generic => EventType::RpcRequest,
-            Recording::ToolsList | Recording::Session | Recording::Counted => return None,
+        // As `response` names them; an error whose body is cut is still a
+        // failure, though its code and message are not read.
+        let event_type = match (recording, s.error) {
+            (Recording::ToolCall | Recording::Generic, true) => EventType::RpcError,
+            (Recording::ToolCall, false) => EventType::ToolResult,
+            (Recording::Exchange(t), _) => t,
+            (Recording::Generic, false) => EventType::RpcRequest,
+            (Recording::ToolsList | Recording::Session | Recording::Counted, _) => return None,
         };
         let p = table.remove(&id)?;
         self.counts.responses += 1;
@@ -199,7 +204,11 @@ impl Classifier {
             return Some(None);
         }
         let mut e = self.event_for(&p, event_type, dir, at);
-        e.arguments = p.arguments.clone();
+        if s.error {
+            self.counts.rpc_errors += 1;
+            e = e.severity(Severity::Warning).outcome(Outcome::Failure);
+        }
+        e.arguments = p.arguments;
         Some(Some(
             e.detail("frame_bytes", len)
                 .detail("result_omitted", "over_record_limit"),

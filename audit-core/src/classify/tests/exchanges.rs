@@ -242,3 +242,20 @@ fn an_oversized_answer_after_cancellation_adds_nothing() {
     h.c.observe(&frame, &mut out);
     assert!(out.is_empty(), "{out:?}");
 }
+
+#[test]
+fn an_oversized_error_answer_is_a_failure_not_a_result() {
+    let mut h = Harness::new();
+    h.c2s(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"read_file"}}"#);
+    let frame = oversized_answer(
+        h.t0,
+        br#"{"jsonrpc":"2.0","id":5,"error":{"code":-32000,"message":"xxxx"#,
+        18_000_000,
+        [2; 32],
+    );
+    let mut out = Vec::new();
+    h.c.observe(&frame, &mut out);
+    assert_eq!(types(&out), ["rpc_error"]);
+    assert_eq!(out[0].outcome, Outcome::Failure);
+    assert_eq!(out[0].details["frame_sha256"], "02".repeat(32));
+}
