@@ -12,6 +12,9 @@
 //! 4. the batch goes to the writer when the inbox is momentarily empty or the
 //!    batch is large, so a burst costs few `write` calls.
 //!
+//! Working through a backlog, the auditor yields its core every
+//! [`YIELD_EVERY`], so that it never holds up the relay for long.
+//!
 //! On [`AuditMsg::End`] the writer first settles (every batch queued so far
 //! is tried, so all its losses are known and announced), then both framers
 //! are finished (a last line without newline is still a frame),
@@ -25,7 +28,7 @@
 //! seconds when a signing key is configured (`session_end` is signed too).
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
 use crate::clock::SessionClock;
@@ -40,6 +43,14 @@ use crate::stamp::{SessionIdentity, Stamper};
 
 /// A batch is handed to the writer once it holds this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
+
+/// After this long working without a pause, the auditor yields its core
+/// (`sched_yield`). On a two-core machine the relay's threads and both peers
+/// often wait for the core the auditor holds: without the yield a woken relay
+/// thread could wait out the rest of the auditor's time slice (most of the
+/// proxy's p99 latency, docs/performance.md); with it, it waits at most this
+/// long. When nothing else wants the core, the yield returns at once.
+const YIELD_EVERY: Duration = Duration::from_micros(5);
 
 /// Everything the auditor needs to know about its session.
 #[derive(Debug)]
@@ -125,10 +136,15 @@ impl Auditor {
     /// Runs until [`AuditMsg::End`] (or every sender is gone), feeding `writer`.
     pub fn run(mut self, inbox: AuditInbox, writer: &WriterHandle) -> AuditorReport {
         while let Some(msg) = inbox.recv() {
+            let mut since_yield = Instant::now();
             let mut done = self.receive(msg, writer);
             while !done {
                 let Some(more) = inbox.try_recv() else { break };
                 done = self.receive(more, writer);
+                if since_yield.elapsed() >= YIELD_EVERY {
+                    std::thread::yield_now();
+                    since_yield = Instant::now();
+                }
                 if self.batch.len() >= BATCH_BYTES {
                     self.hand_over(writer);
                 }
