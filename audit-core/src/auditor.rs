@@ -12,8 +12,9 @@
 //! 4. the batch goes to the writer when the inbox is momentarily empty or the
 //!    batch is large, so a burst costs few `write` calls.
 //!
-//! Working through a backlog, the auditor yields its core every
-//! [`YIELD_EVERY`], so that it never holds up the relay for long.
+//! Working through queued messages, the auditor yields its core every
+//! [`YIELD_EVERY`], so that it never holds up the relay for long, unless it is
+//! backlogged ([`AuditInbox::backlogged`]): then catching up comes first.
 //!
 //! On [`AuditMsg::End`] the writer first settles (every batch queued so far
 //! is tried, so all its losses are known and announced), then both framers
@@ -49,7 +50,10 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// often wait for the core the auditor holds: without the yield a woken relay
 /// thread could wait out the rest of the auditor's time slice (most of the
 /// proxy's p99 latency, docs/performance.md); with it, it waits at most this
-/// long. When nothing else wants the core, the yield returns at once.
+/// long. When nothing else wants the core, the yield returns at once. A
+/// backlogged auditor ([`AuditInbox::backlogged`]) does not yield: under a
+/// sustained load that fills both cores it would fall ever further behind
+/// until the hand-off drops chunks, so then it takes its fair share.
 const YIELD_EVERY: Duration = Duration::from_micros(5);
 
 /// Everything the auditor needs to know about its session.
@@ -141,7 +145,7 @@ impl Auditor {
             while !done {
                 let Some(more) = inbox.try_recv() else { break };
                 done = self.receive(more, writer);
-                if since_yield.elapsed() >= YIELD_EVERY {
+                if since_yield.elapsed() >= YIELD_EVERY && !inbox.backlogged() {
                     std::thread::yield_now();
                     since_yield = Instant::now();
                 }

@@ -49,6 +49,9 @@ pub const NAP: Duration = Duration::from_millis(1);
 /// Empty naps in a row after which the auditor sleeps until woken.
 pub const NAPS_BEFORE_SLEEP: u32 = 20;
 
+/// [`AuditInbox::backlogged`] at this fraction of either queue limit.
+pub const BACKLOG_FRACTION: usize = 256;
+
 /// What was lost between two chunks of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Loss {
@@ -369,11 +372,36 @@ impl AuditInbox {
     pub fn pinned_bytes(&self) -> usize {
         self.shared.pinned.load(Ordering::Acquire)
     }
+
+    /// The queue holds 1/[`BACKLOG_FRACTION`] of either of its limits or
+    /// more (by default 256 messages or 128 KiB, a few milliseconds of
+    /// sequential calls): the auditor is behind, and catching up matters more
+    /// than the relay's latency.
+    pub fn backlogged(&self) -> bool {
+        let shared = &*self.shared;
+        shared.queued.load(Ordering::Relaxed) * BACKLOG_FRACTION >= shared.max_messages
+            || shared.pinned.load(Ordering::Relaxed) * BACKLOG_FRACTION >= shared.max_bytes
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_small_fraction_of_either_limit_is_a_backlog() {
+        let (mut h, inbox) = channel(2 * BACKLOG_FRACTION, 100 * BACKLOG_FRACTION);
+        let at = Instant::now();
+        h.offer(Direction::ClientToServer, at, Bytes::from_static(b"x"));
+        assert!(!inbox.backlogged());
+        h.offer(Direction::ClientToServer, at, Bytes::from_static(b"y"));
+        assert!(inbox.backlogged(), "2 of 512 messages");
+        while inbox.try_recv().is_some() {}
+        h.offer(Direction::ClientToServer, at, Bytes::from(vec![0u8; 100]));
+        assert!(inbox.backlogged(), "100 of 25600 bytes");
+        while inbox.try_recv().is_some() {}
+        assert!(!inbox.backlogged());
+    }
 
     #[test]
     fn drops_over_the_byte_limit_and_reports_with_next_chunk() {
