@@ -13,7 +13,12 @@ const ROUNDS: usize = 200;
 fn main() {
     let r = Redactor::new(&RedactConfig::default()).expect("default redactor");
     let alphabet = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    let blob: String = alphabet.iter().cycle().take(LEN).map(|&b| b as char).collect();
+    let blob: String = alphabet
+        .iter()
+        .cycle()
+        .take(LEN)
+        .map(|&b| b as char)
+        .collect();
     let source = include_str!("../src/redact/patterns.rs");
     let code: String = source.chars().cycle().take(LEN).collect();
     let b64chars = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
