@@ -19,8 +19,12 @@ fn main() {
         .take(LEN)
         .map(|&b| b as char)
         .collect();
-    let source = include_str!("../src/redact/patterns.rs");
+    let source = include_str!("../src/frame.rs");
     let code: String = source.chars().cycle().take(LEN).collect();
+    // The redaction rules themselves: a name word (token, key, pass, ...)
+    // on nearly every line, the worst case for the `NAME=value` rules.
+    let rules = include_str!("../src/redact/patterns.rs");
+    let rules: String = rules.chars().cycle().take(LEN).collect();
     let b64chars = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut x: u64 = 12345;
     let base64: String = (0..LEN)
@@ -39,6 +43,7 @@ fn main() {
     for (name, s) in [
         ("blob (bench_server)", &blob),
         ("source code", &code),
+        ("source code, secret words on most lines", &rules),
         ("base64 (image data)", &base64),
         ("prose", &prose),
     ] {
