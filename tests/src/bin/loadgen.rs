@@ -30,7 +30,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     round: u32,
     /// Sequential calls of scenario (a); 0 skips it.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 20000)]
     seq_calls: u64,
     /// Pipelined calls of scenario (b); 0 skips it.
     #[arg(long, default_value_t = 50000)]
