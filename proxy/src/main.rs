@@ -41,11 +41,12 @@ mod verify_cmd;
 use clap::Parser;
 
 fn main() {
-    // The relay's 256 KiB read buffers (and anything larger) are mapped on
-    // their own and unmapped when the auditor frees their last chunk, instead
-    // of fragmenting per-thread malloc arenas: with 1 MiB here, a burst that
+    // Buffers over 128 KiB (a framer's long line, large batches) are mapped
+    // on their own and unmapped when freed, instead of fragmenting per-thread
+    // malloc arenas: with 1 MiB here and 256 KiB relay reads, a burst that
     // filled the hand-off queue left the peak RSS at ~95 MiB; with 128 KiB,
-    // ~54 MiB (docs/performance.md).
+    // ~54 MiB. The relay's read buffers stay under it (relay::READ_SIZE), so
+    // they are reused without page faults (docs/performance.md).
     // SAFETY: mallopt with a valid parameter, before any other thread exists.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10) };
     let cli = cli::Cli::parse();

@@ -28,8 +28,14 @@ use bytes::BytesMut;
 
 use crate::fdio;
 
-/// Bytes asked of the kernel per `read`; a pipe holds 64 KiB by default.
-pub(crate) const READ_SIZE: usize = 256 * 1024;
+/// Bytes asked of the kernel per `read`: what a pipe holds by default, so a
+/// read returns no less than with a larger size. It also keeps the read
+/// buffers (this plus what is left of the last one) under the 128 KiB mmap
+/// threshold (`main.rs`): they come from malloc's arena and are reused warm,
+/// where 256 KiB buffers were each mapped, faulted in page by page on the
+/// relay's path and unmapped again (large-results phase: 96k page faults ->
+/// 50k; 1 MiB results ~400 -> ~850 MB/s, docs/performance.md).
+pub(crate) const READ_SIZE: usize = 64 * 1024;
 
 /// What a pump or the supervisor tells the lifecycle loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
