@@ -16,6 +16,11 @@
 #   PIPELINE_ARGS=""      extra bench_pipeline flags
 #   SKIP_BUILD=1          use the existing release binaries
 #   OUT=dir               where results go
+#   IDLE_POLL=1           hold /dev/cpu_dma_latency at 0 for the whole run
+#                         (needs write access to it, e.g. root): idle cores
+#                         poll instead of halting, so a wake-up costs the same
+#                         in every configuration (docs/performance.md, "Idle
+#                         wake-ups"). The run says whether it was on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +40,20 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 mkdir -p "$OUT"
+if [[ -n ${IDLE_POLL:-} ]]; then
+    # PM QoS: while this descriptor is open with 0 written to it, no core
+    # enters an idle state with an exit latency (on a VM with the haltpoll
+    # driver: no core halts). Closed when the script exits.
+    if ! exec 9>/dev/cpu_dma_latency; then
+        echo "bench.sh: IDLE_POLL=1 needs write access to /dev/cpu_dma_latency" >&2
+        exit 1
+    fi
+    printf '\x00\x00\x00\x00' >&9
+    echo "idle polling: on (/dev/cpu_dma_latency held at 0)" >"$OUT/idle.txt"
+else
+    echo "idle polling: off (the machine's own idle states)" >"$OUT/idle.txt"
+fi
+echo "bench.sh: $(cat "$OUT/idle.txt")" >&2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 SERVER=$BIN/bench_server
@@ -96,5 +115,5 @@ if [[ " $CONFIGS " == *" mcp-blackbox "* ]]; then
     grep -E "Maximum resident set size|User time|System time" "$OUT/time-v.txt" >&2
 fi
 
-"$BIN/loadgen" --report "$OUT" | tee "$OUT/summary.md"
+{ cat "$OUT/idle.txt"; echo; "$BIN/loadgen" --report "$OUT"; } | tee "$OUT/summary.md"
 echo "bench.sh: results in $OUT (summary.json, summary.md)" >&2
