@@ -154,7 +154,7 @@ impl Shared {
         fence(Ordering::SeqCst); // orders our push before reading the state
         let wake = match self.auditor_state.load(Ordering::SeqCst) {
             ASLEEP => true,
-            NAPPING => always || self.half_full(),
+            NAPPING => always || self.filled_to(2),
             _ => always,
         };
         if wake {
@@ -164,9 +164,10 @@ impl Shared {
         }
     }
 
-    fn half_full(&self) -> bool {
-        self.queued.load(Ordering::Relaxed) * 2 >= self.max_messages
-            || self.pinned.load(Ordering::Relaxed) * 2 >= self.max_bytes
+    /// The queue holds at least 1/`fraction` of either of its limits.
+    fn filled_to(&self, fraction: usize) -> bool {
+        self.queued.load(Ordering::Relaxed) * fraction >= self.max_messages
+            || self.pinned.load(Ordering::Relaxed) * fraction >= self.max_bytes
     }
 
     /// Pushes a control message: never refused, never waits (there are a
@@ -378,9 +379,7 @@ impl AuditInbox {
     /// sequential calls): the auditor is behind, and catching up matters more
     /// than the relay's latency.
     pub fn backlogged(&self) -> bool {
-        let shared = &*self.shared;
-        shared.queued.load(Ordering::Relaxed) * BACKLOG_FRACTION >= shared.max_messages
-            || shared.pinned.load(Ordering::Relaxed) * BACKLOG_FRACTION >= shared.max_bytes
+        self.shared.filled_to(BACKLOG_FRACTION)
     }
 }
 

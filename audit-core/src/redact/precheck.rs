@@ -62,8 +62,21 @@ const TOKEN_PREFIXES: &[&[u8]] = &[
     b"AIza",
 ];
 
-/// Most digits a card number rule's match holds; a stretch with 13 is enough.
+/// Fewest digits a card number rule's match holds.
 const CARD_DIGITS: usize = 13;
+
+/// The first bytes of [`TOKEN_PREFIXES`], derived from it.
+static TOKEN_FIRST: [bool; 256] = token_first_bytes();
+
+const fn token_first_bytes() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < TOKEN_PREFIXES.len() {
+        t[TOKEN_PREFIXES[i][0] as usize] = true;
+        i += 1;
+    }
+    t
+}
 
 /// `[A-Za-z0-9_]`: the bytes the rules' ASCII `\b` sees as word bytes.
 static WORD: [bool; 256] = word_bytes();
@@ -119,7 +132,7 @@ fn word_could_start_secret(w: &[u8], has_dot: bool) -> bool {
                 && (w[..5].eq_ignore_ascii_case(b"beare") || w[..5].eq_ignore_ascii_case(b"basic"))
         }
         b'e' if has_dot => w.starts_with(b"ey"),
-        b'A' | b'g' | b'x' | b's' | b'r' => TOKEN_PREFIXES.iter().any(|p| w.starts_with(p)),
+        first if TOKEN_FIRST[usize::from(first)] => TOKEN_PREFIXES.iter().any(|p| w.starts_with(p)),
         _ => false,
     }
 }
