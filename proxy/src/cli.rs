@@ -94,6 +94,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "WHEN")]
     pub fsync: Option<String>,
 
+    /// Under --fsync batch: sync at most this often, and every line within
+    /// this long of its write; 0 syncs after every write batch [50].
+    #[arg(long, value_name = "MS")]
+    pub fsync_interval_ms: Option<String>,
+
     /// When the writer falls behind: block (lossless) or drop (counted) [block].
     #[arg(long, value_name = "POLICY")]
     pub queue_policy: Option<String>,
@@ -192,6 +197,11 @@ impl RunArgs {
             ),
             ("audit.max_files", &self.max_files, "--max-files"),
             ("audit.fsync", &self.fsync, "--fsync"),
+            (
+                "audit.fsync_interval_ms",
+                &self.fsync_interval_ms,
+                "--fsync-interval-ms",
+            ),
             ("audit.queue_policy", &self.queue_policy, "--queue-policy"),
             ("audit.signing_key", &self.signing_key, "--signing-key"),
             (

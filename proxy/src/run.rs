@@ -402,6 +402,7 @@ fn writer_config(settings: &Settings) -> WriterConfig {
             FsyncMode::Batch => FsyncPolicy::Batch,
             FsyncMode::Always => FsyncPolicy::Always,
         },
+        fsync_interval: Duration::from_millis(a.fsync_interval_ms.value),
         rotation: RotationPolicy {
             max_file_size: a.max_size_mb.value.get().saturating_mul(1024 * 1024),
             max_files: a.max_files.value.get() as usize,

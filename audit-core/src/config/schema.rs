@@ -111,8 +111,10 @@ settings! {
         max_size_mb: NonZeroU64 = NonZeroU64::new(10).expect("non-zero"), env Some("MAX_SIZE_MB");
         /// Keep at most this many rotated files.
         max_files: NonZeroU64 = NonZeroU64::new(30).expect("non-zero"), env Some("MAX_FILES");
-        /// When to fsync the audit file: never, batch (after each write batch), always.
+        /// When to fsync the audit file: never, batch (group commit, see fsync_interval_ms), always.
         fsync: FsyncMode = FsyncMode::Batch, env Some("FSYNC");
+        /// Under fsync = batch: sync at most this often, and every line within this long of its write (0: after every write batch).
+        fsync_interval_ms: u64 = 50, env Some("FSYNC_INTERVAL_MS");
         /// When the audit queue is full: drop (count the loss, never slow the relay) or block.
         queue_policy: QueuePolicy = QueuePolicy::Block, env Some("QUEUE_POLICY");
         /// Record tool-call arguments.

@@ -29,6 +29,18 @@ use super::storage::{file_identity, path_identity, DirLock, FlockGuard, Storage}
 use super::SinkError;
 use crate::clock::utc_date;
 
+/// Whether an append syncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyncMode {
+    /// `fdatasync` after the write.
+    Now,
+    /// Not now: the writer syncs later ([`super::group_commit`]), and the
+    /// file is synced before its handle is dropped.
+    Later,
+    /// Never (`fsync = never`): the kernel writes back when it likes.
+    Never,
+}
+
 /// An open audit file and the inode it was opened as.
 #[derive(Debug)]
 struct OpenFile {
@@ -36,6 +48,8 @@ struct OpenFile {
     date: String,
     file: File,
     id: (u64, u64),
+    /// Written to with [`SyncMode::Later`] since its last sync.
+    unsynced: bool,
 }
 
 impl OpenFile {
@@ -51,6 +65,25 @@ impl OpenFile {
             date,
             file,
             id,
+            unsynced: false,
+        })
+    }
+
+    /// Syncs what [`SyncMode::Later`] appends left unsynced (counted in
+    /// `syncs`).
+    fn sync_pending(
+        &mut self,
+        storage: &mut dyn Storage,
+        syncs: &mut u64,
+    ) -> Result<(), SinkError> {
+        if !self.unsynced {
+            return Ok(());
+        }
+        self.unsynced = false;
+        *syncs += 1;
+        storage.sync(&self.file).map_err(|source| SinkError::Sync {
+            path: self.path.clone(),
+            source,
         })
     }
 
@@ -69,12 +102,14 @@ impl OpenFile {
             })
     }
 
-    /// Steps 4 of the protocol; `sync` flushes to the device afterwards.
+    /// Steps 4 of the protocol; `sync` says whether it flushes to the device
+    /// afterwards.
     fn append(
         &mut self,
         storage: &mut dyn Storage,
         batch: &[u8],
-        sync: bool,
+        sync: SyncMode,
+        syncs: &mut u64,
     ) -> Result<(), SinkError> {
         let res = (|| {
             let mut size = self.file.metadata()?.len();
@@ -91,11 +126,19 @@ impl OpenFile {
                 let _ = self.file.set_len(size);
                 return Err(e);
             }
-            if sync {
-                storage.sync(&self.file)?;
+            match sync {
+                SyncMode::Now => {
+                    storage.sync(&self.file)?;
+                    self.unsynced = false;
+                }
+                SyncMode::Later => self.unsynced = true,
+                SyncMode::Never => {}
             }
             Ok(())
         })();
+        if sync == SyncMode::Now {
+            *syncs += 1;
+        }
         res.map_err(|source| SinkError::Write {
             path: self.path.clone(),
             source,
@@ -111,6 +154,8 @@ pub(crate) struct DailyFiles {
     lock: DirLock,
     open: Option<OpenFile>,
     rotate_warned: bool,
+    /// `fdatasync` calls made so far.
+    pub(crate) syncs: u64,
 }
 
 impl DailyFiles {
@@ -121,6 +166,7 @@ impl DailyFiles {
             lock: DirLock::default(),
             open: None,
             rotate_warned: false,
+            syncs: 0,
         }
     }
 
@@ -131,14 +177,14 @@ impl DailyFiles {
         storage: &mut dyn Storage,
         now: &dyn Fn() -> SystemTime,
         batch: &[u8],
-        sync: bool,
+        sync: SyncMode,
         rotated: &mut Vec<String>,
     ) -> Result<(), SinkError> {
         let _guard = self.lock_dir(storage)?;
         let today = utc_date(now());
         if let Some(open) = &self.open {
             if open.date != today || !open.is_current() {
-                self.open = None;
+                log_sync_error(close(&mut self.open, storage, &mut self.syncs));
             }
         }
         let incoming = batch.len() as u64;
@@ -150,17 +196,27 @@ impl DailyFiles {
         };
         let full = size.is_some_and(|s| s > 0 && s + incoming > self.policy.max_file_size);
         if self.open.is_none() || full {
-            self.open = None;
+            log_sync_error(close(&mut self.open, storage, &mut self.syncs));
             self.rotate(&today, size, incoming, rotated);
             let path = self.dir.join(active_name(&today));
             self.open = Some(OpenFile::open(storage, path, today)?);
         }
         let open = self.open.as_mut().expect("opened above");
-        let res = open.append(storage, batch, sync);
+        let res = open.append(storage, batch, sync, &mut self.syncs);
         if res.is_err() {
-            self.open = None; // reopen (and re-check the directory) next time
+            // Reopen (and re-check the directory) next time. A sync failing
+            // here is part of the outage the caller reports.
+            let _ = close(&mut self.open, storage, &mut self.syncs);
         }
         res
+    }
+
+    /// Syncs the open file if appends left it unsynced.
+    pub(crate) fn sync_pending(&mut self, storage: &mut dyn Storage) -> Result<(), SinkError> {
+        match self.open.as_mut() {
+            Some(open) => open.sync_pending(storage, &mut self.syncs),
+            None => Ok(()),
+        }
     }
 
     fn lock_dir(&mut self, storage: &mut dyn Storage) -> Result<FlockGuard, SinkError> {
@@ -215,6 +271,28 @@ fn list_names(dir: &Path) -> io::Result<Vec<String>> {
     Ok(names)
 }
 
+/// Drops the handle in `open`, first syncing what it left unsynced: lines
+/// written to a file that is rotated away or left behind reach the device
+/// too.
+fn close(
+    open: &mut Option<OpenFile>,
+    storage: &mut dyn Storage,
+    syncs: &mut u64,
+) -> Result<(), SinkError> {
+    match open.take() {
+        Some(mut file) => file.sync_pending(storage, syncs),
+        None => Ok(()),
+    }
+}
+
+/// A sync failing as a file is closed: logged, as nothing else can be done
+/// about it (the lines are written, but may not survive a power loss).
+fn log_sync_error(res: Result<(), SinkError>) {
+    if let Err(e) = res {
+        tracing::error!("audit trail: {e}");
+    }
+}
+
 /// Renames then deletes; a file someone else already moved is not an error.
 fn apply(dir: &Path, plan: &RotationPlan) -> Result<(), (PathBuf, io::Error)> {
     let ok_if_gone = |r: io::Result<()>, p: PathBuf| match r {
@@ -238,21 +316,27 @@ fn apply(dir: &Path, plan: &RotationPlan) -> Result<(), (PathBuf, io::Error)> {
 pub(crate) struct SingleFile {
     path: PathBuf,
     open: Option<OpenFile>,
+    /// `fdatasync` calls made so far.
+    pub(crate) syncs: u64,
 }
 
 impl SingleFile {
     pub(crate) fn new(path: PathBuf) -> SingleFile {
-        SingleFile { path, open: None }
+        SingleFile {
+            path,
+            open: None,
+            syncs: 0,
+        }
     }
 
     pub(crate) fn append(
         &mut self,
         storage: &mut dyn Storage,
         batch: &[u8],
-        sync: bool,
+        sync: SyncMode,
     ) -> Result<(), SinkError> {
         if self.open.as_ref().is_some_and(|o| !o.is_current()) {
-            self.open = None;
+            log_sync_error(close(&mut self.open, storage, &mut self.syncs));
         }
         if self.open.is_none() {
             if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -272,11 +356,19 @@ impl SingleFile {
             path: self.path.clone(),
             source,
         })?;
-        let res = open.append(storage, batch, sync);
+        let res = open.append(storage, batch, sync, &mut self.syncs);
         drop(_guard);
         if res.is_err() {
-            self.open = None;
+            let _ = close(&mut self.open, storage, &mut self.syncs); // part of the outage
         }
         res
+    }
+
+    /// Syncs the file if appends left it unsynced.
+    pub(crate) fn sync_pending(&mut self, storage: &mut dyn Storage) -> Result<(), SinkError> {
+        match self.open.as_mut() {
+            Some(open) => open.sync_pending(storage, &mut self.syncs),
+            None => Ok(()),
+        }
     }
 }

@@ -13,6 +13,7 @@
 //! Files are created 0600 in a 0700 directory.
 
 mod append;
+pub mod group_commit;
 pub mod gzip;
 pub mod losses;
 pub mod retention;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use group_commit::DEFAULT_FSYNC_INTERVAL;
 pub use losses::{LossReason, Losses};
 pub use rotate::{RotationPolicy, DEFAULT_MAX_FILES, DEFAULT_MAX_FILE_SIZE};
 pub use storage::{OsStorage, Storage};
@@ -69,14 +71,17 @@ pub enum QueueFullPolicy {
 
 /// When the writer calls `fsync` (`fdatasync`).
 ///
-/// The default is [`FsyncPolicy::Batch`]: once per coalesced append, so a
-/// busy writer syncs rarely and an idle one loses nothing it has acknowledged
-/// to the kernel on power loss beyond the batch being written.
+/// The default is [`FsyncPolicy::Batch`]: a group commit, so a busy writer
+/// syncs at most once per [`WriterConfig::fsync_interval`] and every line is
+/// on the device within that interval of its write
+/// ([`group_commit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FsyncPolicy {
     /// Never: the kernel writes back when it likes.
     Never,
-    /// After each coalesced append.
+    /// After a coalesced append when the last sync is at least
+    /// [`WriterConfig::fsync_interval`] old, else at most that long after it
+    /// (an interval of zero: after each coalesced append).
     #[default]
     Batch,
     /// After each queued batch (no coalescing).
@@ -93,6 +98,8 @@ pub struct WriterConfig {
     pub queue: usize,
     pub when_full: QueueFullPolicy,
     pub fsync: FsyncPolicy,
+    /// The group-commit window of [`FsyncPolicy::Batch`].
+    pub fsync_interval: std::time::Duration,
     pub rotation: RotationPolicy,
     /// Decides the day of the file a batch goes to.
     pub clock: WallClock,
@@ -104,6 +111,7 @@ impl Default for WriterConfig {
             queue: DEFAULT_WRITER_QUEUE,
             when_full: QueueFullPolicy::default(),
             fsync: FsyncPolicy::default(),
+            fsync_interval: DEFAULT_FSYNC_INTERVAL,
             rotation: RotationPolicy::default(),
             clock: system_clock(),
         }
@@ -116,6 +124,7 @@ impl fmt::Debug for WriterConfig {
             .field("queue", &self.queue)
             .field("when_full", &self.when_full)
             .field("fsync", &self.fsync)
+            .field("fsync_interval", &self.fsync_interval)
             .field("rotation", &self.rotation)
             .finish_non_exhaustive()
     }
@@ -130,6 +139,8 @@ pub enum SinkError {
     Open { path: PathBuf, source: io::Error },
     #[error("cannot write audit file {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
+    #[error("cannot sync audit file {path} (lines written since its last sync may not survive a power loss): {source}")]
+    Sync { path: PathBuf, source: io::Error },
     #[error("cannot start the audit writer thread: {0}")]
     Thread(io::Error),
 }

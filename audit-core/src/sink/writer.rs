@@ -6,18 +6,24 @@
 //! `write` calls, and owns the file handles (STYLE habit 2). When the queue is
 //! full, [`QueueFullPolicy`] decides: wait, or drop and count.
 //!
+//! Under `fsync = batch` the thread syncs as a group commit
+//! ([`super::group_commit`]): an append syncs when the last sync is at least
+//! the interval old, and the thread wakes to sync at the deadline an unsynced
+//! append opened, so every line is on the device within the interval.
+//!
 //! Disk trouble never stops the session: a failed batch is counted as lost
 //! (lines and `seq` range, see [`super::losses`]), reported once per outage
 //! with `tracing::error!`, and the next batch tries again (reopening the file,
 //! recreating the directory). Recovery is logged too.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::append::{DailyFiles, SingleFile};
+use super::append::{DailyFiles, SingleFile, SyncMode};
+use super::group_commit::SyncSchedule;
 use super::gzip::Compressor;
 use super::losses::{Ledger, LossReason, Losses};
 use super::storage::Storage;
@@ -32,8 +38,14 @@ pub struct WriterReport {
     /// Lines appended to the trail.
     pub lines_written: u64,
     pub bytes_written: u64,
-    /// Appends (each one `write`, plus an `fsync` under `batch`/`always`).
+    /// Appends (each one `write`).
     pub appends: u64,
+    /// `fdatasync` calls made (`batch`: at most one per interval).
+    pub syncs: u64,
+    /// Group-commit syncs (at their deadline or at the end) that failed:
+    /// the lines are written but may not survive a power loss. Each failure
+    /// is logged, as is one while a rotated file is closed.
+    pub sync_errors: u64,
     /// Appends that failed.
     pub write_errors: u64,
     /// Lines lost to write failures.
@@ -172,13 +184,33 @@ enum Job {
 }
 
 fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool) {
-    let mut next = rx.recv().ok();
-    while let Some(job) = next.take() {
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match core.sync_deadline() {
+                None => match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                },
+                // Lines await their group commit: wait for more, but no
+                // longer than their deadline.
+                Some(deadline) => {
+                    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                        Ok(job) => job,
+                        Err(RecvTimeoutError::Timeout) => {
+                            core.sync_pending();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            },
+        };
         let mut batch = match job {
             Job::Lines(batch) => batch,
             Job::Barrier(ack) => {
                 let _ = ack.send(());
-                next = rx.recv().ok();
                 continue;
             }
         };
@@ -194,9 +226,6 @@ fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool) {
             }
         }
         core.write(&batch);
-        if next.is_none() {
-            next = rx.recv().ok();
-        }
     }
 }
 
@@ -212,7 +241,8 @@ pub(crate) struct WriterCore {
     dest: Destination,
     storage: Box<dyn Storage>,
     clock: WallClock,
-    sync: bool,
+    fsync: FsyncPolicy,
+    schedule: SyncSchedule,
     ledger: Arc<Ledger>,
     compressor: Option<Compressor>,
     failing: bool,
@@ -235,7 +265,8 @@ impl WriterCore {
             dest,
             storage,
             clock: config.clock.clone(),
-            sync: config.fsync != FsyncPolicy::Never,
+            fsync: config.fsync,
+            schedule: SyncSchedule::new(config.fsync_interval),
             ledger,
             compressor: None,
             failing: false,
@@ -245,6 +276,14 @@ impl WriterCore {
 
     /// Appends one batch, accounting for success or loss.
     pub(crate) fn write(&mut self, batch: &[u8]) {
+        let now = Instant::now();
+        let sync = match self.fsync {
+            _ if matches!(self.dest, Destination::Stderr) => SyncMode::Never,
+            FsyncPolicy::Never => SyncMode::Never,
+            FsyncPolicy::Always => SyncMode::Now,
+            FsyncPolicy::Batch if self.schedule.sync_now(now) => SyncMode::Now,
+            FsyncPolicy::Batch => SyncMode::Later,
+        };
         let mut rotated = Vec::new();
         let storage = self.storage.as_mut();
         let res = match &mut self.dest {
@@ -258,12 +297,19 @@ impl WriterCore {
                         source,
                     })
             }
-            Destination::File(f) => f.append(storage, batch, self.sync),
+            Destination::File(f) => f.append(storage, batch, sync),
             Destination::Dir(_, d) => {
                 let clock = self.clock.clone();
-                d.append(storage, &|| clock(), batch, self.sync, &mut rotated)
+                d.append(storage, &|| clock(), batch, sync, &mut rotated)
             }
         };
+        match sync {
+            SyncMode::Now => self.schedule.synced(now),
+            // A failed append dropped its file handle, syncing it.
+            SyncMode::Later if res.is_err() => self.schedule.synced(now),
+            SyncMode::Later => self.schedule.wrote_unsynced(now),
+            SyncMode::Never => {}
+        }
         let lines = memchr::memchr_iter(b'\n', batch).count() as u64;
         match res {
             Ok(()) => self.written(lines, batch.len() as u64),
@@ -303,8 +349,39 @@ impl WriterCore {
         }
     }
 
-    /// Waits for compression and returns what happened.
+    /// When the lines written without a sync must be synced, if any.
+    pub(crate) fn sync_deadline(&self) -> Option<Instant> {
+        self.schedule.deadline()
+    }
+
+    /// Syncs what appends left unsynced (the group commit's deadline, or the
+    /// end). A failure is logged and counted: the lines are written, but may
+    /// not survive a power loss.
+    pub(crate) fn sync_pending(&mut self) {
+        if self.schedule.deadline().is_none() {
+            return;
+        }
+        let storage = self.storage.as_mut();
+        let res = match &mut self.dest {
+            Destination::Stderr => Ok(()),
+            Destination::File(f) => f.sync_pending(storage),
+            Destination::Dir(_, d) => d.sync_pending(storage),
+        };
+        if let Err(e) = res {
+            self.report.sync_errors += 1;
+            tracing::error!("audit trail: {e}");
+        }
+        self.schedule.synced(Instant::now());
+    }
+
+    /// Syncs what is left, waits for compression and returns what happened.
     pub(crate) fn finish(&mut self) -> WriterReport {
+        self.sync_pending();
+        self.report.syncs = match &self.dest {
+            Destination::Stderr => 0,
+            Destination::File(f) => f.syncs,
+            Destination::Dir(_, d) => d.syncs,
+        };
         if let Some(c) = self.compressor.take() {
             c.finish();
         }
