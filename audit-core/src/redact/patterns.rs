@@ -177,10 +177,20 @@ impl PatternSet {
         })
     }
 
-    /// True if any rule matches `s`, without the pre-check (for testing it).
+    /// True if a rule other than the card rule matches `s`, without the
+    /// pre-check (for testing it).
     #[cfg(test)]
-    pub fn matches_unfiltered(&self, s: &str) -> bool {
-        self.set.is_match(s)
+    pub fn matches_unfiltered_but_cards(&self, s: &str) -> bool {
+        self.set
+            .matches(s)
+            .iter()
+            .any(|rank| self.rules[rank].check != Check::Card)
+    }
+
+    /// [`PatternSet::scan`] without the pre-check (for testing it).
+    #[cfg(test)]
+    pub fn scan_unfiltered(&self, s: &str, keys: &KeyMatcher, hits: &mut Vec<Hit>) {
+        self.scan_all(s, keys, hits);
     }
 
     /// Appends every secret found in `s` to `hits` (unordered, possibly
@@ -189,6 +199,10 @@ impl PatternSet {
         if s.len() < self.min_len || (!self.has_user_rules && !could_hold_secret(s)) {
             return;
         }
+        self.scan_all(s, keys, hits);
+    }
+
+    fn scan_all(&self, s: &str, keys: &KeyMatcher, hits: &mut Vec<Hit>) {
         let matched = self.set.matches(s);
         if !matched.matched_any() {
             return;
