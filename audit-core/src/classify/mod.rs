@@ -102,6 +102,8 @@ pub struct Classifier {
     /// Requests sent by the server, awaiting the client's answer.
     from_server: PendingTable,
     catalog: Catalog,
+    /// What each called tool's name says about its risk.
+    names: risk::NameTags,
     /// Stateless era: calls answered `input_required`, awaiting their retry.
     awaiting_retry: response::AwaitingRetry,
     counts: SessionCounts,
@@ -124,6 +126,7 @@ impl Classifier {
             from_client: PendingTable::new(max),
             from_server: PendingTable::new(max),
             catalog,
+            names: risk::NameTags::default(),
             awaiting_retry: response::AwaitingRetry::default(),
             counts: SessionCounts::default(),
         }
@@ -249,7 +252,8 @@ impl Classifier {
                 .arguments
                 .and_then(|a| serde_json::from_str(a.get()).ok());
             if let Some(tool) = &e.tool {
-                let risk = default_risk(tool, args.as_ref(), &self.catalog.hints(tool));
+                let hints = self.catalog.hints(tool);
+                let risk = self.names.risk(tool, args.as_ref(), &hints);
                 e.risk_level = Some(risk.level);
                 e.compliance_tags = risk.tags;
             }

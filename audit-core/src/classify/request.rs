@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::methods::{request_recording, Recording};
 use super::params::{opaque_digest, RequestParams};
-use super::{default_risk, Classifier, Envelope, Pending, KEPT_PARAMS_BYTES};
+use super::{Classifier, Envelope, Pending, KEPT_PARAMS_BYTES};
 use crate::clock::millis_between;
 use crate::event::{new_event_id, Direction, Event, EventType, Outcome, Severity};
 
@@ -53,11 +53,8 @@ impl Classifier {
                     .arguments
                     .and_then(|a| serde_json::from_str(a.get()).ok());
                 let tool = p.tool.clone().unwrap_or_default();
-                p.risk = Some(default_risk(
-                    &tool,
-                    args.as_ref(),
-                    &self.catalog.hints(&tool),
-                ));
+                let hints = self.catalog.hints(&tool);
+                p.risk = Some(self.names.risk(&tool, args.as_ref(), &hints));
                 p.arguments = args.filter(|_| self.config.include_arguments);
             }
             Recording::ToolsList => p.continued = params.has_cursor(),

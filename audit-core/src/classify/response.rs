@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::catalog::Listing;
 use super::methods::{input_request_event, request_recording, Recording};
 use super::results::ResultSummary;
-use super::{default_risk, Classifier, Envelope, Pending, KEPT_RESULT_BYTES};
+use super::{Classifier, Envelope, Pending, KEPT_RESULT_BYTES};
 use crate::event::{new_event_id, Direction, Event, EventType, Outcome, Severity};
 
 /// Most `tool_changed` events one listing yields; the rest are counted in
@@ -246,7 +246,8 @@ impl Classifier {
                 .event_for(p, EventType::ToolChanged, dir, at)
                 .severity(severity);
             e.tool = Some(c.name.clone());
-            let risk = default_risk(&c.name, None, &self.catalog.hints(&c.name));
+            let hints = self.catalog.hints(&c.name);
+            let risk = self.names.risk(&c.name, None, &hints);
             e.risk_level = Some(risk.level);
             e.compliance_tags = risk.tags;
             let d = &mut e.details;

@@ -25,6 +25,10 @@
 //!    that matched no word list) to `low` (`read_only_hint`) but never lowers
 //!    a name or argument match; `openWorldHint: true` adds `open_world`.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
 
 use crate::event::RiskLevel;
@@ -166,6 +170,11 @@ const DESTRUCTIVE_IDIOMS: &[&str] = &[
 
 /// The default risk of calling `tool` with `arguments` (see the module docs).
 pub fn default_risk(tool: &str, arguments: Option<&Value>, hints: &ToolHints) -> RiskAssessment {
+    assess(&name_tags(tool), arguments, hints)
+}
+
+/// Step 1 of the module docs: the tags a tool's name gives, in order.
+pub fn name_tags(tool: &str) -> Vec<&'static str> {
     let words = name_words(tool);
     let mut tags: Vec<&'static str> = Vec::new();
     // The first action word decides (names are verb-first: `get_order` reads,
@@ -181,16 +190,57 @@ pub fn default_risk(tool: &str, arguments: Option<&Value>, hints: &ToolHints) ->
             }
         }
     }
+    tags
+}
+
+/// [`name_tags`] of the tools a session calls, each worked out once.
+///
+/// A session calls a handful of tools many times; splitting and matching the
+/// name was a tenth of the risk's cost per call. Holds at most
+/// [`NameTags::MAX`] names (a server may invent names without end): past
+/// that, names are worked out on every call.
+#[derive(Debug, Default)]
+pub struct NameTags {
+    known: HashMap<Box<str>, Vec<&'static str>>,
+}
+
+impl NameTags {
+    /// Most names remembered.
+    pub const MAX: usize = 4096;
+
+    /// The default risk of calling `tool`, as [`default_risk`].
+    pub fn risk(
+        &mut self,
+        tool: &str,
+        arguments: Option<&Value>,
+        hints: &ToolHints,
+    ) -> RiskAssessment {
+        if let Some(tags) = self.known.get(tool) {
+            return assess(tags, arguments, hints);
+        }
+        let tags = name_tags(tool);
+        let risk = assess(&tags, arguments, hints);
+        if self.known.len() < Self::MAX {
+            self.known.insert(tool.into(), tags);
+        }
+        risk
+    }
+}
+
+/// Steps 2 and 3 of the module docs, after the name gave `name_tags`.
+fn assess(
+    name_tags: &[&'static str],
+    arguments: Option<&Value>,
+    hints: &ToolHints,
+) -> RiskAssessment {
+    let mut tags = name_tags.to_vec();
     let mut level = match tags.as_slice() {
         [] => RiskLevel::Medium,
         ["data_access"] => RiskLevel::Low,
         _ => RiskLevel::High,
     };
     if let Some(Value::Object(args)) = arguments {
-        let code_key = args
-            .keys()
-            .any(|k| CODE_KEYS.contains(&k.to_lowercase().as_str()));
-        if code_key {
+        if args.keys().any(|k| is_code_key(k)) {
             level = level.max(RiskLevel::High);
             push_unique(&mut tags, "code_execution");
         }
@@ -215,6 +265,17 @@ pub fn default_risk(tool: &str, arguments: Option<&Value>, hints: &ToolHints) ->
     RiskAssessment {
         level,
         tags: tags.into_iter().map(str::to_owned).collect(),
+    }
+}
+
+/// True for an argument key that carries code, in any case. An ASCII key is
+/// compared without allocating; others are lower-cased first (Unicode
+/// lower-casing can turn a non-ASCII letter into an ASCII one).
+fn is_code_key(key: &str) -> bool {
+    if key.is_ascii() {
+        CODE_KEYS.iter().any(|c| key.eq_ignore_ascii_case(c))
+    } else {
+        CODE_KEYS.contains(&key.to_lowercase().as_str())
     }
 }
 
@@ -292,6 +353,32 @@ fn squeeze_lowercase(text: &str) -> String {
     out
 }
 
+/// Words that begin every destructive idiom (lower-cased and squeezed, an
+/// idiom starts with one of these): ASCII text holding none of them, in any
+/// case, holds no idiom. Squeezing only changes white space and ASCII
+/// lower-casing keeps lengths, so the test is exact for ASCII text; other
+/// text always takes the full path.
+const IDIOM_ANCHORS: &[&str] = &[
+    "rm", "drop", "truncate", "del", "mkfs", "dd", ":(", "format", "shred", "git",
+];
+
+/// Finds [`IDIOM_ANCHORS`] in any ASCII case.
+static ANCHORS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(IDIOM_ANCHORS)
+        .expect("fixed anchors build")
+});
+
+/// True if `text` (lower-cased and squeezed) holds a destructive idiom.
+fn holds_idiom(text: &str) -> bool {
+    if text.is_ascii() && !ANCHORS.is_match(text) {
+        return false;
+    }
+    let squeezed = squeeze_lowercase(text);
+    DESTRUCTIVE_IDIOMS.iter().any(|i| squeezed.contains(i))
+}
+
 fn has_destructive_idiom(v: &Value, budget: &mut usize, depth: usize) -> bool {
     if *budget == 0 || depth > 8 {
         return false;
@@ -304,8 +391,7 @@ fn has_destructive_idiom(v: &Value, budget: &mut usize, depth: usize) -> bool {
                 .rev()
                 .find(|i| s.is_char_boundary(*i))
                 .unwrap_or(0);
-            let squeezed = squeeze_lowercase(&s[..end]);
-            DESTRUCTIVE_IDIOMS.iter().any(|i| squeezed.contains(i))
+            holds_idiom(&s[..end])
         }
         Value::Array(a) => a
             .iter()
@@ -412,5 +498,83 @@ mod tests {
         ] {
             assert_eq!(squeeze_lowercase(t), reference(t), "{t:?}");
         }
+    }
+
+    /// Every idiom starts with an anchor, so ASCII text without one holds none.
+    #[test]
+    fn every_idiom_starts_with_an_anchor() {
+        for idiom in DESTRUCTIVE_IDIOMS {
+            assert!(
+                IDIOM_ANCHORS.iter().any(|a| idiom.starts_with(a)),
+                "{idiom} has no anchor"
+            );
+        }
+    }
+
+    /// The anchor test decides as the squeezed, lower-cased text does.
+    #[test]
+    fn the_anchor_test_agrees_with_the_full_match() {
+        let full = |t: &str| {
+            let squeezed = squeeze_lowercase(t);
+            DESTRUCTIVE_IDIOMS.iter().any(|i| squeezed.contains(i))
+        };
+        let texts = [
+            "ls -la",
+            "RM\t -Rf /",
+            "please Drop\n\nTable users;",
+            "a formatted string",
+            "FORMAT   C:",
+            "git  PUSH -f origin",
+            "dD If=/dev/zero",
+            "hello world",
+            "",
+            ":(){ :|:& };:",
+            "Kelvin \u{212A} delete from t",
+            "\u{212A}",
+        ];
+        for t in texts {
+            assert_eq!(holds_idiom(t), full(t), "{t:?}");
+        }
+        assert!(holds_idiom("RM\t -Rf /"));
+        assert!(!holds_idiom("a formatted string"));
+    }
+
+    #[test]
+    fn code_keys_match_in_any_case() {
+        assert!(is_code_key("Command"));
+        assert!(is_code_key("SQL"));
+        assert!(!is_code_key("commands"));
+        assert!(!is_code_key("sq\u{0130}"));
+    }
+
+    /// Remembered names give the same risk as working them out each time,
+    /// and the memory stops growing at its bound.
+    #[test]
+    fn remembered_names_give_the_same_risk() {
+        let mut names = NameTags::default();
+        let de = ToolHints {
+            destructive: Some(true),
+            ..Default::default()
+        };
+        for _ in 0..2 {
+            for (tool, args, hints) in [
+                ("read_file", json!({"path": "/tmp"}), ToolHints::default()),
+                ("runShell", json!({"cmd": "rm -rf /"}), ToolHints::default()),
+                ("get_thing", json!({}), de),
+            ] {
+                assert_eq!(
+                    names.risk(tool, Some(&args), &hints),
+                    default_risk(tool, Some(&args), &hints)
+                );
+            }
+        }
+        for i in 0..NameTags::MAX + 10 {
+            names.risk(&format!("tool_{i}"), None, &ToolHints::default());
+        }
+        assert_eq!(names.known.len(), NameTags::MAX);
+        assert_eq!(
+            names.risk("delete_it", None, &ToolHints::default()),
+            default_risk("delete_it", None, &ToolHints::default())
+        );
     }
 }
