@@ -9,7 +9,7 @@
 //! | `--flag value` | `-` at the start or after whitespace |
 //! | PEM private key | `-----` |
 //! | provider tokens (AWS, GitHub, GitLab, Slack, Stripe, OpenAI, Anthropic, Google), JWT | a word that starts with the token's prefix (`AKIA`, `ghp_`, `xoxb-`, `sk-`, ...); a JWT a word starting `ey` and a `.` |
-//! | card number | a word that starts with an issuer's first digit (2 to 6), 13+ digits in its stretch of digits, spaces and `-` |
+//! | card number | a word that starts with an issuer's first digit (2 to 6), 13+ digits in its stretch of digits, spaces and `-`, the 13th or a later one at the end or before a non-word byte (the closing `\b`) |
 //! | `Bearer …`, `Basic …` | a word that starts with it, any case |
 //!
 //! "A word starts" where the rules' ASCII `\b` can: a byte of `[A-Za-z0-9_]`
@@ -146,16 +146,19 @@ fn word_could_start_secret(w: &[u8], has_dot: bool) -> bool {
 }
 
 /// True if `w` starts with 13 digits, each after at most one space or `-`
-/// (the card rule's `[0-9](?:[ -]?[0-9]){12,18}`).
+/// (the card rule's `[0-9](?:[ -]?[0-9]){12,18}`), the 13th or a later one
+/// where the rule's closing `\b` can follow: at the end, or before a byte
+/// that is not a word byte. A stretch glued to letters (`…0123456789abc`,
+/// hex digests, generated ids) can end a match only before its letters.
 fn card_stretch(w: &[u8]) -> bool {
     let mut digits = 0;
     let mut i = 0;
     while i < w.len() && w[i].is_ascii_digit() {
         digits += 1;
-        if digits >= CARD_DIGITS {
+        i += 1;
+        if digits >= CARD_DIGITS && w.get(i).map_or(true, |&n| !WORD[usize::from(n)]) {
             return true;
         }
-        i += 1;
         if i + 1 < w.len() && matches!(w[i], b' ' | b'-') && w[i + 1].is_ascii_digit() {
             i += 1;
         }
@@ -221,8 +224,15 @@ mod tests {
             .collect();
         assert!(!could_hold_secret(&blob[10..]));
         // ... but an issuer's digit at a word start with 13 digits in its
-        // stretch could be a card.
-        assert!(could_hold_secret("4234567890123abc"));
+        // stretch could be a card, if the rule's closing `\b` can follow one
+        // of them from the 13th on.
+        assert!(could_hold_secret("4234567890123 abc"));
+        assert!(could_hold_secret("4234567890123"));
+        assert!(could_hold_secret("x 4234567890123-7abc"));
+        assert!(could_hold_secret("4234-5678-9012-3.abc"));
+        assert!(!could_hold_secret("4234567890123abc"));
+        assert!(!could_hold_secret("4111-1111-1111-1111x"));
+        assert!(!could_hold_secret("call-234-0123456789abcdef"));
         assert!(!could_hold_secret("423456789012abc"));
         assert!(!could_hold_secret("1234567890123abc"));
         // A prefix inside a word is no word start: `\bAKIA` cannot match there.
