@@ -105,12 +105,20 @@ impl Stamper {
         &self.identity
     }
 
-    /// Appends `event` as one line (with its newline) to `out`; returns its `event_id`.
-    pub fn stamp(&mut self, event: &Event, out: &mut Vec<u8>) -> String {
+    /// Appends `event` as one line (with its newline) to `out`. An event
+    /// without a pre-assigned `event_id` gets a fresh one.
+    pub fn stamp(&mut self, event: &Event, out: &mut Vec<u8>) {
         self.seq += 1;
-        let event_id = event.event_id.clone().unwrap_or_else(new_event_id);
+        let fresh;
+        let event_id = match &event.event_id {
+            Some(id) => id.as_str(),
+            None => {
+                fresh = new_event_id();
+                fresh.as_str()
+            }
+        };
         let start = out.len();
-        self.write_head(event, &event_id, out);
+        self.write_head(event, event_id, out);
         let body_at = out.len();
         if serde_json::to_writer(&mut *out, event).is_err() {
             // A payload that cannot be serialised (it cannot happen with
@@ -135,7 +143,6 @@ impl Stamper {
         out.extend_from_slice(hex_of(&hash, &mut hex_buf));
         out.extend_from_slice(b"\"}\n");
         self.head = hash;
-        event_id
     }
 
     /// The envelope, without its closing brace: `{"v":1,"event_id":…,"seq":N`.
