@@ -16,6 +16,18 @@
 //! [`YIELD_EVERY`], so that it never holds up the relay for long, unless it is
 //! backlogged ([`AuditInbox::backlogged`]): then catching up comes first.
 //!
+//! A backlogged auditor stays out of the way of a stream it cannot keep up
+//! with ([`Pace`]): when the queue grew over a [`PACE_SLICE`] of its work, and
+//! then for as long as more chunk bytes arrive per [`STAND_ASIDE`] than it
+//! works through in that time, working alongside the stream would not
+//! shrink the backlog, only take the cores the session needs (on a
+//! two-core machine a pipelined burst runs at half speed). So it waits, and
+//! the queue absorbs the burst, until the stream slows down or the queue
+//! reaches [`crate::handoff::HIGH_WATER`]; then it works through everything
+//! queued. Nothing is lost by waiting (the hand-off's limits are unchanged);
+//! what is queued reaches the file later, and a proxy killed by `SIGKILL`
+//! mid-burst loses more of it.
+//!
 //! On [`AuditMsg::End`] the writer first settles (every batch queued so far
 //! is tried, so all its losses are known and announced), then both framers
 //! are finished (a last line without newline is still a frame),
@@ -56,6 +68,69 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// until the hand-off drops chunks, so then it takes its fair share.
 const YIELD_EVERY: Duration = Duration::from_micros(5);
 
+/// How long the auditor waits, at a time, while a stream outpaces it.
+const STAND_ASIDE: Duration = Duration::from_millis(1);
+
+/// A slice of work counts towards [`Pace`] only if it took at least this many
+/// chunk bytes (a single small chunk's time is mostly fixed costs).
+const PACE_SAMPLE_BYTES: usize = 16 * 1024;
+
+/// Working through a backlog, the auditor measures its pace, and looks
+/// whether the queue still grows, after slices of this length.
+const PACE_SLICE: Duration = Duration::from_millis(1);
+
+/// One slice of work: when it started, the queue's bytes then, and the chunk
+/// bytes worked through since.
+struct Slice {
+    started: Instant,
+    pinned: usize,
+    bytes: usize,
+}
+
+impl Slice {
+    fn start(inbox: &AuditInbox) -> Slice {
+        Slice {
+            started: Instant::now(),
+            pinned: inbox.pinned_bytes(),
+            bytes: 0,
+        }
+    }
+}
+
+/// How fast the auditor works through chunk bytes (wall time, yields and
+/// hand-overs included), smoothed over recent slices of work. Unknown until
+/// a round large enough to count; an auditor with no measure never waits.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Pace {
+    bytes_per_sec: Option<f64>,
+}
+
+impl Pace {
+    /// A slice of work took `bytes` of chunks in `took`.
+    pub fn worked(&mut self, bytes: usize, took: Duration) {
+        if bytes < PACE_SAMPLE_BYTES || took.is_zero() {
+            return;
+        }
+        let rate = bytes as f64 / took.as_secs_f64();
+        self.bytes_per_sec = Some(match self.bytes_per_sec {
+            None => rate,
+            Some(old) => old * 0.75 + rate * 0.25,
+        });
+    }
+
+    /// True once a slice of work has been measured.
+    pub fn known(&self) -> bool {
+        self.bytes_per_sec.is_some()
+    }
+
+    /// True if `inflow` bytes arriving over `over` are more than the auditor
+    /// works through in that time.
+    pub fn outpaced(&self, inflow: usize, over: Duration) -> bool {
+        self.bytes_per_sec
+            .is_some_and(|rate| inflow as f64 > rate * over.as_secs_f64())
+    }
+}
+
 /// Everything the auditor needs to know about its session.
 #[derive(Debug)]
 pub struct AuditorConfig {
@@ -94,6 +169,9 @@ pub struct AuditorReport {
     pub events: u64,
     pub frames: u64,
     pub handoff_lost: Loss,
+    /// Waits of [`STAND_ASIDE`] for a stream that outpaced the auditor (the
+    /// last wait of each run is the one that found it slower).
+    pub stood_aside: u64,
 }
 
 /// The auditor's state between messages.
@@ -110,6 +188,7 @@ pub struct Auditor {
     frames: Vec<Frame>,
     events: Vec<Event>,
     batch: Vec<u8>,
+    pace: Pace,
     report: AuditorReport,
 }
 
@@ -133,6 +212,7 @@ impl Auditor {
             frames: Vec::new(),
             events: Vec::new(),
             batch: Vec::with_capacity(BATCH_BYTES * 2),
+            pace: Pace::default(),
             report: AuditorReport::default(),
         }
     }
@@ -140,10 +220,14 @@ impl Auditor {
     /// Runs until [`AuditMsg::End`] (or every sender is gone), feeding `writer`.
     pub fn run(mut self, inbox: AuditInbox, writer: &WriterHandle) -> AuditorReport {
         while let Some(msg) = inbox.recv() {
+            self.stand_aside(&inbox);
             let mut since_yield = Instant::now();
+            let mut slice = Slice::start(&inbox);
+            slice.bytes += chunk_bytes(&msg);
             let mut done = self.receive(msg, writer);
             while !done {
                 let Some(more) = inbox.try_recv() else { break };
+                slice.bytes += chunk_bytes(&more);
                 done = self.receive(more, writer);
                 if since_yield.elapsed() >= YIELD_EVERY && !inbox.backlogged() {
                     std::thread::yield_now();
@@ -152,13 +236,42 @@ impl Auditor {
                 if self.batch.len() >= BATCH_BYTES {
                     self.hand_over(writer);
                 }
+                if slice.started.elapsed() >= PACE_SLICE {
+                    // The queue grew while we worked: the stream outpaces us.
+                    let growing = inbox.pinned_bytes() > slice.pinned;
+                    self.pace.worked(slice.bytes, slice.started.elapsed());
+                    if growing {
+                        self.hand_over(writer);
+                        self.stand_aside(&inbox);
+                        since_yield = Instant::now();
+                    }
+                    slice = Slice::start(&inbox);
+                }
             }
             self.hand_over(writer);
+            self.pace.worked(slice.bytes, slice.started.elapsed());
             if done {
                 break;
             }
         }
         self.report
+    }
+
+    /// Waits while the queue is backlogged, below its high-water mark, and
+    /// filling faster than the auditor would drain it (see the module docs).
+    fn stand_aside(&mut self, inbox: &AuditInbox) {
+        if !inbox.backlogged() || !self.pace.known() {
+            return;
+        }
+        while !inbox.high_water() {
+            let (before, t) = (inbox.pinned_bytes(), Instant::now());
+            std::thread::sleep(STAND_ASIDE);
+            let inflow = inbox.pinned_bytes().saturating_sub(before);
+            self.report.stood_aside += 1;
+            if !self.pace.outpaced(inflow, t.elapsed()) {
+                return;
+            }
+        }
     }
 
     /// [`Auditor::handle`], after the writer has settled when `msg` ends the
@@ -395,6 +508,14 @@ impl Auditor {
     }
 }
 
+/// Bytes of relayed traffic `msg` carries.
+fn chunk_bytes(msg: &AuditMsg) -> usize {
+    match msg {
+        AuditMsg::Chunk { bytes, .. } => bytes.len(),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +529,77 @@ mod tests {
             .filter(|l| !l.is_empty())
             .map(|l| serde_json::from_slice(l).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn pace_is_unknown_until_a_slice_large_enough_to_count() {
+        let mut pace = Pace::default();
+        let ms = Duration::from_millis(1);
+        pace.worked(PACE_SAMPLE_BYTES - 1, ms);
+        pace.worked(1 << 20, Duration::ZERO);
+        assert_eq!(pace, Pace::default());
+        assert!(!pace.outpaced(usize::MAX, ms), "no measure: never waits");
+        pace.worked(64 * 1024, Duration::from_millis(2)); // 32 KiB per ms
+        assert!(pace.outpaced(33_000, ms));
+        assert!(!pace.outpaced(32_500, ms));
+        assert!(!pace.outpaced(65_000, Duration::from_millis(2)));
+    }
+
+    #[test]
+    fn pace_follows_recent_slices() {
+        let mut pace = Pace::default();
+        let ms = Duration::from_millis(1);
+        pace.worked(40_000, ms);
+        pace.worked(80_000, ms); // 40k * 0.75 + 80k * 0.25 = 50k per ms
+        assert!(pace.outpaced(50_100, ms));
+        assert!(!pace.outpaced(49_900, ms));
+    }
+
+    fn test_auditor() -> Auditor {
+        let identity = SessionIdentity {
+            session_id: "s".into(),
+            server: "x".into(),
+            user: "u".into(),
+        };
+        Auditor::new(AuditorConfig::new(identity, SessionFacts::default()))
+    }
+
+    /// The auditor waits only with a backlog, a measured pace and room left
+    /// below the high-water mark; lacking any of them it does not wait at
+    /// all (every wait is counted).
+    #[test]
+    fn the_auditor_stands_aside_only_below_high_water_with_a_backlog_and_a_pace() {
+        let at = Instant::now();
+        let chunk = || Bytes::from_static(b"{}\n");
+        // No backlog, pace known.
+        let (mut h, inbox) = crate::handoff::channel(1 << 20, 1 << 30);
+        let mut a = test_auditor();
+        a.pace.worked(PACE_SAMPLE_BYTES, Duration::from_secs(1000));
+        h.offer(Direction::ClientToServer, at, chunk());
+        assert!(!inbox.backlogged());
+        a.stand_aside(&inbox);
+        // A backlog, pace unknown.
+        let mut b = test_auditor();
+        for _ in 0..(1 << 20) / crate::handoff::BACKLOG_FRACTION {
+            h.offer(Direction::ClientToServer, at, chunk());
+        }
+        assert!(inbox.backlogged() && !inbox.high_water());
+        b.stand_aside(&inbox);
+        // A backlog and a pace, at high water.
+        let (mut h, inbox) = crate::handoff::channel(8, 1 << 30);
+        for _ in 0..6 {
+            h.offer(Direction::ClientToServer, at, chunk());
+        }
+        assert!(inbox.backlogged() && inbox.high_water());
+        a.stand_aside(&inbox);
+        assert_eq!((a.report.stood_aside, b.report.stood_aside), (0, 0));
+        // All three: it waits (once: nothing arrives while it does).
+        let (mut h, inbox) = crate::handoff::channel(1 << 20, 1 << 30);
+        for _ in 0..(1 << 20) / crate::handoff::BACKLOG_FRACTION {
+            h.offer(Direction::ClientToServer, at, chunk());
+        }
+        a.stand_aside(&inbox);
+        assert_eq!(a.report.stood_aside, 1);
     }
 
     /// The TypeScript SDK writes `result` before `id`: a large answer must be

@@ -52,6 +52,12 @@ pub const NAPS_BEFORE_SLEEP: u32 = 20;
 /// [`AuditInbox::backlogged`] at this fraction of either queue limit.
 pub const BACKLOG_FRACTION: usize = 256;
 
+/// [`AuditInbox::high_water`] at this fraction (numerator, denominator) of
+/// either queue limit: past it the auditor works whatever the stream does,
+/// so that the last quarter of the queue still absorbs what arrives while it
+/// catches up.
+pub const HIGH_WATER: (usize, usize) = (3, 4);
+
 /// What was lost between two chunks of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Loss {
@@ -166,8 +172,13 @@ impl Shared {
 
     /// The queue holds at least 1/`fraction` of either of its limits.
     fn filled_to(&self, fraction: usize) -> bool {
-        self.queued.load(Ordering::Relaxed) * fraction >= self.max_messages
-            || self.pinned.load(Ordering::Relaxed) * fraction >= self.max_bytes
+        self.filled_to_part(1, fraction)
+    }
+
+    /// The queue holds at least `num`/`den` of either of its limits.
+    fn filled_to_part(&self, num: usize, den: usize) -> bool {
+        self.queued.load(Ordering::Relaxed) * den >= self.max_messages * num
+            || self.pinned.load(Ordering::Relaxed) * den >= self.max_bytes * num
     }
 
     /// Pushes a control message: never refused, never waits (there are a
@@ -381,11 +392,34 @@ impl AuditInbox {
     pub fn backlogged(&self) -> bool {
         self.shared.filled_to(BACKLOG_FRACTION)
     }
+
+    /// The queue holds [`HIGH_WATER`] of either of its limits or more: the
+    /// auditor must catch up now, or the hand-off will soon drop chunks.
+    pub fn high_water(&self) -> bool {
+        self.shared.filled_to_part(HIGH_WATER.0, HIGH_WATER.1)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn three_quarters_of_either_limit_is_high_water() {
+        let (mut h, inbox) = channel(8, 400);
+        let at = Instant::now();
+        for _ in 0..5 {
+            h.offer(Direction::ClientToServer, at, Bytes::from_static(b"x"));
+        }
+        assert!(!inbox.high_water(), "5 of 8 messages");
+        h.offer(Direction::ClientToServer, at, Bytes::from_static(b"y"));
+        assert!(inbox.high_water(), "6 of 8 messages");
+        while inbox.try_recv().is_some() {}
+        h.offer(Direction::ClientToServer, at, Bytes::from(vec![0u8; 299]));
+        assert!(!inbox.high_water(), "299 of 400 bytes");
+        h.offer(Direction::ClientToServer, at, Bytes::from_static(b"z"));
+        assert!(inbox.high_water(), "300 of 400 bytes");
+    }
 
     #[test]
     fn a_small_fraction_of_either_limit_is_a_backlog() {
