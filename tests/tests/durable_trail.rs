@@ -122,9 +122,17 @@ fn a_full_disk_costs_events_on_record_and_never_the_session() {
     client.close_stdin();
     assert!(client.wait().success(), "the session must end cleanly");
 
-    // Logged once for the outage, not once per lost event.
+    // Logged once per outage, not once per lost event (20 here). The outage
+    // can be cut in two: the writer's own `audit_dropped` line is small
+    // enough to fit in the audit file's last block, and when it goes out in
+    // a batch of its own (a matter of timing) that write succeeds ("writing
+    // again") and the next large line starts a second outage.
     let enospc = stderr.matching("No space left on device");
-    assert_eq!(enospc.len(), 1, "ENOSPC reported {} times", enospc.len());
+    assert!(
+        (1..=2).contains(&enospc.len()),
+        "ENOSPC reported {} times",
+        enospc.len()
+    );
 
     let dir = disk.trail_after_exit();
     let all = events(&dir);
