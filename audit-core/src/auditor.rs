@@ -107,7 +107,7 @@ impl Slice {
 
 /// How fast the auditor works through chunk bytes (wall time, yields and
 /// hand-overs included), smoothed over recent slices of work. Unknown until
-/// a round large enough to count; an auditor with no measure never waits.
+/// a slice large enough to count; an auditor with no measure never waits.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Pace {
     bytes_per_sec: Option<f64>,
@@ -244,11 +244,12 @@ impl Auditor {
                 if self.batch.len() >= BATCH_BYTES {
                     self.hand_over(writer);
                 }
-                if slice.started.elapsed() >= PACE_SLICE {
+                let took = slice.started.elapsed();
+                if took >= PACE_SLICE {
                     // The queue grew by more than we took from it: more than
                     // twice our pace arrives ([`OUTPACED`]).
                     let grew = inbox.pinned_bytes().saturating_sub(slice.pinned);
-                    self.pace.worked(slice.bytes, slice.started.elapsed());
+                    self.pace.worked(slice.bytes, took);
                     if grew > slice.bytes {
                         self.hand_over(writer);
                         self.stand_aside(&inbox);

@@ -160,7 +160,7 @@ impl Shared {
         fence(Ordering::SeqCst); // orders our push before reading the state
         let wake = match self.auditor_state.load(Ordering::SeqCst) {
             ASLEEP => true,
-            NAPPING => always || self.filled_to(2),
+            NAPPING => always || self.filled_to(1, 2),
             _ => always,
         };
         if wake {
@@ -170,13 +170,8 @@ impl Shared {
         }
     }
 
-    /// The queue holds at least 1/`fraction` of either of its limits.
-    fn filled_to(&self, fraction: usize) -> bool {
-        self.filled_to_part(1, fraction)
-    }
-
     /// The queue holds at least `num`/`den` of either of its limits.
-    fn filled_to_part(&self, num: usize, den: usize) -> bool {
+    fn filled_to(&self, num: usize, den: usize) -> bool {
         self.queued.load(Ordering::Relaxed) * den >= self.max_messages * num
             || self.pinned.load(Ordering::Relaxed) * den >= self.max_bytes * num
     }
@@ -390,13 +385,13 @@ impl AuditInbox {
     /// sequential calls): the auditor is behind, and catching up matters more
     /// than the relay's latency.
     pub fn backlogged(&self) -> bool {
-        self.shared.filled_to(BACKLOG_FRACTION)
+        self.shared.filled_to(1, BACKLOG_FRACTION)
     }
 
     /// The queue holds [`HIGH_WATER`] of either of its limits or more: the
     /// auditor must catch up now, or the hand-off will soon drop chunks.
     pub fn high_water(&self) -> bool {
-        self.shared.filled_to_part(HIGH_WATER.0, HIGH_WATER.1)
+        self.shared.filled_to(HIGH_WATER.0, HIGH_WATER.1)
     }
 }
 

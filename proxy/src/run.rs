@@ -510,7 +510,7 @@ impl Audit {
                 tracing::info!(
                     events = report.events,
                     frames = report.frames,
-                    stood_aside_ms = report.stood_aside,
+                    stood_aside_waits = report.stood_aside,
                     "audit trail flushed"
                 );
             }
