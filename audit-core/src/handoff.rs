@@ -123,9 +123,12 @@ pub enum AuditMsg {
 }
 
 /// Counters shared by the hand-off's senders, read for `session_end` and stats.
+///
+/// Only losses are counted here: a counter of every chunk offered, shared by
+/// both relay threads, cost a contended atomic add per read and had no
+/// reader.
 #[derive(Debug, Default)]
 pub struct HandoffStats {
-    pub offered_chunks: AtomicU64,
     pub dropped_chunks: AtomicU64,
     pub dropped_bytes: AtomicU64,
 }
@@ -141,10 +144,11 @@ const ASLEEP: u8 = 2;
 #[derive(Debug)]
 struct Shared {
     queue: SegQueue<AuditMsg>,
-    /// Messages in `queue` (chunks and control messages).
-    queued: AtomicUsize,
+    /// What `queue` holds, as one [`Level`]: messages (chunks and control
+    /// messages) and the bytes their chunks pin. One word, so that a chunk
+    /// costs its producer and the auditor one atomic add each, not two.
+    level: AtomicU64,
     max_messages: usize,
-    pinned: AtomicUsize,
     max_bytes: usize,
     stats: Arc<HandoffStats>,
     senders: AtomicUsize,
@@ -170,27 +174,64 @@ impl Shared {
         }
     }
 
+    /// What the queue holds now.
+    fn level(&self) -> Level {
+        Level(self.level.load(Ordering::Acquire))
+    }
+
     /// The queue holds at least `num`/`den` of either of its limits.
     fn filled_to(&self, num: usize, den: usize) -> bool {
-        self.queued.load(Ordering::Relaxed) * den >= self.max_messages * num
-            || self.pinned.load(Ordering::Relaxed) * den >= self.max_bytes * num
+        let level = self.level();
+        level.messages() * den >= self.max_messages * num
+            || level.bytes() * den >= self.max_bytes * num
     }
 
     /// Pushes a control message: never refused, never waits (there are a
     /// handful per session, so they need no room of their own).
     fn push_control(&self, msg: AuditMsg) {
-        self.queued.fetch_add(1, Ordering::AcqRel);
+        self.level.fetch_add(Level::of(0).0, Ordering::AcqRel);
         self.queue.push(msg);
         self.wake(true);
     }
 
     fn pop(&self) -> Option<AuditMsg> {
         let msg = self.queue.pop()?;
-        self.queued.fetch_sub(1, Ordering::AcqRel);
-        if let AuditMsg::Chunk { bytes, .. } = &msg {
-            self.pinned.fetch_sub(bytes.len(), Ordering::AcqRel);
-        }
+        let len = match &msg {
+            AuditMsg::Chunk { bytes, .. } => bytes.len(),
+            _ => 0,
+        };
+        self.level.fetch_sub(Level::of(len).0, Ordering::AcqRel);
         Some(msg)
+    }
+}
+
+/// Messages and bytes in the queue, packed in one `u64`: bytes in the low
+/// [`Level::BYTE_BITS`] bits, messages above them. [`channel`] keeps both
+/// limits far enough below their fields' ranges that no sum of in-flight
+/// adds carries from one field into the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Level(u64);
+
+impl Level {
+    /// Bits of the byte count: up to 1 TiB.
+    const BYTE_BITS: u32 = 40;
+    /// The largest byte limit [`channel`] accepts: a 16th of the field, so
+    /// that offers racing past the limit (each undone at once) cannot carry.
+    const MAX_BYTES: usize = 1 << (Level::BYTE_BITS - 4);
+    /// The largest message limit [`channel`] accepts, likewise.
+    const MAX_MESSAGES: usize = 1 << (64 - Level::BYTE_BITS - 4);
+
+    /// One message of `len` bytes.
+    fn of(len: usize) -> Level {
+        Level((1 << Level::BYTE_BITS) | len as u64)
+    }
+
+    fn messages(self) -> usize {
+        (self.0 >> Level::BYTE_BITS) as usize
+    }
+
+    fn bytes(self) -> usize {
+        (self.0 & ((1 << Level::BYTE_BITS) - 1)) as usize
     }
 }
 
@@ -215,10 +256,9 @@ pub fn channel(messages: usize, bytes: usize) -> (AuditHandle, AuditInbox) {
     let stats = Arc::new(HandoffStats::default());
     let shared = Arc::new(Shared {
         queue: SegQueue::new(),
-        queued: AtomicUsize::new(0),
-        max_messages: messages.max(1),
-        pinned: AtomicUsize::new(0),
-        max_bytes: bytes,
+        level: AtomicU64::new(0),
+        max_messages: messages.clamp(1, Level::MAX_MESSAGES),
+        max_bytes: bytes.min(Level::MAX_BYTES),
         stats: stats.clone(),
         senders: AtomicUsize::new(1),
         receiver_alive: AtomicBool::new(true),
@@ -261,20 +301,15 @@ impl AuditHandle {
     #[inline]
     pub fn offer(&mut self, direction: Direction, at: Instant, bytes: Bytes) {
         let shared = &*self.shared;
-        shared.stats.offered_chunks.fetch_add(1, Ordering::Relaxed);
         let len = bytes.len();
-        if !shared.receiver_alive.load(Ordering::Relaxed) {
+        if !shared.receiver_alive.load(Ordering::Relaxed) || len > shared.max_bytes {
             self.lose(len);
             return;
         }
-        if shared.pinned.fetch_add(len, Ordering::AcqRel) + len > shared.max_bytes {
-            shared.pinned.fetch_sub(len, Ordering::AcqRel);
-            self.lose(len);
-            return;
-        }
-        if shared.queued.fetch_add(1, Ordering::AcqRel) >= shared.max_messages {
-            shared.queued.fetch_sub(1, Ordering::AcqRel);
-            shared.pinned.fetch_sub(len, Ordering::AcqRel);
+        let this = Level::of(len);
+        let before = Level(shared.level.fetch_add(this.0, Ordering::AcqRel));
+        if before.bytes() + len > shared.max_bytes || before.messages() >= shared.max_messages {
+            shared.level.fetch_sub(this.0, Ordering::AcqRel);
             self.lose(len);
             return;
         }
@@ -311,7 +346,7 @@ impl AuditHandle {
             _ => 0,
         };
         let shared = &*self.shared;
-        if shared.queued.load(Ordering::Acquire) < shared.max_messages && self.send_control(msg) {
+        if shared.level().messages() < shared.max_messages && self.send_control(msg) {
             return true;
         }
         self.lose(len);
@@ -377,7 +412,7 @@ impl AuditInbox {
 
     /// Bytes pinned by queued chunks.
     pub fn pinned_bytes(&self) -> usize {
-        self.shared.pinned.load(Ordering::Acquire)
+        self.shared.level().bytes()
     }
 
     /// The queue holds 1/[`BACKLOG_FRACTION`] of either of its limits or
@@ -458,6 +493,29 @@ mod tests {
             m => panic!("{m:?}"),
         }
         assert_eq!(h.stats().dropped_chunks.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn the_level_counts_messages_and_bytes_apart_up_to_their_limits() {
+        let most = Level::of(Level::MAX_BYTES);
+        assert_eq!((most.messages(), most.bytes()), (1, Level::MAX_BYTES));
+        // Every message at the limits, and as many racing offers again, do
+        // not carry from the byte field into the message field.
+        let full = (Level::MAX_MESSAGES as u64 * 2) * Level::of(0).0 + 2 * Level::MAX_BYTES as u64;
+        let full = Level(full);
+        assert_eq!(full.messages(), 2 * Level::MAX_MESSAGES);
+        assert_eq!(full.bytes(), 2 * Level::MAX_BYTES);
+        // Limits past the fields' ranges are clamped.
+        let (mut h, inbox) = channel(usize::MAX, usize::MAX);
+        h.offer(
+            Direction::ClientToServer,
+            Instant::now(),
+            Bytes::from_static(b"abc"),
+        );
+        assert_eq!(inbox.pinned_bytes(), 3);
+        assert!(!inbox.backlogged());
+        inbox.try_recv().unwrap();
+        assert_eq!(inbox.shared.level(), Level(0));
     }
 
     #[test]
