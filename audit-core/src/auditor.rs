@@ -58,6 +58,13 @@ use crate::stamp::{SessionIdentity, Stamper};
 /// A batch is handed to the writer once it holds this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
 
+/// Capacity of a batch buffer: room for the event that takes a batch past
+/// [`BATCH_BYTES`], and under the proxy's 128 KiB mmap threshold, so that a
+/// buffer comes from (and goes back to) malloc's arena instead of being
+/// mapped, faulted in page by page and unmapped for every batch. Buffers
+/// circulate through the writer ([`WriterHandle::spare_batch`]).
+const BATCH_CAPACITY: usize = BATCH_BYTES + BATCH_BYTES / 2;
+
 /// After this long working without a pause, the auditor yields its core
 /// (`sched_yield`). On a two-core machine the relay's threads and both peers
 /// often wait for the core the auditor holds: without the yield a woken relay
@@ -219,7 +226,7 @@ impl Auditor {
             redactor: config.redactor,
             frames: Vec::new(),
             events: Vec::new(),
-            batch: Vec::with_capacity(BATCH_BYTES * 2),
+            batch: Vec::with_capacity(BATCH_CAPACITY),
             pace: Pace::default(),
             report: AuditorReport::default(),
         }
@@ -300,7 +307,12 @@ impl Auditor {
     /// record (in the next batch).
     fn hand_over(&mut self, writer: &WriterHandle) {
         if !self.batch.is_empty() {
-            writer.write(self.take_batch());
+            let spare = if self.batch.len() >= BATCH_BYTES {
+                writer.spare_batch()
+            } else {
+                None
+            };
+            writer.write(self.take_batch_with(spare));
         }
         self.record_writer_losses(writer);
     }
@@ -374,12 +386,19 @@ impl Auditor {
     /// one-line batches with 128 KiB of capacity each was most of the proxy's
     /// peak memory), and the next batch does not grow a fresh `Vec`.
     pub fn take_batch(&mut self) -> Vec<u8> {
+        self.take_batch_with(None)
+    }
+
+    /// [`Auditor::take_batch`], with an empty buffer to continue in if the
+    /// batch leaves whole.
+    fn take_batch_with(&mut self, spare: Option<Vec<u8>>) -> Vec<u8> {
         if self.batch.len() < BATCH_BYTES {
             let lines = self.batch.to_vec();
             self.batch.clear();
             lines
         } else {
-            std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_BYTES * 2))
+            let next = spare.unwrap_or_else(|| Vec::with_capacity(BATCH_CAPACITY));
+            std::mem::replace(&mut self.batch, next)
         }
     }
 

@@ -46,6 +46,43 @@ fn settle_returns_once_every_queued_batch_was_written() {
     );
 }
 
+#[test]
+fn written_batches_come_back_empty_for_reuse_and_lines_keep_their_order() {
+    use super::writer::{SPARE_BATCHES, SPARE_CAPACITY};
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("one.jsonl");
+    let w = spawn_writer(SinkTarget::File(path.clone()), 64).unwrap();
+    let mut expected = String::new();
+    // Batches as the auditor hands them over (64 KiB of lines in a buffer
+    // of 96 KiB), some coalesced by the thread, some written alone; a
+    // buffer too large to keep; a small exact-size batch.
+    let mut n = 0;
+    for capacity in [96 << 10, 96 << 10, 96 << 10, 4 * SPARE_CAPACITY, 0] {
+        let mut batch = Vec::with_capacity(capacity);
+        while batch.len() < capacity.clamp(1, 64 << 10) {
+            let line = format!("{{\"n\":{n}}}\n");
+            expected.push_str(&line);
+            batch.extend_from_slice(line.as_bytes());
+            n += 1;
+        }
+        w.write(batch);
+    }
+    w.settle();
+    let mut spares = Vec::new();
+    while let Some(spare) = w.spare_batch() {
+        spares.push(spare);
+    }
+    assert_eq!(spares.len(), 3, "the three 96 KiB buffers, not the others");
+    assert!(spares.len() <= SPARE_BATCHES);
+    for spare in &spares {
+        assert!(spare.is_empty());
+        assert_eq!(spare.capacity(), 96 << 10);
+    }
+    let report = w.finish(Duration::from_secs(10)).unwrap();
+    assert_eq!(report.lines_written, n);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+}
+
 mod faults {
     use super::super::losses::Ledger;
     use super::super::writer::WriterCore;
