@@ -53,13 +53,22 @@ fn written_batches_come_back_empty_for_reuse_and_lines_keep_their_order() {
     let path = tmp.path().join("one.jsonl");
     let w = spawn_writer(SinkTarget::File(path.clone()), 64).unwrap();
     let mut expected = String::new();
-    // Batches as the auditor hands them over (64 KiB of lines in a buffer
+    // Batches as the auditor hands them over (~64 KiB of lines in a buffer
     // of 96 KiB), some coalesced by the thread, some written alone; a
-    // buffer too large to keep; a small exact-size batch.
+    // buffer too large to keep; exact-size batches too small to keep.
     let mut n = 0;
-    for capacity in [96 << 10, 96 << 10, 96 << 10, 4 * SPARE_CAPACITY, 0] {
+    for capacity in [
+        96 << 10,
+        96 << 10,
+        96 << 10,
+        4 * SPARE_CAPACITY,
+        48 << 10,
+        0,
+    ] {
         let mut batch = Vec::with_capacity(capacity);
-        while batch.len() < capacity.clamp(1, 64 << 10) {
+        // Lines are under 64 bytes: the batch never outgrows its capacity.
+        let fill = capacity.min(64 << 10).saturating_sub(64).max(1);
+        while batch.len() < fill {
             let line = format!("{{\"n\":{n}}}\n");
             expected.push_str(&line);
             batch.extend_from_slice(line.as_bytes());

@@ -25,12 +25,12 @@
 //! recreating the directory). Recovery is logged too.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use crossbeam_queue::ArrayQueue;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_queue::ArrayQueue;
 
 use super::append::{DailyFiles, SingleFile, SyncMode};
 use super::group_commit::SyncSchedule;
@@ -46,7 +46,9 @@ pub const COALESCE_BYTES: usize = 1 << 20;
 pub const SPARE_BATCHES: usize = 8;
 
 /// Batches whose capacity is over this are freed, not kept: a batch grown by
-/// an unusually large event should not stay in memory.
+/// an unusually large event should not stay in memory. So are batches under
+/// half of it: the auditor's small batches leave at their exact size, and
+/// would be too small to continue in.
 pub const SPARE_CAPACITY: usize = 128 * 1024;
 
 /// What the writer did, reported when it stops.
@@ -213,7 +215,7 @@ enum Job {
 /// Keeps a written batch for reuse if it is of a size worth keeping and
 /// there is room; frees it otherwise.
 fn recycle(mut batch: Vec<u8>, spares: &ArrayQueue<Vec<u8>>) {
-    if batch.capacity() <= SPARE_CAPACITY && batch.capacity() >= SPARE_CAPACITY / 4 {
+    if (SPARE_CAPACITY / 2..=SPARE_CAPACITY).contains(&batch.capacity()) {
         batch.clear();
         let _ = spares.push(batch);
     }
