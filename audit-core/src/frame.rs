@@ -80,15 +80,14 @@ pub struct Framer {
     /// Pieces of the current line smaller than [`HOLD_FROM`], copied
     /// together; they follow everything in `held`.
     small: BytesMut,
-    /// Bytes in `held` and `small`.
-    held_bytes: usize,
     /// Where a line that spans chunks is joined when it ends. Its allocation
     /// is reused for the next such line once the last frame joined in it is
     /// dropped (warm memory: a fresh buffer for every 1 MiB result cost a
     /// page fault per 4 KiB, docs/performance.md).
     joined: BytesMut,
     /// Length of the current line so far, including what an oversized line
-    /// no longer holds.
+    /// no longer holds. Until the line is oversized, `held` and `small`
+    /// hold exactly this many bytes.
     partial_len: usize,
     /// Hash of the current line so far, once it is oversized (then `prefix`
     /// holds its start and `held` is empty).
@@ -105,7 +104,6 @@ impl Framer {
             limit: limit.max(OVERSIZED_PREFIX),
             held: Vec::new(),
             small: BytesMut::new(),
-            held_bytes: 0,
             joined: BytesMut::new(),
             partial_len: 0,
             hasher: None,
@@ -152,7 +150,10 @@ impl Framer {
 
     /// Bytes currently held for an unterminated line.
     pub fn buffered(&self) -> usize {
-        self.held_bytes + self.prefix.len()
+        match self.hasher {
+            Some(_) => self.prefix.len(),
+            None => self.partial_len,
+        }
     }
 
     /// Appends `chunk[from..to]` to the current line.
@@ -188,10 +189,8 @@ impl Framer {
                 self.held.push(self.small.split().freeze());
             }
             self.held.push(chunk.slice(from..to));
-            self.held_bytes += piece.len();
         } else {
             self.small.extend_from_slice(piece);
-            self.held_bytes += piece.len();
         }
     }
 
@@ -224,7 +223,6 @@ impl Framer {
     fn release_held(&mut self) {
         self.held.clear();
         self.small.clear();
-        self.held_bytes = 0;
     }
 
     fn frame(

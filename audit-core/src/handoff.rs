@@ -302,6 +302,9 @@ impl AuditHandle {
     pub fn offer(&mut self, direction: Direction, at: Instant, bytes: Bytes) {
         let shared = &*self.shared;
         let len = bytes.len();
+        // A chunk over the byte limit never fits; refusing it before the add
+        // is also what keeps every add within the limit, so none can carry
+        // into the message count ([`Level`]).
         if !shared.receiver_alive.load(Ordering::Relaxed) || len > shared.max_bytes {
             self.lose(len);
             return;
@@ -505,8 +508,12 @@ mod tests {
         let full = Level(full);
         assert_eq!(full.messages(), 2 * Level::MAX_MESSAGES);
         assert_eq!(full.bytes(), 2 * Level::MAX_BYTES);
-        // Limits past the fields' ranges are clamped.
+        // Limits past the fields' ranges are clamped (unclamped, the
+        // high-water check would overflow).
         let (mut h, inbox) = channel(usize::MAX, usize::MAX);
+        assert_eq!(inbox.shared.max_messages, Level::MAX_MESSAGES);
+        assert_eq!(inbox.shared.max_bytes, Level::MAX_BYTES);
+        assert!(!inbox.high_water());
         h.offer(
             Direction::ClientToServer,
             Instant::now(),

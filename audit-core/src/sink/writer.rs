@@ -221,6 +221,12 @@ fn recycle(mut batch: Vec<u8>, spares: &ArrayQueue<Vec<u8>>) {
     }
 }
 
+/// Appends a queued batch to `coalesced` and lets the batch go.
+fn absorb(coalesced: &mut Vec<u8>, lines: Vec<u8>, spares: &ArrayQueue<Vec<u8>>) {
+    coalesced.extend_from_slice(&lines);
+    recycle(lines, spares);
+}
+
 fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool, spares: &ArrayQueue<Vec<u8>>) {
     // Where queued batches are coalesced, kept from write to write.
     let mut coalesced: Vec<u8> = Vec::new();
@@ -254,30 +260,18 @@ fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool, spares: &ArrayQue
                 continue;
             }
         };
-        // Under `always` each batch is its own write + fsync.
-        let mut more = None;
-        if !always && batch.len() < COALESCE_BYTES {
+        // Under `always` each batch is its own write + fsync. Otherwise
+        // whatever else is queued joins it in `coalesced`; a batch found
+        // alone is written as it is.
+        let mut alone = Some(batch);
+        while !always && alone.as_ref().map_or(coalesced.len(), Vec::len) < COALESCE_BYTES {
             match rx.try_recv() {
-                Ok(Job::Lines(lines)) => more = Some(lines),
-                Ok(barrier) => next = Some(barrier), // after this write
-                Err(_) => {}
-            }
-        }
-        let Some(more) = more else {
-            core.write(&batch);
-            recycle(batch, spares);
-            continue;
-        };
-        coalesced.clear();
-        for lines in [batch, more] {
-            coalesced.extend_from_slice(&lines);
-            recycle(lines, spares);
-        }
-        while coalesced.len() < COALESCE_BYTES {
-            match rx.try_recv() {
-                Ok(Job::Lines(lines)) => {
-                    coalesced.extend_from_slice(&lines);
-                    recycle(lines, spares);
+                Ok(Job::Lines(more)) => {
+                    if let Some(first) = alone.take() {
+                        coalesced.clear();
+                        absorb(&mut coalesced, first, spares);
+                    }
+                    absorb(&mut coalesced, more, spares);
                 }
                 Ok(barrier) => {
                     next = Some(barrier); // after this write
@@ -286,10 +280,18 @@ fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool, spares: &ArrayQue
                 Err(_) => break,
             }
         }
-        core.write(&coalesced);
-        if coalesced.capacity() > 2 * COALESCE_BYTES {
-            // One huge batch grew it: do not keep that.
-            coalesced = Vec::new();
+        match alone {
+            Some(batch) => {
+                core.write(&batch);
+                recycle(batch, spares);
+            }
+            None => {
+                core.write(&coalesced);
+                if coalesced.capacity() > 2 * COALESCE_BYTES {
+                    // One huge batch grew it: do not keep that.
+                    coalesced = Vec::new();
+                }
+            }
         }
     }
 }
