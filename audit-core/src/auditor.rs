@@ -48,7 +48,7 @@ use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
 use crate::clock::SessionClock;
 use crate::event::{Direction, Event, EventType, Outcome, Severity};
 use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
-use crate::handoff::{AuditInbox, AuditMsg, Loss};
+use crate::handoff::{AuditInbox, AuditMsg, Loss, QueuePeak};
 use crate::policy::Policy;
 use crate::redact::Redactor;
 use crate::sign::Checkpointer;
@@ -187,6 +187,8 @@ pub struct AuditorReport {
     /// Waits of [`STAND_ASIDE`] for a stream that outpaced the auditor (the
     /// last wait of each run is the one that found it slower).
     pub stood_aside: u64,
+    /// The most the hand-off queue held (messages, bytes) during the session.
+    pub queue_peak: QueuePeak,
 }
 
 /// The auditor's state between messages.
@@ -271,6 +273,7 @@ impl Auditor {
                 break;
             }
         }
+        self.report.queue_peak = inbox.peak();
         self.report
     }
 
@@ -342,7 +345,7 @@ impl Auditor {
                 let framer = self.framer(direction);
                 if let Some(loss) = lost_before {
                     framer.gap();
-                    self.lost(loss, direction, self.clock.wall(at));
+                    self.lost(*loss, direction, self.clock.wall(at));
                 }
                 let mut frames = std::mem::take(&mut self.frames);
                 self.framer(direction).push(bytes, at, &mut frames);
@@ -355,16 +358,16 @@ impl Auditor {
                 self.classify(&mut frames);
                 self.frames = frames;
             }
-            AuditMsg::Refused {
-                at,
-                frame,
-                reply,
-                rule,
-                dry_run,
-            } => {
-                let at = self.clock.wall(at);
-                self.classifier
-                    .refused(at, &frame, &reply, &rule, dry_run, &mut self.events);
+            AuditMsg::Refused(r) => {
+                let at = self.clock.wall(r.at);
+                self.classifier.refused(
+                    at,
+                    &r.frame,
+                    &r.reply,
+                    &r.rule,
+                    r.dry_run,
+                    &mut self.events,
+                );
             }
             AuditMsg::End(end) => {
                 let mut frames = std::mem::take(&mut self.frames);

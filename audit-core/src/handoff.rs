@@ -32,11 +32,13 @@ use crossbeam_queue::SegQueue;
 
 use crate::event::Direction;
 
-/// Default number of messages the hand-off queue holds: 64 Ki, so that the
-/// byte limit, not the count, bounds a burst of small chunks (the pipelined
-/// benchmark queues ~20k chunks while the auditor catches up). Slots are
-/// allocated only while used, about 100 bytes each.
-pub const DEFAULT_QUEUE_MESSAGES: usize = 64 * 1024;
+/// Default number of messages the hand-off queue holds: 256 Ki, so that the
+/// byte limit, not the count, bounds a burst of reads of one small frame
+/// each (32 MiB of 128-byte reads). A relay that competes for the CPU reads
+/// about one frame per read: the pipelined benchmark's 50,000 calls are then
+/// ~100k chunks, past the 64 Ki this once was (docs/performance.md). Slots
+/// are allocated only while used, 72 bytes each.
+pub const DEFAULT_QUEUE_MESSAGES: usize = 256 * 1024;
 /// Default bytes the queued chunks may pin: 32 MiB. The auditor is slower
 /// than the relay on a burst of small calls (each frame is parsed, redacted
 /// and stamped; the relay only copies), so the queue absorbs the burst and
@@ -97,6 +99,10 @@ pub struct SessionEnd {
 }
 
 /// A message from the proxy to the auditor.
+///
+/// 64 bytes: a queue slot per relay read, so what is rare (a loss, a
+/// refusal) is boxed to keep every slot of a burst small (a test holds the
+/// size).
 #[derive(Debug)]
 pub enum AuditMsg {
     /// Bytes relayed in `direction`, read at `at`.
@@ -104,22 +110,26 @@ pub enum AuditMsg {
         direction: Direction,
         at: Instant,
         bytes: Bytes,
-        lost_before: Option<Loss>,
+        lost_before: Option<Box<Loss>>,
     },
-    /// A frame the policy refused: it was not relayed, and the client got
-    /// `reply` (empty for a notification). With `dry_run`, the frame *was*
-    /// relayed and `rule` only would have refused it.
-    Refused {
-        at: Instant,
-        frame: Bytes,
-        reply: Bytes,
-        rule: String,
-        dry_run: bool,
-    },
+    /// A frame the policy refused (see [`Refusal`]).
+    Refused(Box<Refusal>),
     /// The stream in `direction` ended.
     Eof { direction: Direction, at: Instant },
     /// The session is over: write `session_end` and stop.
     End(SessionEnd),
+}
+
+/// A frame the policy refused: it was not relayed, and the client got
+/// `reply` (empty for a notification). With `dry_run`, the frame *was*
+/// relayed and `rule` only would have refused it.
+#[derive(Debug)]
+pub struct Refusal {
+    pub at: Instant,
+    pub frame: Bytes,
+    pub reply: Bytes,
+    pub rule: String,
+    pub dry_run: bool,
 }
 
 /// Counters shared by the hand-off's senders, read for `session_end` and stats.
@@ -194,14 +204,15 @@ impl Shared {
         self.wake(true);
     }
 
-    fn pop(&self) -> Option<AuditMsg> {
+    /// The next message and what the queue held just before it was taken.
+    fn pop(&self) -> Option<(AuditMsg, Level)> {
         let msg = self.queue.pop()?;
         let len = match &msg {
             AuditMsg::Chunk { bytes, .. } => bytes.len(),
             _ => 0,
         };
-        self.level.fetch_sub(Level::of(len).0, Ordering::AcqRel);
-        Some(msg)
+        let before = self.level.fetch_sub(Level::of(len).0, Ordering::AcqRel);
+        Some((msg, Level(before)))
     }
 }
 
@@ -249,6 +260,17 @@ pub struct AuditInbox {
     pub stats: Arc<HandoffStats>,
     /// Empty naps in a row so far (a `Cell`: `recv` takes `&self`).
     empty_naps: Cell<u32>,
+    /// The most the queue held when a message was taken, per field.
+    peak: Cell<QueuePeak>,
+}
+
+/// The most the hand-off queue held during a session, seen as the auditor
+/// took each message (so it costs the relay nothing): how close a burst came
+/// to the queue's limits, and which limit it neared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueuePeak {
+    pub messages: usize,
+    pub bytes: usize,
 }
 
 /// A hand-off queue of at most `messages` messages pinning at most `bytes`.
@@ -273,6 +295,7 @@ pub fn channel(messages: usize, bytes: usize) -> (AuditHandle, AuditInbox) {
         shared,
         stats,
         empty_naps: Cell::new(0),
+        peak: Cell::new(QueuePeak::default()),
     };
     (handle, inbox)
 }
@@ -316,7 +339,7 @@ impl AuditHandle {
             self.lose(len);
             return;
         }
-        let lost_before = (self.pending.chunks > 0).then_some(self.pending);
+        let lost_before = (self.pending.chunks > 0).then(|| Box::new(self.pending));
         shared.queue.push(AuditMsg::Chunk {
             direction,
             at,
@@ -345,7 +368,7 @@ impl AuditHandle {
     /// so it is on record as `audit_dropped`.
     pub fn try_control(&mut self, msg: AuditMsg) -> bool {
         let len = match &msg {
-            AuditMsg::Refused { frame, .. } => frame.len(),
+            AuditMsg::Refused(refusal) => refusal.frame.len(),
             _ => 0,
         };
         let shared = &*self.shared;
@@ -385,12 +408,12 @@ impl AuditInbox {
         let me = shared.auditor.get_or_init(std::thread::current);
         debug_assert_eq!(me.id(), std::thread::current().id());
         loop {
-            if let Some(msg) = shared.pop() {
+            if let Some(msg) = self.take() {
                 self.empty_naps.set(0);
                 return Some(msg);
             }
             if shared.senders.load(Ordering::Acquire) == 0 {
-                return shared.pop();
+                return self.take();
             }
             if self.empty_naps.get() < NAPS_BEFORE_SLEEP {
                 self.empty_naps.set(self.empty_naps.get() + 1);
@@ -410,7 +433,26 @@ impl AuditInbox {
 
     /// The next message if one is queued, without waiting.
     pub fn try_recv(&self) -> Option<AuditMsg> {
-        self.shared.pop()
+        self.take()
+    }
+
+    /// The most the queue has held so far, as seen by [`recv`](Self::recv)
+    /// and [`try_recv`](Self::try_recv).
+    pub fn peak(&self) -> QueuePeak {
+        self.peak.get()
+    }
+
+    /// Pops a message, noting the level it was taken at.
+    fn take(&self) -> Option<AuditMsg> {
+        let (msg, before) = self.shared.pop()?;
+        let peak = self.peak.get();
+        if before.messages() > peak.messages || before.bytes() > peak.bytes {
+            self.peak.set(QueuePeak {
+                messages: peak.messages.max(before.messages()),
+                bytes: peak.bytes.max(before.bytes()),
+            });
+        }
+        Some(msg)
     }
 
     /// Bytes pinned by queued chunks.
@@ -436,6 +478,37 @@ impl AuditInbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_slot_stays_small() {
+        assert_eq!(std::mem::size_of::<AuditMsg>(), 64);
+    }
+
+    #[test]
+    fn by_default_bytes_bound_a_burst_of_small_reads() {
+        // Reads of one 128-byte frame each, the auditor away: the queue takes
+        // them until the byte limit, never stopped by the count first.
+        let (mut h, inbox) = channel(DEFAULT_QUEUE_MESSAGES, DEFAULT_QUEUE_BYTES);
+        let frame = Bytes::from(vec![b'x'; 128]);
+        let at = Instant::now();
+        let fits = DEFAULT_QUEUE_BYTES / frame.len();
+        for _ in 0..fits {
+            h.offer(Direction::ClientToServer, at, frame.clone());
+        }
+        assert_eq!(h.stats().dropped_chunks.load(Ordering::Relaxed), 0);
+        assert_eq!(inbox.pinned_bytes(), DEFAULT_QUEUE_BYTES);
+        h.offer(Direction::ClientToServer, at, frame.clone());
+        assert_eq!(h.stats().dropped_chunks.load(Ordering::Relaxed), 1);
+        assert_eq!(inbox.peak(), QueuePeak::default(), "nothing taken yet");
+        inbox.try_recv();
+        assert_eq!(
+            inbox.peak(),
+            QueuePeak {
+                messages: fits,
+                bytes: DEFAULT_QUEUE_BYTES
+            }
+        );
+    }
 
     #[test]
     fn three_quarters_of_either_limit_is_high_water() {
@@ -485,8 +558,8 @@ mod tests {
                 lost_before, bytes, ..
             } => {
                 assert_eq!(
-                    lost_before,
-                    Some(Loss {
+                    lost_before.as_deref(),
+                    Some(&Loss {
                         chunks: 1,
                         bytes: 6
                     })
@@ -614,13 +687,13 @@ mod tests {
         let (mut h, inbox) = channel(1, 1 << 20);
         let t = Instant::now();
         h.offer(Direction::ClientToServer, t, Bytes::from_static(b"a"));
-        let refused = AuditMsg::Refused {
+        let refused = AuditMsg::Refused(Box::new(Refusal {
             at: t,
             frame: Bytes::from_static(b"{}"),
             reply: Bytes::new(),
             rule: "r".into(),
             dry_run: false,
-        };
+        }));
         assert!(!h.try_control(refused), "a full queue refuses a refusal");
         assert_eq!(h.stats().dropped_bytes.load(Ordering::Relaxed), 2);
         let eof = AuditMsg::Eof {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use audit_core::event::Direction;
-use audit_core::handoff::{AuditHandle, AuditMsg};
+use audit_core::handoff::{AuditHandle, AuditMsg, Refusal};
 use audit_core::policy::gate::{Gate, Verdict};
 use bytes::{Bytes, BytesMut};
 
@@ -192,13 +192,13 @@ impl Sink<'_> {
                 }
                 Piece::Refused { frame, reply, rule } => {
                     if let Some(a) = self.audit.as_mut() {
-                        a.try_control(AuditMsg::Refused {
+                        a.try_control(AuditMsg::Refused(Box::new(Refusal {
                             at,
                             frame,
                             reply: reply.clone(),
                             rule,
                             dry_run: false,
-                        });
+                        })));
                     }
                     if !reply.is_empty() {
                         let _ = self.client.write_all(&reply);
@@ -206,13 +206,13 @@ impl Sink<'_> {
                 }
                 Piece::DryRun { frame, rule } => {
                     if let Some(a) = self.audit.as_mut() {
-                        a.try_control(AuditMsg::Refused {
+                        a.try_control(AuditMsg::Refused(Box::new(Refusal {
                             at,
                             frame,
                             reply: Bytes::new(),
                             rule,
                             dry_run: true,
-                        });
+                        })));
                     }
                 }
             }

@@ -511,6 +511,8 @@ impl Audit {
                     events = report.events,
                     frames = report.frames,
                     stood_aside_waits = report.stood_aside,
+                    queue_peak_messages = report.queue_peak.messages,
+                    queue_peak_bytes = report.queue_peak.bytes,
                     "audit trail flushed"
                 );
             }
