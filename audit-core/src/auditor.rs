@@ -20,10 +20,11 @@
 //! with ([`Pace`]). It waits a [`STAND_ASIDE`] when over a [`PACE_SLICE`] of
 //! its work the queue grew by more than it took, and at least every
 //! [`PROBE_EVERY`] slices anyway (working alongside a stream slows it to the
-//! auditor's pace, so the growth alone would not show it). It keeps waiting
-//! for as long as the stream outpaces it while it waits: more than
-//! [`OUTPACED`] times what it works through arrives, or more than it works
-//! through and more than [`SPED_UP`] times what arrived while it worked. Working alongside such a
+//! auditor's pace, so the growth alone would not show it). It goes on
+//! waiting if the stream outpaces it while it waits: more than [`OUTPACED`]
+//! times what it works through arrives, or more than it works through and
+//! more than [`SPED_UP`] times what arrived while it worked; and then for as
+//! long as more arrives than it works through ([`Pace::keeps_outpacing`]). Working alongside such a
 //! stream would not shrink the backlog, only take the cores the session
 //! needs (on a two-core machine a pipelined burst ran at half speed). So it
 //! waits, and the queue absorbs the burst, until the stream slows down or
@@ -186,6 +187,17 @@ impl Pace {
         let rate = inflow as f64 / over.as_secs_f64();
         rate > OUTPACED * worked || (rate > worked && rate > SPED_UP * arrived)
     }
+
+    /// After a wait that found the stream outpacing the auditor: true while
+    /// `inflow` arriving over `over` is more than the auditor works through
+    /// in that time (working alongside could not shrink the backlog). Looser
+    /// than [`Pace::outpaced`], so that one slow millisecond of a noisy
+    /// burst does not send the auditor back to work alongside it (on a noisy
+    /// host that happened in about one burst in three, each then ~0.6x).
+    pub fn keeps_outpacing(&self, inflow: usize, over: Duration) -> bool {
+        self.worked
+            .is_some_and(|worked| inflow as f64 / over.as_secs_f64() > worked)
+    }
 }
 
 /// Everything the auditor needs to know about its session.
@@ -340,14 +352,21 @@ impl Auditor {
         if !inbox.backlogged() || !self.pace.known() {
             return;
         }
+        let mut waited = false;
         while !inbox.high_water() {
             let (before, t) = (inbox.pinned_bytes(), Instant::now());
             std::thread::sleep(STAND_ASIDE);
             let inflow = inbox.pinned_bytes().saturating_sub(before);
             self.report.stood_aside += 1;
-            if !self.pace.outpaced(inflow, t.elapsed()) {
+            let outpaced = if waited {
+                self.pace.keeps_outpacing(inflow, t.elapsed())
+            } else {
+                self.pace.outpaced(inflow, t.elapsed())
+            };
+            if !outpaced {
                 return;
             }
+            waited = true;
         }
     }
 
@@ -656,6 +675,19 @@ mod tests {
         slow.worked(50_000, 20_000, ms);
         assert!(!slow.outpaced(49_000, ms));
         assert!(slow.outpaced(50_200, ms));
+    }
+
+    #[test]
+    fn once_outpaced_the_auditor_waits_while_the_stream_is_faster_than_it() {
+        let ms = Duration::from_millis(1);
+        let mut pace = Pace::default();
+        assert!(!pace.keeps_outpacing(usize::MAX, ms), "no measure");
+        pace.worked(50_000, 50_000, ms);
+        // 55k per ms would not start a wait (under 1.25x what arrived)...
+        assert!(!pace.outpaced(55_000, ms));
+        // ...but keeps one going: the stream is still faster than the auditor.
+        assert!(pace.keeps_outpacing(55_000, ms));
+        assert!(!pace.keeps_outpacing(49_000, ms));
     }
 
     #[test]
