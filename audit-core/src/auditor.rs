@@ -24,15 +24,15 @@
 //! waiting if the stream outpaces it while it waits: more than [`OUTPACED`]
 //! times what it works through arrives, or more than it works through and
 //! more than [`SPED_UP`] times what arrived while it worked; and then for as
-//! long as more arrives than it works through ([`Pace::keeps_outpacing`]). Working alongside such a
-//! stream would not shrink the backlog, only take the cores the session
-//! needs (on a two-core machine a pipelined burst ran at half speed). So it
-//! waits, and the queue absorbs the burst, until the stream slows down or
-//! the queue reaches [`crate::handoff::HIGH_WATER`], where it
-//! works as before. Nothing is lost by waiting (the hand-off's limits are
-//! unchanged); what is queued reaches the file later, a proxy killed by
-//! `SIGKILL` mid-burst loses more of it, and a burst longer than the queue
-//! absorbs starts dropping chunks sooner.
+//! long as more arrives than it works through ([`Pace::keeps_outpacing`]).
+//! Working alongside such a stream would not shrink the backlog, only take
+//! the cores the session needs (on a two-core machine a pipelined burst ran
+//! at half speed). So it waits, and the queue absorbs the burst, until the
+//! stream slows down or the queue reaches [`crate::handoff::HIGH_WATER`],
+//! where it works as before. Nothing is lost by waiting (the hand-off's
+//! limits are unchanged); what is queued reaches the file later, a proxy
+//! killed by `SIGKILL` mid-burst loses more of it, and a burst longer than
+//! the queue absorbs starts dropping chunks sooner.
 //!
 //! On [`AuditMsg::End`] the writer first settles (every batch queued so far
 //! is tried, so all its losses are known and announced), then both framers

@@ -100,9 +100,9 @@ pub struct SessionEnd {
 
 /// A message from the proxy to the auditor.
 ///
-/// 64 bytes: a queue slot per relay read, so what is rare (a loss, a
-/// refusal) is boxed to keep every slot of a burst small (a test holds the
-/// size).
+/// At most 64 bytes: there is a queue slot per relay read, so what is rare
+/// (a loss, a refusal) is boxed to keep every slot of a burst small (a test
+/// holds the size).
 #[derive(Debug)]
 pub enum AuditMsg {
     /// Bytes relayed in `direction`, read at `at`.
@@ -481,7 +481,7 @@ mod tests {
 
     #[test]
     fn a_queue_slot_stays_small() {
-        assert_eq!(std::mem::size_of::<AuditMsg>(), 64);
+        assert!(std::mem::size_of::<AuditMsg>() <= 64);
     }
 
     #[test]
