@@ -69,6 +69,11 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// mapped, faulted in page by page and unmapped for every batch. Buffers
 /// circulate through the writer ([`WriterHandle::spare_batch`]).
 const BATCH_CAPACITY: usize = BATCH_BYTES + BATCH_BYTES / 2;
+// The writer keeps written batches of this capacity for reuse only.
+const _: () = assert!(
+    BATCH_CAPACITY >= crate::sink::writer::SPARE_CAPACITY / 2
+        && BATCH_CAPACITY <= crate::sink::writer::SPARE_CAPACITY
+);
 
 /// After this long working without a pause, the auditor yields its core
 /// (`sched_yield`). On a two-core machine the relay's threads and both peers
@@ -184,7 +189,7 @@ impl Pace {
         let (Some(worked), Some(arrived)) = (self.worked, self.arrived) else {
             return false;
         };
-        let rate = inflow as f64 / over.as_secs_f64();
+        let rate = rate(inflow, over);
         rate > OUTPACED * worked || (rate > worked && rate > SPED_UP * arrived)
     }
 
@@ -193,11 +198,16 @@ impl Pace {
     /// in that time (working alongside could not shrink the backlog). Looser
     /// than [`Pace::outpaced`], so that one slow millisecond of a noisy
     /// burst does not send the auditor back to work alongside it (on a noisy
-    /// host that happened in about one burst in three, each then ~0.6x).
+    /// host that happened in 2 of 6 alternating bursts).
     pub fn keeps_outpacing(&self, inflow: usize, over: Duration) -> bool {
         self.worked
-            .is_some_and(|worked| inflow as f64 / over.as_secs_f64() > worked)
+            .is_some_and(|worked| rate(inflow, over) > worked)
     }
+}
+
+/// Bytes per second.
+fn rate(bytes: usize, over: Duration) -> f64 {
+    bytes as f64 / over.as_secs_f64()
 }
 
 /// Everything the auditor needs to know about its session.
