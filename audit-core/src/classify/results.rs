@@ -3,7 +3,10 @@
 //! it carries, and an `input_required` result's embedded input requests and
 //! opaque `requestState`.
 
-use serde::Deserialize;
+use std::marker::PhantomData;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -14,10 +17,13 @@ pub const MAX_CONTENT_TYPES: usize = 16;
 /// Most input requests read from one `input_required` result.
 pub const MAX_INPUT_REQUESTS: usize = 16;
 
+/// The members of a result, read in one pass: the part lists are read as
+/// they are met, not captured whole and scanned again (a 1 MiB result was
+/// scanned three times: the frame, this, the parts; docs/performance.md).
 #[derive(Debug, Default, Deserialize)]
 struct ResultFields<'a> {
     #[serde(borrow, default)]
-    content: Option<&'a RawValue>,
+    content: Parts<'a>,
     #[serde(borrow, default, rename = "structuredContent")]
     structured_content: Option<&'a RawValue>,
     #[serde(borrow, default, rename = "isError")]
@@ -30,22 +36,156 @@ struct ResultFields<'a> {
     input_requests: Option<&'a RawValue>,
     /// `resources/read`.
     #[serde(borrow, default)]
-    contents: Option<&'a RawValue>,
+    contents: Parts<'a>,
     /// `prompts/get`.
     #[serde(borrow, default)]
-    messages: Option<&'a RawValue>,
+    messages: Parts<'a>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A list of content parts, or one part (a sampling result's `content`).
+/// Lenient like the rest of the result: what is not a part (a string, a
+/// number, a nested list) holds none and hides none of the others, so no
+/// content can make the result unreadable.
+#[derive(Debug, Default)]
+struct Parts<'a>(Vec<Part<'a>>);
+
+/// The members of one part that say its kind; each holds the last of its
+/// name (a repeated member is not an error, which would lose the result).
+#[derive(Debug, Default)]
 struct Part<'a> {
-    #[serde(borrow, default, rename = "type")]
     kind: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     text: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     blob: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     content: Option<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Parts<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PartsVisitor(PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Part<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(PartVisitor(PhantomData))
+    }
+}
+
+/// The scalar visits of a lenient visitor: each is `$none`.
+macro_rules! not_parts {
+    ($none:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+    };
+}
+
+/// Reads a part list; anything else (see [`Parts`]) is an empty one.
+struct PartsVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for PartsVisitor<'a> {
+    type Value = Parts<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of content parts or one part")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Parts<'a>, A::Error> {
+        let mut parts = Vec::new();
+        while let Some(item) = seq.next_element::<MaybePart<'a>>()? {
+            parts.extend(item.0);
+        }
+        Ok(Parts(parts))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Parts<'a>, A::Error> {
+        Ok(Parts(vec![PartVisitor(PhantomData).visit_map(map)?]))
+    }
+
+    not_parts!(Parts(Vec::new()));
+}
+
+/// One item of a part list: a part, or something else that holds none.
+struct MaybePart<'a>(Option<Part<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybePart<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MaybePartVisitor(PhantomData))
+    }
+}
+
+struct MaybePartVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for MaybePartVisitor<'a> {
+    type Value = MaybePart<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a content part")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybePart<'a>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(MaybePart(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybePart<'a>, A::Error> {
+        Ok(MaybePart(Some(PartVisitor(PhantomData).visit_map(map)?)))
+    }
+
+    not_parts!(MaybePart(None));
+}
+
+struct PartVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for PartVisitor<'a> {
+    type Value = Part<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a content part")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Part<'a>, A::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "lowercase")]
+        enum Member {
+            Type,
+            Text,
+            Blob,
+            Content,
+            #[serde(other)]
+            Other,
+        }
+        let mut part = Part::default();
+        while let Some(member) = map.next_key::<Member>()? {
+            let slot = match member {
+                Member::Type => &mut part.kind,
+                Member::Text => &mut part.text,
+                Member::Blob => &mut part.blob,
+                Member::Content => &mut part.content,
+                Member::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value::<&'a RawValue>()?);
+        }
+        Ok(part)
+    }
 }
 
 /// One input request embedded in an `input_required` result.
@@ -86,8 +226,8 @@ impl ResultSummary {
             request_state: f.request_state.map(opaque_digest),
             ..Default::default()
         };
-        for list in [f.content, f.contents, f.messages].into_iter().flatten() {
-            s.add_parts(list);
+        for parts in [f.content, f.contents, f.messages] {
+            s.add_parts(parts);
         }
         if f.structured_content.is_some() {
             s.add_type("structuredContent");
@@ -103,12 +243,8 @@ impl ResultSummary {
         self.result_type.as_deref() == Some("input_required")
     }
 
-    fn add_parts(&mut self, list: &RawValue) {
-        // An array of parts, or one part (a sampling result's `content`).
-        let parts: Vec<Part<'_>> = serde_json::from_str(list.get())
-            .or_else(|_| serde_json::from_str(list.get()).map(|p| vec![p]))
-            .unwrap_or_default();
-        for p in parts {
+    fn add_parts(&mut self, parts: Parts<'_>) {
+        for p in parts.0 {
             if let Some(k) = p.kind.and_then(string) {
                 self.add_type(&k);
             } else if p.text.is_some() {
@@ -206,6 +342,35 @@ mod tests {
             [("a", "sampling/createMessage"), ("b", "elicitation/create")]
         );
         assert!(s.input_requests[1].params.is_some());
+    }
+
+    #[test]
+    fn what_is_not_a_part_hides_no_other_part_nor_the_error_flag() {
+        let s = read(
+            r#"{"content":["junk",7,null,[{"type":"x"}],{"type":"image"},true,{"text":"t"}],"isError":true}"#,
+        );
+        assert_eq!(s.content_types, ["image", "text"]);
+        assert!(s.is_error);
+        for content in [r#""text""#, "42", "null", "{}", "[]"] {
+            let s = read(&format!(r#"{{"content":{content},"isError":true}}"#));
+            assert!(s.is_error, "{content}");
+            assert!(s.content_types.is_empty(), "{content}");
+        }
+    }
+
+    #[test]
+    fn a_repeated_member_of_a_part_keeps_the_last() {
+        let s = read(r#"{"content":[{"type":"text","type":"audio","data":""}],"isError":true}"#);
+        assert_eq!(s.content_types, ["audio"]);
+        assert!(s.is_error);
+    }
+
+    #[test]
+    fn one_part_as_content_and_escaped_member_names() {
+        let s = read(r#"{"content":{"type":"image","data":""}}"#);
+        assert_eq!(s.content_types, ["image"]);
+        let s = read(r#"{"content":[{"\u0074ype":"audio"}]}"#);
+        assert_eq!(s.content_types, ["audio"]);
     }
 
     #[test]
