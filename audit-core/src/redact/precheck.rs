@@ -29,6 +29,10 @@
 //! string in which the rules find a secret passes this check, and any string
 //! they match at all passes it unless the card rule is the only one.
 
+use std::sync::LazyLock;
+
+use memchr::memmem;
+
 /// What a provider-token rule's match starts with, as the rules spell it
 /// (case matters: the rules are case-sensitive). The JWT rule (`ey…`) also
 /// needs a `.`, checked on its own.
@@ -106,8 +110,12 @@ fn is_space(b: u8) -> bool {
 
 /// False only if no built-in value rule can match `s`.
 pub fn could_hold_secret(s: &str) -> bool {
+    // Built once: `memmem::find` builds its searcher on every call, and this
+    // runs for every string of every event.
+    static DASHES: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"-----"));
     let b = s.as_bytes();
-    if memchr::memchr2(b':', b'=', b).is_some() || memchr::memmem::find(b, b"-----").is_some() {
+    if memchr::memchr2(b':', b'=', b).is_some() || DASHES.find(b).is_some() {
         return true;
     }
     if memchr::memchr_iter(b'-', b).any(|i| i == 0 || is_space(b[i - 1])) {
