@@ -61,7 +61,23 @@ struct Part<'a> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Parts<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(PartsVisitor(PhantomData))
+        d.deserialize_any(PartsVisitor {
+            list: true,
+            borrowed: PhantomData,
+        })
+    }
+}
+
+/// One item of a part list: a part, or something else that holds none.
+struct Item<'a>(Parts<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let visitor = PartsVisitor {
+            list: false,
+            borrowed: PhantomData,
+        };
+        d.deserialize_any(visitor).map(Item)
     }
 }
 
@@ -71,32 +87,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Part<'a> {
     }
 }
 
-/// The scalar visits of a lenient visitor: each is `$none`.
-macro_rules! not_parts {
-    ($none:expr) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok($none)
-        }
-    };
+/// Reads a part list (`list`) or one item of it: a map is one part, a list
+/// holds the parts of its items (an item that is itself a list holds
+/// none), and anything else (see [`Parts`]) none.
+struct PartsVisitor<'a> {
+    list: bool,
+    borrowed: PhantomData<&'a ()>,
 }
-
-/// Reads a part list; anything else (see [`Parts`]) is an empty one.
-struct PartsVisitor<'a>(PhantomData<&'a ()>);
 
 impl<'de: 'a, 'a> Visitor<'de> for PartsVisitor<'a> {
     type Value = Parts<'a>;
@@ -107,8 +104,12 @@ impl<'de: 'a, 'a> Visitor<'de> for PartsVisitor<'a> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Parts<'a>, A::Error> {
         let mut parts = Vec::new();
-        while let Some(item) = seq.next_element::<MaybePart<'a>>()? {
-            parts.extend(item.0);
+        if self.list {
+            while let Some(Item(item)) = seq.next_element()? {
+                parts.extend(item.0);
+            }
+        } else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
         }
         Ok(Parts(parts))
     }
@@ -117,37 +118,29 @@ impl<'de: 'a, 'a> Visitor<'de> for PartsVisitor<'a> {
         Ok(Parts(vec![PartVisitor(PhantomData).visit_map(map)?]))
     }
 
-    not_parts!(Parts(Vec::new()));
-}
-
-/// One item of a part list: a part, or something else that holds none.
-struct MaybePart<'a>(Option<Part<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for MaybePart<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(MaybePartVisitor(PhantomData))
-    }
-}
-
-struct MaybePartVisitor<'a>(PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for MaybePartVisitor<'a> {
-    type Value = MaybePart<'a>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a content part")
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Parts<'a>, E> {
+        Ok(Parts::default())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybePart<'a>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(MaybePart(None))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Parts<'a>, E> {
+        Ok(Parts::default())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybePart<'a>, A::Error> {
-        Ok(MaybePart(Some(PartVisitor(PhantomData).visit_map(map)?)))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Parts<'a>, E> {
+        Ok(Parts::default())
     }
 
-    not_parts!(MaybePart(None));
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Parts<'a>, E> {
+        Ok(Parts::default())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Parts<'a>, E> {
+        Ok(Parts::default())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Parts<'a>, E> {
+        Ok(Parts::default())
+    }
 }
 
 struct PartVisitor<'a>(PhantomData<&'a ()>);
