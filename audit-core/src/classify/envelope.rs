@@ -56,12 +56,18 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, &'static str> {
         }
         return Ok(Message::Batch(items));
     }
-    parse_single(bytes).map(Message::Single)
+    parse_text(text).map(Message::Single)
 }
 
-/// Parses one message (a frame, or an element of a batch).
-pub fn parse_single(bytes: &[u8]) -> Result<Envelope<'_>, &'static str> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "not_utf8")?;
+/// Parses one element of a batch (text the batch's parse has checked).
+pub fn parse_element<'a>(item: &'a RawValue) -> Result<Envelope<'a>, &'static str> {
+    parse_text(item.get())
+}
+
+/// Parses one message from text already known to be UTF-8 (a frame is
+/// checked once: each frame was validated twice, by `parse` and again
+/// here).
+fn parse_text(text: &str) -> Result<Envelope<'_>, &'static str> {
     if text.trim().is_empty() {
         return Err("empty_frame");
     }

@@ -151,10 +151,11 @@ impl Classifier {
             Ok(Message::Batch(items)) => {
                 self.counts.batches += 1;
                 for item in items.iter().take(MAX_BATCH_ELEMENTS) {
-                    let bytes = item.get().as_bytes();
-                    match envelope::parse_single(bytes) {
+                    match envelope::parse_element(item) {
                         Ok(env) => self.message(&env, dir, at, out),
-                        Err(reason) => self.violation(out, at, dir, reason, bytes, None),
+                        Err(reason) => {
+                            self.violation(out, at, dir, reason, item.get().as_bytes(), None)
+                        }
                     }
                 }
                 if items.len() > MAX_BATCH_ELEMENTS {
