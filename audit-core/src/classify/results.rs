@@ -20,26 +20,82 @@ pub const MAX_INPUT_REQUESTS: usize = 16;
 /// The members of a result, read in one pass: the part lists are read as
 /// they are met, not captured whole and scanned again (a 1 MiB result was
 /// scanned three times: the frame, this, the parts; docs/performance.md).
-#[derive(Debug, Default, Deserialize)]
+/// A repeated member keeps the last, as JSON parsers in the peers do (a
+/// derived `Deserialize` refuses the object, which lost `isError`: a tool
+/// error recorded as a success).
+#[derive(Debug, Default)]
 struct ResultFields<'a> {
-    #[serde(borrow, default)]
     content: Parts<'a>,
-    #[serde(borrow, default, rename = "structuredContent")]
     structured_content: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "isError")]
     is_error: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "resultType")]
     result_type: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "requestState")]
     request_state: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "inputRequests")]
     input_requests: Option<&'a RawValue>,
     /// `resources/read`.
-    #[serde(borrow, default)]
     contents: Parts<'a>,
     /// `prompts/get`.
-    #[serde(borrow, default)]
     messages: Parts<'a>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ResultFields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ResultVisitor(PhantomData))
+    }
+}
+
+struct ResultVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for ResultVisitor<'a> {
+    type Value = ResultFields<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a result object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResultFields<'a>, A::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "camelCase")]
+        enum Member {
+            Content,
+            StructuredContent,
+            IsError,
+            ResultType,
+            RequestState,
+            InputRequests,
+            Contents,
+            Messages,
+            #[serde(other)]
+            Other,
+        }
+        let mut f = ResultFields::default();
+        while let Some(member) = map.next_key::<Member>()? {
+            let raw = match member {
+                Member::Content => {
+                    f.content = map.next_value()?;
+                    continue;
+                }
+                Member::Contents => {
+                    f.contents = map.next_value()?;
+                    continue;
+                }
+                Member::Messages => {
+                    f.messages = map.next_value()?;
+                    continue;
+                }
+                Member::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                Member::StructuredContent => &mut f.structured_content,
+                Member::IsError => &mut f.is_error,
+                Member::ResultType => &mut f.result_type,
+                Member::RequestState => &mut f.request_state,
+                Member::InputRequests => &mut f.input_requests,
+            };
+            *raw = Some(map.next_value::<&'a RawValue>()?);
+        }
+        Ok(f)
+    }
 }
 
 /// A list of content parts, or one part (a sampling result's `content`).
@@ -349,6 +405,16 @@ mod tests {
             assert!(s.is_error, "{content}");
             assert!(s.content_types.is_empty(), "{content}");
         }
+    }
+
+    #[test]
+    fn a_repeated_member_of_the_result_keeps_the_last() {
+        let s = read(r#"{"isError":false,"content":[{"type":"text"}],"isError":true}"#);
+        assert!(s.is_error, "a repeated member must not lose the result");
+        assert_eq!(s.content_types, ["text"]);
+        let s = read(r#"{"content":[{"type":"text"}],"content":[{"type":"image"}]}"#);
+        assert_eq!(s.content_types, ["image"]);
+        assert!(!read(r#"{"isError":true,"isError":false}"#).is_error);
     }
 
     #[test]
