@@ -119,14 +119,14 @@ const PACE_SLICE: Duration = Duration::from_millis(1);
 /// Working without the queue running empty, the auditor stands aside (for a
 /// [`STAND_ASIDE`], if the stream outpaces it then) at least once per this
 /// many [`PACE_SLICE`]s, whether or not the queue grew and however short it
-/// is. An auditor working
-/// alongside a stream that would outpace it slows the stream to its own pace
-/// (they share the cores), so the queue no longer grows faster than it is
-/// taken and the auditor never sees that the stream outpaces it: on a
-/// two-core machine about half the pipelined bursts ran at ~0.6x the bare
-/// relay's speed that way. Only what arrives while it waits tells. When the
-/// stream does not outpace it, the look costs one wait in this many slices,
-/// and only while the auditor never finds the queue empty.
+/// is. An auditor working alongside a stream that would outpace it slows
+/// the stream to its own pace (they share the cores), so the queue no
+/// longer grows faster than it is taken and the auditor never sees that the
+/// stream outpaces it: on a two-core machine about half the pipelined
+/// bursts ran at ~0.6x the bare relay's speed that way. Only what arrives
+/// while it waits tells. When the stream does not outpace it, the look
+/// costs one wait in this many slices, and only while the auditor never
+/// finds the queue empty.
 const PROBE_EVERY: u32 = 4;
 
 /// One slice of work: when it started, the queue's bytes then, and the chunk
@@ -366,9 +366,10 @@ impl Auditor {
     /// then behind a stream even if the queue is short: working alongside a
     /// burst slows the burst to the auditor's pace, and when the auditor is
     /// awake as the burst starts the queue can stay below the backlog mark
-    /// for the whole burst, which then runs at ~0.6x (two of five bursts in
-    /// a full bench run; docs/performance.md). So a probe waits once
-    /// whatever the queue holds.
+    /// for the whole burst. That is the likely cause (read from the code,
+    /// not reproduced on demand) of the two bursts in five that ran at
+    /// ~0.6x in a full bench run (docs/performance.md). So a probe waits
+    /// once whatever the queue holds.
     fn stand_aside(&mut self, inbox: &AuditInbox, probing: bool) {
         self.slices_worked = 0;
         if !self.pace.known() || !(probing || inbox.backlogged()) {

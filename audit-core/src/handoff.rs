@@ -446,12 +446,10 @@ impl AuditInbox {
     fn take(&self) -> Option<AuditMsg> {
         let (msg, before) = self.shared.pop()?;
         let peak = self.peak.get();
-        if before.messages() > peak.messages || before.bytes() > peak.bytes {
-            self.peak.set(QueuePeak {
-                messages: peak.messages.max(before.messages()),
-                bytes: peak.bytes.max(before.bytes()),
-            });
-        }
+        self.peak.set(QueuePeak {
+            messages: peak.messages.max(before.messages()),
+            bytes: peak.bytes.max(before.bytes()),
+        });
         Some(msg)
     }
 

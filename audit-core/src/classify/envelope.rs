@@ -64,9 +64,8 @@ pub fn parse_element<'a>(item: &'a RawValue) -> Result<Envelope<'a>, &'static st
     parse_text(item.get())
 }
 
-/// Parses one message from text already known to be UTF-8 (a frame is
-/// checked once: each frame was validated twice, by `parse` and again
-/// here).
+/// Parses one message from text already known to be UTF-8: `parse` checks
+/// a frame once, and a batch's elements come out of its checked text.
 fn parse_text(text: &str) -> Result<Envelope<'_>, &'static str> {
     if text.trim().is_empty() {
         return Err("empty_frame");

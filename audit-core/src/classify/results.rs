@@ -69,30 +69,19 @@ impl<'de: 'a, 'a> Visitor<'de> for ResultVisitor<'a> {
         }
         let mut f = ResultFields::default();
         while let Some(member) = map.next_key::<Member>()? {
-            let raw = match member {
-                Member::Content => {
-                    f.content = map.next_value()?;
-                    continue;
-                }
-                Member::Contents => {
-                    f.contents = map.next_value()?;
-                    continue;
-                }
-                Member::Messages => {
-                    f.messages = map.next_value()?;
-                    continue;
-                }
+            match member {
+                Member::Content => f.content = map.next_value()?,
+                Member::Contents => f.contents = map.next_value()?,
+                Member::Messages => f.messages = map.next_value()?,
+                Member::StructuredContent => f.structured_content = Some(map.next_value()?),
+                Member::IsError => f.is_error = Some(map.next_value()?),
+                Member::ResultType => f.result_type = Some(map.next_value()?),
+                Member::RequestState => f.request_state = Some(map.next_value()?),
+                Member::InputRequests => f.input_requests = Some(map.next_value()?),
                 Member::Other => {
                     map.next_value::<IgnoredAny>()?;
-                    continue;
                 }
-                Member::StructuredContent => &mut f.structured_content,
-                Member::IsError => &mut f.is_error,
-                Member::ResultType => &mut f.result_type,
-                Member::RequestState => &mut f.request_state,
-                Member::InputRequests => &mut f.input_requests,
-            };
-            *raw = Some(map.next_value::<&'a RawValue>()?);
+            }
         }
         Ok(f)
     }
@@ -221,17 +210,15 @@ impl<'de: 'a, 'a> Visitor<'de> for PartVisitor<'a> {
         }
         let mut part = Part::default();
         while let Some(member) = map.next_key::<Member>()? {
-            let slot = match member {
-                Member::Type => &mut part.kind,
-                Member::Text => &mut part.text,
-                Member::Blob => &mut part.blob,
-                Member::Content => &mut part.content,
+            match member {
+                Member::Type => part.kind = Some(map.next_value()?),
+                Member::Text => part.text = Some(map.next_value()?),
+                Member::Blob => part.blob = Some(map.next_value()?),
+                Member::Content => part.content = Some(map.next_value()?),
                 Member::Other => {
                     map.next_value::<IgnoredAny>()?;
-                    continue;
                 }
-            };
-            *slot = Some(map.next_value::<&'a RawValue>()?);
+            }
         }
         Ok(part)
     }
