@@ -36,6 +36,10 @@ struct Args {
     /// Length of each echo text, bytes.
     #[arg(long, default_value_t = 128)]
     payload: usize,
+    /// Calls `blob` for results of this many bytes instead of `echo`, each
+    /// result in 64 KiB chunks as the relay reads it (0: echo calls).
+    #[arg(long, default_value_t = 0)]
+    blob: usize,
     /// Megabytes of small lines pushed through the framer.
     #[arg(long, default_value_t = 512)]
     framing_mb: usize,
@@ -71,8 +75,9 @@ fn thread_cpu() -> Duration {
 }
 
 /// The session's frames as the relay would hand them over: handshake first,
-/// then `calls` request/result pairs, one frame per chunk.
-fn session_chunks(calls: u64, payload: usize) -> Vec<(Direction, Bytes)> {
+/// then `calls` request/result pairs, one frame per chunk; with `blob`, calls
+/// of `blob` whose results come in chunks of at most 64 KiB.
+fn session_chunks(calls: u64, payload: usize, blob: usize) -> Vec<(Direction, Bytes)> {
     let (c2s, s2c) = (Direction::ClientToServer, Direction::ServerToClient);
     let init_result = format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{{\"protocolVersion\":\"{}\",\"capabilities\":{{\"tools\":{{}}}},\"serverInfo\":{{\"name\":\"bench\",\"version\":\"1\"}}}}}}\n",
@@ -83,7 +88,16 @@ fn session_chunks(calls: u64, payload: usize) -> Vec<(Direction, Bytes)> {
         (s2c, Bytes::from(init_result)),
         (c2s, Bytes::from_static(wire::initialized_notification())),
     ];
+    let blob_text = String::from_utf8(wire::blob_text(blob)).expect("the alphabet is ASCII");
     for id in 1..=calls {
+        if blob > 0 {
+            chunks.push((c2s, Bytes::from(wire::blob_request(id, blob))));
+            let line = Bytes::from(wire::text_result(id, &blob_text));
+            for at in (0..line.len()).step_by(64 * 1024) {
+                chunks.push((s2c, line.slice(at..(at + 64 * 1024).min(line.len()))));
+            }
+            continue;
+        }
         let text = wire::echo_text(id, payload);
         let mut req = Vec::new();
         wire::echo_request(id, &text, &mut req);
@@ -109,8 +123,8 @@ fn auditor(args: &Args) -> anyhow::Result<Value> {
         config.redactor = Some(Redactor::new(&RedactConfig::default())?);
     }
     let mut auditor = Auditor::new(config);
-    let chunks = session_chunks(args.calls, args.payload);
-    let frames = chunks.len();
+    let chunks = session_chunks(args.calls, args.payload, args.blob);
+    let frames = 3 + 2 * args.calls;
     let (mut events, mut bytes) = (0u64, 0u64);
     let mut hand_over = |batch: Vec<u8>| {
         events += memchr::memchr_iter(b'\n', &batch).count() as u64;
@@ -152,7 +166,7 @@ fn auditor(args: &Args) -> anyhow::Result<Value> {
         );
     }
     Ok(json!({
-        "calls": args.calls, "frames": frames, "events": events, "audit_bytes": bytes,
+        "calls": args.calls, "blob": args.blob, "frames": frames, "mb_per_s": (args.calls * args.blob as u64) as f64 / 1e6 / secs, "events": events, "audit_bytes": bytes,
         "secs": secs, "events_per_s": events as f64 / secs,
         "events_per_cpu_s": events as f64 / cpu,
         "events_per_s_until_written": events as f64 / secs_written,
