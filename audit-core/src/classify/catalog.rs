@@ -17,11 +17,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::members::members;
 use super::risk::ToolHints;
 
 /// Most tools kept per listing; more are counted in `details.over_limit`.
@@ -89,12 +89,11 @@ pub struct Catalog {
     seeded_from_pins: bool,
 }
 
-#[derive(Deserialize)]
-struct Page<'a> {
-    #[serde(borrow, default)]
-    tools: Vec<&'a RawValue>,
-    #[serde(borrow, default, rename = "nextCursor")]
-    next_cursor: Option<&'a RawValue>,
+members! {
+    struct Page<'a> {
+        tools: Vec<&'a RawValue> = "tools",
+        next_cursor: Option<&'a RawValue> = "nextCursor",
+    }
 }
 
 impl Catalog {

@@ -3,30 +3,24 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::members::members;
 use crate::event::RpcErrorInfo;
 
-/// The members of one JSON-RPC message that classification looks at.
-#[derive(Debug, Default, Deserialize)]
-pub struct Envelope<'a> {
-    /// The message's own text (one element, for a batch).
-    #[serde(skip)]
-    pub raw: &'a str,
-    #[serde(borrow, default)]
-    pub jsonrpc: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub method: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub params: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub result: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub error: Option<&'a RawValue>,
+members! {
+    /// The members of one JSON-RPC message that classification looks at.
+    pub struct Envelope<'a> {
+        /// The message's own text (one element, for a batch).
+        pub raw: &'a str,
+        pub jsonrpc: Option<Cow<'a, str>> = "jsonrpc",
+        pub id: Option<&'a RawValue> = "id",
+        pub method: Option<Cow<'a, str>> = "method",
+        pub params: Option<&'a RawValue> = "params",
+        pub result: Option<&'a RawValue> = "result",
+        pub error: Option<&'a RawValue> = "error",
+    }
 }
 
 /// A frame is one message or a batch (JSON array, 2025-03-26) of them.
@@ -36,13 +30,12 @@ pub enum Message<'a> {
     Batch(Vec<&'a RawValue>),
 }
 
-/// `tools/call` parameters.
-#[derive(Debug, Default, Deserialize)]
-pub struct ToolCall<'a> {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(borrow, default)]
-    pub arguments: Option<&'a RawValue>,
+members! {
+    /// `tools/call` parameters.
+    pub struct ToolCall<'a> {
+        pub name: Option<String> = "name",
+        pub arguments: Option<&'a RawValue> = "arguments",
+    }
 }
 
 /// Parses a frame. The error is the `reason` of a `protocol_violation`.
@@ -118,10 +111,10 @@ impl<'a> Envelope<'a> {
 }
 
 fn meta_of(raw: &RawValue) -> Option<Value> {
-    #[derive(Deserialize)]
-    struct WithMeta<'b> {
-        #[serde(borrow, rename = "_meta")]
-        meta: Option<&'b RawValue>,
+    members! {
+        struct WithMeta<'b> {
+            meta: Option<&'b RawValue> = "_meta",
+        }
     }
     let w: WithMeta<'_> = serde_json::from_str(raw.get()).ok()?;
     serde_json::from_str(w.meta?.get()).ok()

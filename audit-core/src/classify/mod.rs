@@ -23,6 +23,7 @@ pub mod catalog;
 mod correlate;
 mod counts;
 mod envelope;
+mod members;
 mod methods;
 mod notify;
 mod oversized;

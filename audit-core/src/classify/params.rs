@@ -7,38 +7,30 @@
 //! Every member is first taken as `&RawValue`, which accepts any JSON, so a
 //! member of the wrong type never makes the whole params unreadable.
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::members::members;
+
 /// Longest `tracestate` kept (the W3C limit is 512 characters).
 pub const TRACESTATE_MAX: usize = 512;
 
-/// The params members of any request that events look at.
-#[derive(Debug, Default, Deserialize)]
-pub struct RequestParams<'a> {
-    #[serde(borrow, default)]
-    pub name: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub arguments: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub uri: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub cursor: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "requestState")]
-    pub request_state: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "inputResponses")]
-    pub input_responses: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "_meta")]
-    pub meta: Option<&'a RawValue>,
-    /// `initialize` only.
-    #[serde(borrow, default, rename = "protocolVersion")]
-    pub protocol_version: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "clientInfo")]
-    pub client_info: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub capabilities: Option<&'a RawValue>,
+members! {
+    /// The params members of any request that events look at.
+    pub struct RequestParams<'a> {
+        pub name: Option<&'a RawValue> = "name",
+        pub arguments: Option<&'a RawValue> = "arguments",
+        pub uri: Option<&'a RawValue> = "uri",
+        pub cursor: Option<&'a RawValue> = "cursor",
+        pub request_state: Option<&'a RawValue> = "requestState",
+        pub input_responses: Option<&'a RawValue> = "inputResponses",
+        pub meta: Option<&'a RawValue> = "_meta",
+        /// `initialize` only.
+        pub protocol_version: Option<&'a RawValue> = "protocolVersion",
+        pub client_info: Option<&'a RawValue> = "clientInfo",
+        pub capabilities: Option<&'a RawValue> = "capabilities",
+    }
 }
 
 impl<'a> RequestParams<'a> {
@@ -72,21 +64,16 @@ impl<'a> RequestParams<'a> {
     }
 }
 
-/// The `_meta` members of a request that events look at.
-#[derive(Debug, Default, Deserialize)]
-pub struct RequestMeta<'a> {
-    #[serde(borrow, default, rename = "progressToken")]
-    pub progress_token: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub traceparent: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub tracestate: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "io.modelcontextprotocol/protocolVersion")]
-    pub protocol_version: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "io.modelcontextprotocol/clientInfo")]
-    pub client_info: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "io.modelcontextprotocol/clientCapabilities")]
-    pub client_capabilities: Option<&'a RawValue>,
+members! {
+    /// The `_meta` members of a request that events look at.
+    pub struct RequestMeta<'a> {
+        pub progress_token: Option<&'a RawValue> = "progressToken",
+        pub traceparent: Option<&'a RawValue> = "traceparent",
+        pub tracestate: Option<&'a RawValue> = "tracestate",
+        pub protocol_version: Option<&'a RawValue> = "io.modelcontextprotocol/protocolVersion",
+        pub client_info: Option<&'a RawValue> = "io.modelcontextprotocol/clientInfo",
+        pub client_capabilities: Option<&'a RawValue> = "io.modelcontextprotocol/clientCapabilities",
+    }
 }
 
 impl RequestMeta<'_> {
@@ -166,25 +153,18 @@ pub fn string(raw: &RawValue) -> Option<String> {
     serde_json::from_str::<String>(raw.get()).ok()
 }
 
-/// `params` of a notification: the members events look at.
-#[derive(Debug, Default, Deserialize)]
-pub struct NotificationParams<'a> {
-    #[serde(borrow, default, rename = "requestId")]
-    pub request_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub reason: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "progressToken")]
-    pub progress_token: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub progress: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub total: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub level: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub logger: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub data: Option<&'a RawValue>,
+members! {
+    /// `params` of a notification: the members events look at.
+    pub struct NotificationParams<'a> {
+        pub request_id: Option<&'a RawValue> = "requestId",
+        pub reason: Option<&'a RawValue> = "reason",
+        pub progress_token: Option<&'a RawValue> = "progressToken",
+        pub progress: Option<&'a RawValue> = "progress",
+        pub total: Option<&'a RawValue> = "total",
+        pub level: Option<&'a RawValue> = "level",
+        pub logger: Option<&'a RawValue> = "logger",
+        pub data: Option<&'a RawValue> = "data",
+    }
 }
 
 impl<'a> NotificationParams<'a> {

@@ -5,11 +5,13 @@
 
 use std::marker::PhantomData;
 
+use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::members::{members, Member};
 use super::params::{opaque_digest, string};
 
 /// Most distinct content types listed on one event.
@@ -17,73 +19,24 @@ pub const MAX_CONTENT_TYPES: usize = 16;
 /// Most input requests read from one `input_required` result.
 pub const MAX_INPUT_REQUESTS: usize = 16;
 
-/// The members of a result, read in one pass: the part lists are read as
-/// they are met, not captured whole and scanned again (a 1 MiB result was
-/// scanned three times: the frame, this, the parts; docs/performance.md).
-/// A repeated member keeps the last, as JSON parsers in the peers do (a
-/// derived `Deserialize` refuses the object, which lost `isError`: a tool
-/// error recorded as a success).
-#[derive(Debug, Default)]
-struct ResultFields<'a> {
-    content: Parts<'a>,
-    structured_content: Option<&'a RawValue>,
-    is_error: Option<&'a RawValue>,
-    result_type: Option<&'a RawValue>,
-    request_state: Option<&'a RawValue>,
-    input_requests: Option<&'a RawValue>,
-    /// `resources/read`.
-    contents: Parts<'a>,
-    /// `prompts/get`.
-    messages: Parts<'a>,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for ResultFields<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(ResultVisitor(PhantomData))
-    }
-}
-
-struct ResultVisitor<'a>(PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for ResultVisitor<'a> {
-    type Value = ResultFields<'a>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a result object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResultFields<'a>, A::Error> {
-        #[derive(Deserialize)]
-        #[serde(field_identifier, rename_all = "camelCase")]
-        enum Member {
-            Content,
-            StructuredContent,
-            IsError,
-            ResultType,
-            RequestState,
-            InputRequests,
-            Contents,
-            Messages,
-            #[serde(other)]
-            Other,
-        }
-        let mut f = ResultFields::default();
-        while let Some(member) = map.next_key::<Member>()? {
-            match member {
-                Member::Content => f.content = map.next_value()?,
-                Member::Contents => f.contents = map.next_value()?,
-                Member::Messages => f.messages = map.next_value()?,
-                Member::StructuredContent => f.structured_content = Some(map.next_value()?),
-                Member::IsError => f.is_error = Some(map.next_value()?),
-                Member::ResultType => f.result_type = Some(map.next_value()?),
-                Member::RequestState => f.request_state = Some(map.next_value()?),
-                Member::InputRequests => f.input_requests = Some(map.next_value()?),
-                Member::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(f)
+members! {
+    /// The members of a result, read in one pass: the part lists are read as
+    /// they are met, not captured whole and scanned again (a 1 MiB result was
+    /// scanned three times: the frame, this, the parts; docs/performance.md).
+    /// A repeated member keeps the last ([`super::members`]: a derived
+    /// `Deserialize` refused the object, which lost `isError`: a tool error
+    /// recorded as a success).
+    struct ResultFields<'a> {
+        content: Parts<'a> = "content",
+        structured_content: Option<&'a RawValue> = "structuredContent",
+        is_error: Option<&'a RawValue> = "isError",
+        result_type: Option<&'a RawValue> = "resultType",
+        request_state: Option<&'a RawValue> = "requestState",
+        input_requests: Option<&'a RawValue> = "inputRequests",
+        /// `resources/read`.
+        contents: Parts<'a> = "contents",
+        /// `prompts/get`.
+        messages: Parts<'a> = "messages",
     }
 }
 
@@ -94,14 +47,20 @@ impl<'de: 'a, 'a> Visitor<'de> for ResultVisitor<'a> {
 #[derive(Debug, Default)]
 struct Parts<'a>(Vec<Part<'a>>);
 
-/// The members of one part that say its kind; each holds the last of its
-/// name (a repeated member is not an error, which would lose the result).
-#[derive(Debug, Default)]
-struct Part<'a> {
-    kind: Option<&'a RawValue>,
-    text: Option<&'a RawValue>,
-    blob: Option<&'a RawValue>,
-    content: Option<&'a RawValue>,
+members! {
+    /// The members of one part that say its kind.
+    struct Part<'a> {
+        kind: Option<&'a RawValue> = "type",
+        text: Option<&'a RawValue> = "text",
+        blob: Option<&'a RawValue> = "blob",
+        content: Option<&'a RawValue> = "content",
+    }
+}
+
+impl<'de: 'a, 'a> Member<'de> for Parts<'a> {
+    fn read<A: MapAccess<'de>>(map: &mut A) -> Result<Self, A::Error> {
+        map.next_value()
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Parts<'a> {
@@ -123,12 +82,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {
             borrowed: PhantomData,
         };
         d.deserialize_any(visitor).map(Item)
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Part<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(PartVisitor(PhantomData))
     }
 }
 
@@ -160,7 +113,9 @@ impl<'de: 'a, 'a> Visitor<'de> for PartsVisitor<'a> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Parts<'a>, A::Error> {
-        Ok(Parts(vec![PartVisitor(PhantomData).visit_map(map)?]))
+        Ok(Parts(vec![Part::deserialize(MapAccessDeserializer::new(
+            map,
+        ))?]))
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Parts<'a>, E> {
@@ -185,42 +140,6 @@ impl<'de: 'a, 'a> Visitor<'de> for PartsVisitor<'a> {
 
     fn visit_unit<E: de::Error>(self) -> Result<Parts<'a>, E> {
         Ok(Parts::default())
-    }
-}
-
-struct PartVisitor<'a>(PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for PartVisitor<'a> {
-    type Value = Part<'a>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a content part")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Part<'a>, A::Error> {
-        #[derive(Deserialize)]
-        #[serde(field_identifier, rename_all = "lowercase")]
-        enum Member {
-            Type,
-            Text,
-            Blob,
-            Content,
-            #[serde(other)]
-            Other,
-        }
-        let mut part = Part::default();
-        while let Some(member) = map.next_key::<Member>()? {
-            match member {
-                Member::Type => part.kind = Some(map.next_value()?),
-                Member::Text => part.text = Some(map.next_value()?),
-                Member::Blob => part.blob = Some(map.next_value()?),
-                Member::Content => part.content = Some(map.next_value()?),
-                Member::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(part)
     }
 }
 
@@ -307,12 +226,11 @@ impl ResultSummary {
 }
 
 fn input_requests(raw: &RawValue) -> Vec<InputRequest> {
-    #[derive(Deserialize)]
-    struct Req<'a> {
-        #[serde(borrow, default)]
-        method: Option<&'a RawValue>,
-        #[serde(borrow, default)]
-        params: Option<&'a RawValue>,
+    members! {
+        struct Req<'a> {
+            method: Option<&'a RawValue> = "method",
+            params: Option<&'a RawValue> = "params",
+        }
     }
     let map: std::collections::BTreeMap<String, &RawValue> =
         serde_json::from_str(raw.get()).unwrap_or_default();

@@ -232,3 +232,39 @@ fn results_over_the_record_limit_are_kept_by_size_and_hash() {
     assert_eq!(e.details["result_omitted"], "over_record_limit");
     assert_eq!(e.details["content_types"], serde_json::json!(["text"]));
 }
+
+/// A repeated member takes the last value, as the peers' JSON parsers do
+/// (Python's `json`, JavaScript's `JSON.parse`) and as the policy gate does:
+/// the trail records the call the server runs. Refusing the object instead
+/// hid the call: a repeated `method` made the request a `protocol_violation`,
+/// a repeated `name` a `tool_call` without tool or arguments.
+#[test]
+fn a_repeated_member_cannot_hide_a_call_from_the_trail() {
+    let mut h = Harness::new();
+    let call = h.c2s(
+        r#"{"jsonrpc":"2.0","id":7,"method":"ping","method":"tools/call","params":{"name":"read_file","arguments":{"path":"/tmp/a"},"name":"delete_file","arguments":{"path":"/etc"}}}"#,
+    );
+    let call = call.last().unwrap();
+    assert_eq!(call.event_type.as_str(), "tool_call");
+    assert_eq!(call.tool.as_deref(), Some("delete_file"));
+    assert_eq!(call.arguments, Some(serde_json::json!({"path": "/etc"})));
+    let result = h.s2c(
+        r#"{"jsonrpc":"2.0","id":1,"id":7,"result":{"content":[{"type":"text","text":"gone"}]}}"#,
+    );
+    assert_eq!(types(&result), ["tool_result"]);
+    assert_eq!(result[0].tool.as_deref(), Some("delete_file"));
+}
+
+/// Params must be an object: an array is not read by position (a derived
+/// `Deserialize` took its first element as the tool's name).
+#[test]
+fn params_given_as_a_list_name_no_tool() {
+    let mut h = Harness::new();
+    let call = h.c2s(
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":["delete_file",{"path":"/etc"}]}"#,
+    );
+    let call = call.last().unwrap();
+    assert_eq!(call.event_type.as_str(), "tool_call");
+    assert_eq!(call.tool, None);
+    assert_eq!(call.arguments, None);
+}
