@@ -13,8 +13,9 @@
 //!    batch is large, so a burst costs few `write` calls.
 //!
 //! Working through queued messages, the auditor yields its core every
-//! [`YIELD_EVERY`], so that it never holds up the relay for long, unless it is
-//! backlogged ([`AuditInbox::backlogged`]): then catching up comes first.
+//! [`YIELD_EVERY`], so that it never holds up the relay for long, unless the
+//! queue is at its high-water mark ([`AuditInbox::high_water`]): then
+//! catching up comes first.
 //!
 //! An auditor that is behind stays out of the way of a stream it cannot keep
 //! up with ([`Pace`]). It waits a [`STAND_ASIDE`] when it finds the queue
@@ -82,10 +83,15 @@ const _: () = assert!(
 /// often wait for the core the auditor holds: without the yield a woken relay
 /// thread could wait out the rest of the auditor's time slice (most of the
 /// proxy's p99 latency, docs/performance.md); with it, it waits at most this
-/// long. When nothing else wants the core, the yield returns at once. A
-/// backlogged auditor ([`AuditInbox::backlogged`]) does not yield: under a
-/// sustained load that fills both cores it would fall ever further behind
-/// until the hand-off drops chunks, so then it takes its fair share.
+/// long. When nothing else wants the core, the yield returns at once. At the
+/// queue's high-water mark ([`AuditInbox::high_water`]) the auditor does not
+/// yield: under a sustained load that fills both cores it would fall ever
+/// further behind until the hand-off drops chunks, so then it takes its fair
+/// share. It once stopped yielding at the backlog mark, 1/256 of the limits:
+/// 128 KiB, which the chunks of one large result pass, so that the server,
+/// relay and client, waking each other once per pipe-full, waited behind it
+/// (12 alternating rounds: 1 MiB results 0.60x -> 0.73x the bare relay's
+/// MB/s, 16 MiB 0.69x -> 0.79x; docs/performance.md).
 const YIELD_EVERY: Duration = Duration::from_micros(5);
 
 /// A stream outpaces the auditor when more than this many times its pace
@@ -316,7 +322,7 @@ impl Auditor {
                 let Some(more) = inbox.try_recv() else { break };
                 slice.bytes += chunk_bytes(&more);
                 done = self.receive(more, writer);
-                if since_yield.elapsed() >= YIELD_EVERY && !inbox.backlogged() {
+                if since_yield.elapsed() >= YIELD_EVERY && !inbox.high_water() {
                     std::thread::yield_now();
                     since_yield = Instant::now();
                 }
