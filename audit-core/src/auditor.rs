@@ -52,11 +52,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use sha2::{Digest, Sha256};
+
 use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
 use crate::clock::SessionClock;
 use crate::event::{Direction, Event, EventType, Outcome, Severity};
 use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
-use crate::handoff::{AuditInbox, AuditMsg, Loss, QueuePeak};
+use crate::handoff::{AuditInbox, AuditMsg, Loss, QueueGauge, QueuePeak};
 use crate::policy::Policy;
 use crate::redact::Redactor;
 use crate::sign::Checkpointer;
@@ -93,6 +95,14 @@ const _: () = assert!(
 /// (12 alternating rounds: 1 MiB results 0.60x -> 0.73x the bare relay's
 /// MB/s, 16 MiB 0.69x -> 0.79x; docs/performance.md).
 const YIELD_EVERY: Duration = Duration::from_micros(5);
+
+/// A large digest ([`crate::event::PendingDigest`]) is computed in pieces of this size,
+/// ~17 µs of CPU each here (SHA-256 at ~1.9 GB/s), with a chance to yield
+/// after each: hashing a 1 MiB result in one go held a core for ~0.5 ms
+/// while the server, relay and client, which wake each other once per
+/// pipe-full, waited for it (12 alternating rounds, 1 MiB results: 0.64x ->
+/// 0.82x the bare relay's MB/s; docs/performance.md).
+const DIGEST_PIECE: usize = 32 * 1024;
 
 /// A stream outpaces the auditor when more than this many times its pace
 /// arrives. Only then does waiting pay: a stream about as fast as the
@@ -281,6 +291,10 @@ pub struct Auditor {
     pace: Pace,
     /// Slices of work since the auditor last looked whether to stand aside.
     slices_worked: u32,
+    /// When the auditor last yielded its core, and how full the queue is
+    /// (set by [`Auditor::run`]; without it [`Auditor::pause`] never yields).
+    since_yield: Instant,
+    gauge: Option<QueueGauge>,
     report: AuditorReport,
 }
 
@@ -306,15 +320,18 @@ impl Auditor {
             batch: Vec::with_capacity(BATCH_CAPACITY),
             pace: Pace::default(),
             slices_worked: 0,
+            since_yield: Instant::now(),
+            gauge: None,
             report: AuditorReport::default(),
         }
     }
 
     /// Runs until [`AuditMsg::End`] (or every sender is gone), feeding `writer`.
     pub fn run(mut self, inbox: AuditInbox, writer: &WriterHandle) -> AuditorReport {
+        self.gauge = Some(inbox.gauge());
         while let Some(msg) = inbox.recv() {
             self.stand_aside(&inbox, false);
-            let mut since_yield = Instant::now();
+            self.since_yield = Instant::now();
             let mut slice = Slice::start(&inbox);
             slice.bytes += chunk_bytes(&msg);
             let mut done = self.receive(msg, writer);
@@ -322,10 +339,7 @@ impl Auditor {
                 let Some(more) = inbox.try_recv() else { break };
                 slice.bytes += chunk_bytes(&more);
                 done = self.receive(more, writer);
-                if since_yield.elapsed() >= YIELD_EVERY && !inbox.high_water() {
-                    std::thread::yield_now();
-                    since_yield = Instant::now();
-                }
+                self.pause();
                 if self.batch.len() >= BATCH_BYTES {
                     self.hand_over(writer);
                 }
@@ -339,7 +353,7 @@ impl Auditor {
                     if self.time_to_look(slice.bytes, arrived) {
                         self.hand_over(writer);
                         self.stand_aside(&inbox, true);
-                        since_yield = Instant::now();
+                        self.since_yield = Instant::now();
                     }
                     slice = Slice::start(&inbox);
                 }
@@ -354,6 +368,27 @@ impl Auditor {
         }
         self.report.queue_peak = inbox.peak();
         self.report
+    }
+
+    /// Yields the core if the auditor has worked [`YIELD_EVERY`] since it
+    /// last did, unless the queue is at its high-water mark.
+    fn pause(&mut self) {
+        let Some(gauge) = &self.gauge else { return };
+        if self.since_yield.elapsed() >= YIELD_EVERY && !gauge.high_water() {
+            std::thread::yield_now();
+            self.since_yield = Instant::now();
+        }
+    }
+
+    /// The hex SHA-256 of `bytes`, in pieces of [`DIGEST_PIECE`] with a
+    /// [`Auditor::pause`] after each ([`crate::event::PendingDigest`]).
+    fn digest(&mut self, bytes: &[u8]) -> String {
+        let mut hasher = Sha256::new();
+        for piece in bytes.chunks(DIGEST_PIECE) {
+            hasher.update(piece);
+            self.pause();
+        }
+        hex::encode(hasher.finalize())
     }
 
     /// After a slice of work that took `took` bytes while `arrived` arrived:
@@ -578,6 +613,10 @@ impl Auditor {
     fn stamp_all(&mut self) {
         let events = std::mem::take(&mut self.events);
         for mut event in events {
+            if let Some(d) = event.pending_digest.take() {
+                let digest = self.digest(&d.of);
+                event.details.insert(d.field.into(), digest.into());
+            }
             if event.event_type != EventType::PolicyBlocked {
                 self.annotate(&mut event); // rules see the arguments before redaction
             }

@@ -12,6 +12,7 @@
 
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -228,6 +229,24 @@ pub struct Event {
     pub excerpt: Option<String>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub details: Map<String, Value>,
+    /// A digest for `details` that the auditor computes before redacting
+    /// and stamping the event (boxed: rare, and events are many).
+    #[serde(skip)]
+    pub pending_digest: Option<Box<PendingDigest>>,
+}
+
+/// The SHA-256 (hex) of `of`, to be written as `details[field]`.
+///
+/// A large result's digest is most of the CPU its event costs (~0.5 ms per
+/// MiB, docs/performance.md). The classifier names what to hash; the
+/// auditor hashes it in pieces, between which it can yield its core to the
+/// relay and the peers, where the classifier would have held it for the
+/// whole result.
+#[derive(Debug, Clone)]
+pub struct PendingDigest {
+    pub field: &'static str,
+    /// The bytes, shared with the frame they are part of (no copy).
+    pub of: Bytes,
 }
 
 impl Event {
@@ -256,6 +275,7 @@ impl Event {
             error: None,
             excerpt: None,
             details: Map::new(),
+            pending_digest: None,
         }
     }
 

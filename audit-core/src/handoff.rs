@@ -459,9 +459,7 @@ impl AuditInbox {
     }
 
     /// The queue holds 1/[`BACKLOG_FRACTION`] of either of its limits or
-    /// more (by default 256 messages or 128 KiB, a few milliseconds of
-    /// sequential calls): the auditor is behind, and catching up matters more
-    /// than the relay's latency.
+    /// more (by default 1,024 messages or 128 KiB): the auditor is behind.
     pub fn backlogged(&self) -> bool {
         self.shared.filled_to(1, BACKLOG_FRACTION)
     }
@@ -469,7 +467,32 @@ impl AuditInbox {
     /// The queue holds [`HIGH_WATER`] of either of its limits or more: the
     /// auditor must catch up now, or the hand-off will soon drop chunks.
     pub fn high_water(&self) -> bool {
-        self.shared.filled_to(HIGH_WATER.0, HIGH_WATER.1)
+        self.gauge().high_water()
+    }
+
+    /// A view of how full the queue is, for code that works on what the
+    /// inbox delivered without holding the inbox.
+    pub fn gauge(&self) -> QueueGauge {
+        QueueGauge(self.shared.clone())
+    }
+}
+
+/// How full the hand-off queue is ([`AuditInbox::gauge`]).
+#[derive(Clone)]
+pub struct QueueGauge(Arc<Shared>);
+
+impl QueueGauge {
+    /// See [`AuditInbox::high_water`].
+    pub fn high_water(&self) -> bool {
+        self.0.filled_to(HIGH_WATER.0, HIGH_WATER.1)
+    }
+}
+
+impl std::fmt::Debug for QueueGauge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueGauge")
+            .field("high_water", &self.high_water())
+            .finish()
     }
 }
 

@@ -37,7 +37,9 @@ mod session;
 use std::time::{Instant, SystemTime};
 
 use crate::clock::{millis_between, SessionClock};
-use crate::event::{Direction, Event, EventType, Outcome, Severity};
+use bytes::Bytes;
+
+use crate::event::{Direction, Event, EventType, Outcome, PendingDigest, Severity};
 use crate::frame::Frame;
 use crate::handoff::{ChildExit, SessionEnd};
 
@@ -109,6 +111,10 @@ pub struct Classifier {
     awaiting_retry: response::AwaitingRetry,
     counts: SessionCounts,
     started: SystemTime,
+    /// The frame being classified, while [`Classifier::observe`] runs, if it
+    /// is large enough to hold a result over [`KEPT_RESULT_BYTES`]: what
+    /// such a result's [`PendingDigest`] shares.
+    large_frame: Option<Bytes>,
 }
 
 impl Classifier {
@@ -130,6 +136,7 @@ impl Classifier {
             names: risk::NameTags::default(),
             awaiting_retry: response::AwaitingRetry::default(),
             counts: SessionCounts::default(),
+            large_frame: None,
         }
     }
 
@@ -147,6 +154,7 @@ impl Classifier {
             self.oversized(frame, dir, at, out);
             return;
         }
+        self.large_frame = (frame.bytes.len() > KEPT_RESULT_BYTES).then(|| frame.bytes.clone());
         match envelope::parse(&frame.bytes) {
             Ok(Message::Single(env)) => self.message(&env, dir, at, out),
             Ok(Message::Batch(items)) => {
@@ -174,6 +182,7 @@ impl Classifier {
                 self.emit(e, out);
             }
         }
+        self.large_frame = None;
     }
 
     /// The session is over: exchanges still in flight are abandoned, then
@@ -288,6 +297,21 @@ impl Classifier {
     }
 
     /// Pushes `e` after `session_start` (written first if still held back).
+    /// The digest of `part`, a piece of the frame being classified, for the
+    /// auditor to compute ([`PendingDigest`]).
+    fn digest_later(&self, field: &'static str, part: &[u8]) -> Box<PendingDigest> {
+        let within = |frame: &Bytes| {
+            let (outer, inner) = (frame.as_ptr_range(), part.as_ptr_range());
+            outer.start <= inner.start && inner.end <= outer.end
+        };
+        let of = match &self.large_frame {
+            Some(frame) if within(frame) => frame.slice_ref(part),
+            // Not a piece of a large frame (no caller passes one): a copy.
+            _ => Bytes::copy_from_slice(part),
+        };
+        Box::new(PendingDigest { field, of })
+    }
+
     fn emit(&mut self, e: Event, out: &mut Vec<Event>) {
         self.session.flush_start(e.at, out);
         out.push(e);

@@ -143,8 +143,7 @@ impl Classifier {
         }
         e.arguments = p.arguments.clone();
         if result.get().len() > KEPT_RESULT_BYTES {
-            let digest = crate::stamp::sha256_hex(result.get().as_bytes());
-            e.details.insert("result_sha256".into(), digest.into());
+            e.pending_digest = Some(self.digest_later("result_sha256", result.get().as_bytes()));
             e.details
                 .insert("result_omitted".into(), "over_record_limit".into());
         } else if self.config.include_results {
