@@ -6,9 +6,12 @@
 //! 1. a chunk is split into frames (a loss reported with it resynchronises the
 //!    framer and becomes an `audit_dropped` event);
 //! 2. each frame is classified into events;
-//! 3. each event is annotated by the policy's rules (risk, tags), redacted
-//!    (secrets removed, long strings cut: nothing unredacted is ever
-//!    serialised), and stamped (envelope + hash chain) into the pending batch;
+//! 3. each event gets the digest the classifier left for it to compute (a
+//!    large result's `result_sha256`, hashed in [`DIGEST_PIECE`]s with a
+//!    chance to yield between them), is annotated by the policy's rules
+//!    (risk, tags), redacted (secrets removed, long strings cut: nothing
+//!    unredacted is ever serialised), and stamped (envelope + hash chain)
+//!    into the pending batch;
 //! 4. the batch goes to the writer when the inbox is momentarily empty or the
 //!    batch is large, so a burst costs few `write` calls.
 //!
