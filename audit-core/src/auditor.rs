@@ -4,10 +4,12 @@
 //! [`Stamper`], and feeds the writer. Per message from the relay:
 //!
 //! 1. a chunk is split into frames (a loss reported with it resynchronises the
-//!    framer and becomes an `audit_dropped` event);
+//!    framer and becomes an `audit_dropped` event; a line over the parse
+//!    limit is hashed in [`crate::frame::HASH_PIECE`]s, with a chance to
+//!    yield between them);
 //! 2. each frame is classified into events;
 //! 3. each event gets the digest the classifier left for it to compute (a
-//!    large result's `result_sha256`, hashed in [`DIGEST_PIECE`]s with a
+//!    large result's `result_sha256`, hashed in [`crate::frame::HASH_PIECE`]s with a
 //!    chance to yield between them), is annotated by the policy's rules
 //!    (risk, tags), redacted (secrets removed, long strings cut: nothing
 //!    unredacted is ever serialised), and stamped (envelope + hash chain)
@@ -60,7 +62,7 @@ use sha2::{Digest, Sha256};
 use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
 use crate::clock::SessionClock;
 use crate::event::{Direction, Event, EventType, Outcome, Severity};
-use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
+use crate::frame::{hash_pausing, Frame, Framer, DEFAULT_PARSE_LIMIT};
 use crate::handoff::{AuditInbox, AuditMsg, Loss, QueueGauge, QueuePeak};
 use crate::policy::Policy;
 use crate::redact::Redactor;
@@ -98,14 +100,6 @@ const _: () = assert!(
 /// (12 alternating rounds: 1 MiB results 0.60x -> 0.73x the bare relay's
 /// MB/s, 16 MiB 0.69x -> 0.79x; docs/performance.md).
 const YIELD_EVERY: Duration = Duration::from_micros(5);
-
-/// A large digest ([`crate::event::PendingDigest`]) is computed in pieces of this size,
-/// ~17 µs of CPU each here (SHA-256 at ~1.9 GB/s), with a chance to yield
-/// after each: hashing a 1 MiB result in one go held a core for ~0.5 ms
-/// while the server, relay and client, which wake each other once per
-/// pipe-full, waited for it (12 alternating rounds, 1 MiB results: 0.64x ->
-/// 0.82x the bare relay's MB/s; docs/performance.md).
-const DIGEST_PIECE: usize = 32 * 1024;
 
 /// A stream outpaces the auditor when more than this many times its pace
 /// arrives. Only then does waiting pay: a stream about as fast as the
@@ -147,6 +141,43 @@ const PACE_SLICE: Duration = Duration::from_millis(1);
 /// costs one wait in this many slices, and only while the auditor never
 /// finds the queue empty.
 const PROBE_EVERY: u32 = 4;
+
+/// When the auditor yields its core ([`YIELD_EVERY`]): between messages,
+/// and between the pieces of a long hash (a large result's digest, an
+/// oversized line's), which would otherwise hold the core in one go.
+#[derive(Debug)]
+struct Pacer {
+    since_yield: Instant,
+    /// How full the queue is; set by [`Auditor::run`]. Without it (an
+    /// auditor driven by [`Auditor::handle`] alone) the pacer never yields.
+    gauge: Option<QueueGauge>,
+}
+
+impl Default for Pacer {
+    fn default() -> Pacer {
+        Pacer {
+            since_yield: Instant::now(),
+            gauge: None,
+        }
+    }
+}
+
+impl Pacer {
+    /// Work starts (again) after a wait.
+    fn restart(&mut self) {
+        self.since_yield = Instant::now();
+    }
+
+    /// Yields the core if the auditor has worked [`YIELD_EVERY`] since it
+    /// last did, unless the queue is at its high-water mark.
+    fn pause(&mut self) {
+        let Some(gauge) = &self.gauge else { return };
+        if self.since_yield.elapsed() >= YIELD_EVERY && !gauge.high_water() {
+            std::thread::yield_now();
+            self.since_yield = Instant::now();
+        }
+    }
+}
 
 /// One slice of work: when it started, the queue's bytes then, and the chunk
 /// bytes worked through since.
@@ -294,10 +325,7 @@ pub struct Auditor {
     pace: Pace,
     /// Slices of work since the auditor last looked whether to stand aside.
     slices_worked: u32,
-    /// When the auditor last yielded its core, and how full the queue is
-    /// (set by [`Auditor::run`]; without it [`Auditor::pause`] never yields).
-    since_yield: Instant,
-    gauge: Option<QueueGauge>,
+    pacer: Pacer,
     report: AuditorReport,
 }
 
@@ -323,18 +351,17 @@ impl Auditor {
             batch: Vec::with_capacity(BATCH_CAPACITY),
             pace: Pace::default(),
             slices_worked: 0,
-            since_yield: Instant::now(),
-            gauge: None,
+            pacer: Pacer::default(),
             report: AuditorReport::default(),
         }
     }
 
     /// Runs until [`AuditMsg::End`] (or every sender is gone), feeding `writer`.
     pub fn run(mut self, inbox: AuditInbox, writer: &WriterHandle) -> AuditorReport {
-        self.gauge = Some(inbox.gauge());
+        self.pacer.gauge = Some(inbox.gauge());
         while let Some(msg) = inbox.recv() {
             self.stand_aside(&inbox, false);
-            self.since_yield = Instant::now();
+            self.pacer.restart();
             let mut slice = Slice::start(&inbox);
             slice.bytes += chunk_bytes(&msg);
             let mut done = self.receive(msg, writer);
@@ -342,7 +369,7 @@ impl Auditor {
                 let Some(more) = inbox.try_recv() else { break };
                 slice.bytes += chunk_bytes(&more);
                 done = self.receive(more, writer);
-                self.pause();
+                self.pacer.pause();
                 if self.batch.len() >= BATCH_BYTES {
                     self.hand_over(writer);
                 }
@@ -356,7 +383,7 @@ impl Auditor {
                     if self.time_to_look(slice.bytes, arrived) {
                         self.hand_over(writer);
                         self.stand_aside(&inbox, true);
-                        self.since_yield = Instant::now();
+                        self.pacer.restart();
                     }
                     slice = Slice::start(&inbox);
                 }
@@ -373,24 +400,12 @@ impl Auditor {
         self.report
     }
 
-    /// Yields the core if the auditor has worked [`YIELD_EVERY`] since it
-    /// last did, unless the queue is at its high-water mark.
-    fn pause(&mut self) {
-        let Some(gauge) = &self.gauge else { return };
-        if self.since_yield.elapsed() >= YIELD_EVERY && !gauge.high_water() {
-            std::thread::yield_now();
-            self.since_yield = Instant::now();
-        }
-    }
-
-    /// The hex SHA-256 of `bytes`, in pieces of [`DIGEST_PIECE`] with a
-    /// [`Auditor::pause`] after each ([`crate::event::PendingDigest`]).
+    /// The hex SHA-256 of `bytes`, in [`crate::frame::HASH_PIECE`]s with a
+    /// [`Pacer::pause`] after each ([`crate::event::PendingDigest`]).
     fn digest(&mut self, bytes: &[u8]) -> String {
         let mut hasher = Sha256::new();
-        for piece in bytes.chunks(DIGEST_PIECE) {
-            hasher.update(piece);
-            self.pause();
-        }
+        let pacer = &mut self.pacer;
+        hash_pausing(&mut hasher, bytes, &mut || pacer.pause());
         hex::encode(hasher.finalize())
     }
 
@@ -491,7 +506,12 @@ impl Auditor {
                     self.lost(*loss, direction, self.clock.wall(at));
                 }
                 let mut frames = std::mem::take(&mut self.frames);
-                self.framer(direction).push(bytes, at, &mut frames);
+                let framer = match direction {
+                    Direction::ClientToServer => &mut self.c2s,
+                    Direction::ServerToClient => &mut self.s2c,
+                };
+                let pacer = &mut self.pacer;
+                framer.push_pausing(bytes, at, &mut frames, &mut || pacer.pause());
                 self.classify(&mut frames);
                 self.frames = frames;
             }
