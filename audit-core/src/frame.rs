@@ -81,6 +81,14 @@ pub(crate) fn hash_pausing(hasher: &mut Sha256, bytes: &[u8], pause: &mut dyn Fn
     }
 }
 
+/// Hashes `part` of an oversized line and keeps what of it still fits the
+/// line's prefix.
+fn absorb(hasher: &mut Sha256, prefix: &mut BytesMut, part: &[u8], pause: &mut dyn FnMut()) {
+    hash_pausing(hasher, part, pause);
+    let keep = OVERSIZED_PREFIX - prefix.len();
+    prefix.extend_from_slice(&part[..keep.min(part.len())]);
+}
+
 /// After joining a line longer than this, the framer lets the buffer go
 /// rather than keep it for the next line.
 const KEEP_JOINED: usize = 4 * 1024 * 1024;
@@ -200,19 +208,16 @@ impl Framer {
         }
         if self.partial_len > self.limit {
             // Oversized: hash what we held (straight from the chunks, no
-            // copy), keep only the prefix, let the rest go now.
+            // copy), keep only the prefix, let the rest go as it is hashed
+            // (the relay reads on while the caller pauses between pieces,
+            // so what is held should shrink while the queue grows).
             let mut hasher = Sha256::new();
             self.prefix.clear();
-            for part in self
-                .held
-                .iter()
-                .map(|b| &b[..])
-                .chain([&self.small[..], piece])
-            {
-                hash_pausing(&mut hasher, part, pause);
-                let keep = OVERSIZED_PREFIX - self.prefix.len();
-                self.prefix.extend_from_slice(&part[..keep.min(part.len())]);
+            let small = self.small.split().freeze();
+            for part in self.held.drain(..).chain([small]) {
+                absorb(&mut hasher, &mut self.prefix, &part, pause);
             }
+            absorb(&mut hasher, &mut self.prefix, piece, pause);
             self.hasher = Some(hasher);
             self.release_held();
         } else if piece.len() >= HOLD_FROM {
