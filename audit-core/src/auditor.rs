@@ -9,11 +9,11 @@
 //!    yield between them);
 //! 2. each frame is classified into events;
 //! 3. each event gets the digest the classifier left for it to compute (a
-//!    large result's `result_sha256`, hashed in [`crate::frame::HASH_PIECE`]s with a
-//!    chance to yield between them), is annotated by the policy's rules
-//!    (risk, tags), redacted (secrets removed, long strings cut: nothing
-//!    unredacted is ever serialised), and stamped (envelope + hash chain)
-//!    into the pending batch;
+//!    large result's `result_sha256`, hashed in pieces with a chance to
+//!    yield between them), is annotated by the policy's rules (risk, tags),
+//!    redacted (secrets removed, long strings cut: nothing unredacted is
+//!    ever serialised), and stamped (envelope + hash chain) into the
+//!    pending batch;
 //! 4. the batch goes to the writer when the inbox is momentarily empty or the
 //!    batch is large, so a burst costs few `write` calls.
 //!

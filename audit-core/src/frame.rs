@@ -219,7 +219,6 @@ impl Framer {
             }
             absorb(&mut hasher, &mut self.prefix, piece, pause);
             self.hasher = Some(hasher);
-            self.release_held();
         } else if piece.len() >= HOLD_FROM {
             if !self.small.is_empty() {
                 self.held.push(self.small.split().freeze());

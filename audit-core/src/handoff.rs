@@ -467,7 +467,7 @@ impl AuditInbox {
     /// The queue holds [`HIGH_WATER`] of either of its limits or more: the
     /// auditor must catch up now, or the hand-off will soon drop chunks.
     pub fn high_water(&self) -> bool {
-        self.gauge().high_water()
+        self.shared.filled_to(HIGH_WATER.0, HIGH_WATER.1)
     }
 
     /// A view of how full the queue is, for code that works on what the

@@ -36,9 +36,9 @@ mod session;
 
 use std::time::{Instant, SystemTime};
 
-use crate::clock::{millis_between, SessionClock};
 use bytes::Bytes;
 
+use crate::clock::{millis_between, SessionClock};
 use crate::event::{Direction, Event, EventType, Outcome, PendingDigest, Severity};
 use crate::frame::Frame;
 use crate::handoff::{ChildExit, SessionEnd};
@@ -296,7 +296,6 @@ impl Classifier {
         }
     }
 
-    /// Pushes `e` after `session_start` (written first if still held back).
     /// The digest of `part`, a piece of the frame being classified, for the
     /// auditor to compute ([`PendingDigest`]).
     fn digest_later(&self, field: &'static str, part: &[u8]) -> Box<PendingDigest> {
@@ -312,6 +311,7 @@ impl Classifier {
         Box::new(PendingDigest { field, of })
     }
 
+    /// Pushes `e` after `session_start` (written first if still held back).
     fn emit(&mut self, e: Event, out: &mut Vec<Event>) {
         self.session.flush_start(e.at, out);
         out.push(e);
