@@ -397,6 +397,10 @@ pub fn markdown(rows: &[Row], targets: &[Target]) -> String {
 mod tests {
     use super::*;
 
+    fn row<'a>(rows: &'a [Row], pointer: &str) -> &'a Row {
+        rows.iter().find(|r| r.pointer == pointer).unwrap()
+    }
+
     fn run(label: &str, p50: f64, cps: f64) -> Value {
         json!({"label": label, "sequential": {"p50_us": p50}, "pipelined": {"calls_per_s": cps},
                "large": {"1MiB": {"size": 1048576, "mb_per_s": cps / 10.0}}})
@@ -412,17 +416,11 @@ mod tests {
             run(PROXY, 22.0, 1800.0),
         ];
         let rows = rows(&runs);
-        let p50 = rows
-            .iter()
-            .find(|r| r.pointer == "/sequential/p50_us")
-            .unwrap();
+        let p50 = row(&rows, "/sequential/p50_us");
         assert_eq!(p50.medians[RELAY_THREADS], 20.0);
         assert_eq!(p50.reference(), Some((RELAY_THREADS, 20.0)));
         assert_eq!(p50.ratio(PROXY, RELAY_THREADS), Some(1.1));
-        let cps = rows
-            .iter()
-            .find(|r| r.pointer == "/pipelined/calls_per_s")
-            .unwrap();
+        let cps = row(&rows, "/pipelined/calls_per_s");
         assert_eq!(cps.reference(), Some((RELAY_THREADS, 2000.0)));
         assert!(rows.iter().any(|r| r.pointer == "/large/1MiB/mb_per_s"));
     }
@@ -446,10 +444,7 @@ mod tests {
             round(PROXY, 4, 5.0), // no relay_threads in round 4: not paired
         ];
         let rows = rows(&runs);
-        let cps = rows
-            .iter()
-            .find(|r| r.pointer == "/pipelined/calls_per_s")
-            .unwrap();
+        let cps = row(&rows, "/pipelined/calls_per_s");
         assert_eq!(cps.ratio(PROXY, RELAY_THREADS), Some(0.625));
         let p = cps.paired.unwrap();
         assert_eq!((p.median, p.min, p.max, p.rounds), (0.9, 0.8, 0.9, 3));
@@ -463,15 +458,9 @@ mod tests {
             run(RELAY_TOKIO, 10.0, 900.0),
         ];
         let rows = rows(&runs);
-        let p50 = rows
-            .iter()
-            .find(|r| r.pointer == "/sequential/p50_us")
-            .unwrap();
+        let p50 = row(&rows, "/sequential/p50_us");
         assert_eq!(p50.reference(), Some((RELAY_TOKIO, 10.0)));
-        let cps = rows
-            .iter()
-            .find(|r| r.pointer == "/pipelined/calls_per_s")
-            .unwrap();
+        let cps = row(&rows, "/pipelined/calls_per_s");
         assert_eq!(cps.reference(), Some((RELAY_THREADS, 1000.0)));
     }
 
