@@ -506,11 +506,7 @@ impl Auditor {
                     self.lost(*loss, direction, self.clock.wall(at));
                 }
                 let mut frames = std::mem::take(&mut self.frames);
-                let framer = match direction {
-                    Direction::ClientToServer => &mut self.c2s,
-                    Direction::ServerToClient => &mut self.s2c,
-                };
-                let pacer = &mut self.pacer;
+                let (framer, pacer) = self.framer_and_pacer(direction);
                 framer.push_pausing(bytes, at, &mut frames, &mut || pacer.pause());
                 self.classify(&mut frames);
                 self.frames = frames;
@@ -569,10 +565,16 @@ impl Auditor {
     }
 
     fn framer(&mut self, direction: Direction) -> &mut Framer {
-        match direction {
+        self.framer_and_pacer(direction).0
+    }
+
+    /// `direction`'s framer, and the pacer its long hashes pause with.
+    fn framer_and_pacer(&mut self, direction: Direction) -> (&mut Framer, &mut Pacer) {
+        let framer = match direction {
             Direction::ClientToServer => &mut self.c2s,
             Direction::ServerToClient => &mut self.s2c,
-        }
+        };
+        (framer, &mut self.pacer)
     }
 
     fn classify(&mut self, frames: &mut Vec<Frame>) {

@@ -70,7 +70,8 @@ const HOLD_FROM: usize = 4096;
 /// yield its core. Hashing a 1 MiB result in one go held a core for
 /// ~0.5 ms while the server, relay and client, which wake each other once
 /// per pipe-full, waited for it (12 alternating rounds, 1 MiB results:
-/// 0.64x -> 0.82x the bare relay's MB/s; docs/performance.md).
+/// 0.65x -> 0.83x the bare relay's MB/s with the yield rule of the
+/// auditor; docs/performance.md).
 pub const HASH_PIECE: usize = 32 * 1024;
 
 /// Feeds `bytes` to `hasher` in [`HASH_PIECE`]s, calling `pause` after each.

@@ -478,21 +478,13 @@ impl AuditInbox {
 }
 
 /// How full the hand-off queue is ([`AuditInbox::gauge`]).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct QueueGauge(Arc<Shared>);
 
 impl QueueGauge {
     /// See [`AuditInbox::high_water`].
     pub fn high_water(&self) -> bool {
         self.0.filled_to(HIGH_WATER.0, HIGH_WATER.1)
-    }
-}
-
-impl std::fmt::Debug for QueueGauge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueueGauge")
-            .field("high_water", &self.high_water())
-            .finish()
     }
 }
 

@@ -124,7 +124,8 @@ fn auditor(args: &Args) -> anyhow::Result<Value> {
     }
     let mut auditor = Auditor::new(config);
     let chunks = session_chunks(args.calls, args.payload, args.blob);
-    let frames = 3 + 2 * args.calls;
+    // A frame's last chunk ends with its newline.
+    let frames = chunks.iter().filter(|(_, b)| b.ends_with(b"\n")).count();
     let (mut events, mut bytes) = (0u64, 0u64);
     let mut hand_over = |batch: Vec<u8>| {
         events += memchr::memchr_iter(b'\n', &batch).count() as u64;
