@@ -196,6 +196,11 @@ impl Shared {
             || level.bytes() * den >= self.max_bytes * num
     }
 
+    /// See [`AuditInbox::high_water`].
+    fn high_water(&self) -> bool {
+        self.filled_to(HIGH_WATER.0, HIGH_WATER.1)
+    }
+
     /// Pushes a control message: never refused, never waits (there are a
     /// handful per session, so they need no room of their own).
     fn push_control(&self, msg: AuditMsg) {
@@ -467,7 +472,7 @@ impl AuditInbox {
     /// The queue holds [`HIGH_WATER`] of either of its limits or more: the
     /// auditor must catch up now, or the hand-off will soon drop chunks.
     pub fn high_water(&self) -> bool {
-        self.shared.filled_to(HIGH_WATER.0, HIGH_WATER.1)
+        self.shared.high_water()
     }
 
     /// A view of how full the queue is, for code that works on what the
@@ -484,7 +489,7 @@ pub struct QueueGauge(Arc<Shared>);
 impl QueueGauge {
     /// See [`AuditInbox::high_water`].
     pub fn high_water(&self) -> bool {
-        self.0.filled_to(HIGH_WATER.0, HIGH_WATER.1)
+        self.0.high_water()
     }
 }
 
