@@ -32,6 +32,8 @@ use crossbeam_queue::SegQueue;
 
 use crate::event::Direction;
 
+pub use crate::pipeline::{ChildExit, SessionEnd};
+
 /// Default number of messages the hand-off queue holds: 256 Ki, so that the
 /// byte limit, not the count, bounds a burst of reads of one small frame
 /// each (32 MiB of 128-byte reads). A relay that competes for the CPU reads
@@ -65,37 +67,6 @@ pub const HIGH_WATER: (usize, usize) = (3, 4);
 pub struct Loss {
     pub chunks: u64,
     pub bytes: u64,
-}
-
-/// How the child process ended, as the auditor records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChildExit {
-    /// Exited with this code.
-    Code(i32),
-    /// Killed by this signal.
-    Signal(i32),
-    /// Could not be started or waited for.
-    Unknown,
-}
-
-impl ChildExit {
-    /// The status a shell would report: the code, or 128 + the signal.
-    pub fn shell_status(self) -> i32 {
-        match self {
-            ChildExit::Code(c) => c,
-            ChildExit::Signal(s) => 128 + s,
-            ChildExit::Unknown => 1,
-        }
-    }
-}
-
-/// Why the session ended, as the proxy saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionEnd {
-    pub at: Instant,
-    pub exit: ChildExit,
-    /// What started the shutdown: `client_eof`, `signal:SIGTERM`, `child_exit`, ...
-    pub reason: String,
 }
 
 /// A message from the proxy to the auditor.

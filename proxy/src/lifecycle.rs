@@ -1,14 +1,35 @@
-//! The shutdown ladder as a pure state machine.
+//! The session's lifecycle: the events that end it ([`Lifecycle`]), the
+//! shutdown ladder as a pure state machine, and the loop that drives it.
 //!
 //! [`Ladder`] is fed [`Lifecycle`] events and the passing of time and answers
 //! with [`Action`]s; it does no I/O, so every path of the shutdown protocol
 //! (see `main.rs`) is unit-tested here without processes or clocks.
+//! [`supervise`] is the thin loop that carries the actions out.
 
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use audit_core::handoff::ChildExit;
+use audit_core::pipeline::ChildExit;
 
-use crate::relay::Lifecycle;
+use crate::child;
+use crate::relay::ServerInput;
+
+/// What a pump or the supervisor tells the lifecycle loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The client closed our stdin.
+    ClientEof,
+    /// Our stdout is broken: the client is gone.
+    ClientGone,
+    /// The server closed its stdout.
+    ServerEof,
+    /// The server process exited.
+    ChildExited(ChildExit),
+    /// We received this signal.
+    Signal(i32),
+    /// Our parent died without closing our stdin.
+    ParentDied,
+}
 
 /// What the runner must do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +192,52 @@ impl Ladder {
     fn note_reason(&mut self, reason: &str) {
         if self.reason.is_none() {
             self.reason = Some(reason.to_owned());
+        }
+    }
+}
+
+/// The lifecycle loop: feeds the ladder what arrives on `rx` and the passing
+/// of its deadlines, and carries out its actions. Returns whether the server's stdout already closed.
+pub fn supervise(
+    ladder: &mut Ladder,
+    rx: &Receiver<Lifecycle>,
+    input: &ServerInput,
+    pgid: i32,
+) -> bool {
+    let mut server_eof = false;
+    while !ladder.is_done() {
+        let event = match ladder.deadline() {
+            Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let actions = match event {
+            Ok(ev) => {
+                server_eof |= ev == Lifecycle::ServerEof;
+                ladder.on_event(ev, Instant::now())
+            }
+            Err(RecvTimeoutError::Timeout) => ladder.on_deadline(Instant::now()),
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        for action in actions {
+            match action {
+                Action::CloseServerInput => input.close(),
+                Action::SignalGroup(sig) => {
+                    tracing::debug!(sig, "signalling the server's process group");
+                    child::signal_group(pgid, sig);
+                }
+                Action::Finish => {}
+            }
+        }
+    }
+    server_eof
+}
+
+/// Waits until `want` arrives or `timeout` passes.
+pub fn wait_for(rx: &Receiver<Lifecycle>, want: Lifecycle, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while let Ok(ev) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        if ev == want {
+            return;
         }
     }
 }

@@ -6,7 +6,7 @@
 //! - `relay-s2c`: the server's stdout → our stdout ([`relay::server_to_client`]).
 //! - `auditor` and `audit-writer`: frames → events → JSONL (in `audit-core`).
 //! - `child-wait`, `signals`: report the server's exit and our signals.
-//! - the main thread runs the lifecycle loop ([`lifecycle::run`]).
+//! - the main thread runs the lifecycle loop ([`lifecycle::supervise`]).
 //!
 //! # Shutdown protocol
 //! 1. Something ends the session: the client closes stdin (or our stdout
@@ -41,12 +41,9 @@ mod verify_cmd;
 use clap::Parser;
 
 fn main() {
-    // Buffers over 128 KiB (a framer's long line, large batches) are mapped
-    // on their own and unmapped when freed, instead of fragmenting per-thread
-    // malloc arenas: with 1 MiB here and 256 KiB relay reads, a burst that
-    // filled the hand-off queue left the peak RSS at ~95 MiB; with 128 KiB,
-    // ~54 MiB. The relay's read buffers stay under it (relay::READ_SIZE), so
-    // they are reused without page faults (docs/performance.md).
+    // Buffers over 128 KiB are mapped on their own and unmapped when freed,
+    // so a burst does not leave per-thread malloc arenas fragmented (peak
+    // memory); the relay's read buffers stay under it (relay::READ_SIZE).
     // SAFETY: mallopt with a valid parameter, before any other thread exists.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10) };
     let cli = cli::Cli::parse();

@@ -11,7 +11,7 @@
 //! docs/performance.md), so that is the design.
 //!
 //! The pumps report what ends them (end of stream, a broken pipe) to the
-//! lifecycle loop in `main.rs`; they never decide shutdown themselves.
+//! lifecycle loop in `run.rs`; they never decide shutdown themselves.
 
 use std::fs::File;
 use std::io;
@@ -27,6 +27,7 @@ use audit_core::handoff::{AuditHandle, AuditMsg};
 use bytes::BytesMut;
 
 use crate::fdio;
+pub use crate::lifecycle::Lifecycle;
 
 /// Bytes asked of the kernel per `read`: what a pipe holds by default, so a
 /// read returns no less than with a larger size. It also keeps the read
@@ -36,23 +37,6 @@ use crate::fdio;
 /// relay's path and unmapped again (large-results phase: 96k page faults ->
 /// 50k; 1 MiB results ~400 -> ~850 MB/s, docs/performance.md).
 pub(crate) const READ_SIZE: usize = 64 * 1024;
-
-/// What a pump or the supervisor tells the lifecycle loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifecycle {
-    /// The client closed our stdin.
-    ClientEof,
-    /// Our stdout is broken: the client is gone.
-    ClientGone,
-    /// The server closed its stdout.
-    ServerEof,
-    /// The server process exited.
-    ChildExited(audit_core::handoff::ChildExit),
-    /// We received this signal.
-    Signal(i32),
-    /// Our parent died without closing our stdin.
-    ParentDied,
-}
 
 /// The server's stdin, closable from any thread exactly once.
 ///

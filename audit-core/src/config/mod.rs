@@ -26,7 +26,7 @@ pub use schema::{
     AuditSettings, KeyInfo, PolicySettings, ProxySettings, Sections, ENV_PREFIX, KEYS,
 };
 pub use value::{
-    DefaultAction, FsyncMode, Input, LogLevel, PatternTable, QueuePolicy, Source, Sourced,
+    DefaultAction, FsyncPolicy, Input, LogLevel, PatternTable, QueueFullPolicy, Source, Sourced,
     ValueError,
 };
 

@@ -7,8 +7,8 @@ use std::num::NonZeroU64;
 use std::path::PathBuf;
 
 use super::value::{
-    DefaultAction, FsyncMode, Input, LogLevel, PatternTable, QueuePolicy, SettingValue, Source,
-    Sourced, ValueError,
+    DefaultAction, FsyncPolicy, Input, LogLevel, PatternTable, QueueFullPolicy, SettingValue,
+    Source, Sourced, ValueError,
 };
 
 /// One key of the settings, as listed for help and error messages.
@@ -112,11 +112,11 @@ settings! {
         /// Keep at most this many rotated files.
         max_files: NonZeroU64 = NonZeroU64::new(30).expect("non-zero"), env Some("MAX_FILES");
         /// When to fsync the audit file: never, batch (group commit, see fsync_interval_ms), always.
-        fsync: FsyncMode = FsyncMode::Batch, env Some("FSYNC");
+        fsync: FsyncPolicy = FsyncPolicy::Batch, env Some("FSYNC");
         /// Under fsync = batch: sync at most this often, and every line within this long of its write (0: after every write batch).
         fsync_interval_ms: u64 = 50, env Some("FSYNC_INTERVAL_MS");
-        /// When the audit queue is full: drop (count the loss, never slow the relay) or block.
-        queue_policy: QueuePolicy = QueuePolicy::Block, env Some("QUEUE_POLICY");
+        /// When the audit writer's queue is full: block (the auditor waits for the disk) or drop (lose stamped lines, counted and recorded).
+        queue_policy: QueueFullPolicy = QueueFullPolicy::Block, env Some("QUEUE_POLICY");
         /// Record tool-call arguments.
         include_arguments: bool = true, env Some("INCLUDE_ARGUMENTS");
         /// Record tool results.

@@ -56,7 +56,7 @@ fn precedence_is_default_file_env_flag() {
     let p = path.display();
     assert_eq!(s.audit.max_size_mb.value.get(), 5);
     assert_eq!(s.audit.max_files.value.get(), 60);
-    assert_eq!(s.audit.fsync.value, FsyncMode::Batch);
+    assert_eq!(s.audit.fsync.value, FsyncPolicy::Batch);
     let show = s.show();
     assert!(
         shown(&show, "audit", "max_size_mb").ends_with(&format!("# file:{p}:2")),

@@ -338,6 +338,14 @@ macro_rules! choice {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $name { $( $(#[$vmeta])* $variant ),+ }
 
+        $crate::config::value::choice_text! { $name { $( $variant = $text ),+ } }
+    };
+}
+
+/// Makes an enum declared elsewhere (by the component that owns its meaning)
+/// a setting written in `snake_case`.
+macro_rules! choice_text {
+    ($name:ident { $( $variant:ident = $text:literal ),+ $(,)? }) => {
         impl $name {
             /// The name written in settings.
             pub fn as_str(self) -> &'static str {
@@ -345,7 +353,7 @@ macro_rules! choice {
             }
         }
 
-        impl SettingValue for $name {
+        impl $crate::config::value::SettingValue for $name {
             fn expected() -> String {
                 let names: &[&str] = &[$( $text ),+];
                 format!("one of {}", names.join(", "))
@@ -357,22 +365,18 @@ macro_rules! choice {
                 }
             }
             fn to_toml(&self) -> Option<String> {
-                Some(toml_string(self.as_str()))
+                Some($crate::config::value::toml_string(self.as_str()))
             }
         }
     };
 }
 pub(crate) use choice;
+pub(crate) use choice_text;
 
-choice! {
-    /// When the audit writer calls `fsync`.
-    FsyncMode { Never = "never", Batch = "batch", Always = "always" }
-}
-
-choice! {
-    /// What the hand-off does when the audit queue is full.
-    QueuePolicy { Block = "block", Drop = "drop" }
-}
+// The writer's own policies, declared in `sink` with what they mean.
+pub use crate::sink::{FsyncPolicy, QueueFullPolicy};
+choice_text! { FsyncPolicy { Never = "never", Batch = "batch", Always = "always" } }
+choice_text! { QueueFullPolicy { Block = "block", Drop = "drop" } }
 
 choice! {
     /// How verbose the proxy's own diagnostics (stderr) are.
@@ -405,8 +409,8 @@ mod tests {
         );
         assert!(NonZeroU64::from_text("0").is_err());
         assert_eq!(Option::<PathBuf>::from_text("").unwrap(), None);
-        assert_eq!(FsyncMode::from_text("batch").unwrap(), FsyncMode::Batch);
-        let e = FsyncMode::from_text("sometimes").unwrap_err();
+        assert_eq!(FsyncPolicy::from_text("batch").unwrap(), FsyncPolicy::Batch);
+        let e = FsyncPolicy::from_text("sometimes").unwrap_err();
         assert!(e.contains("one of never, batch, always"), "{e}");
     }
 

@@ -13,13 +13,13 @@
 
 use std::time::{Duration, Instant};
 
-use audit_core::auditor::{Auditor, AuditorConfig};
-use audit_core::classify::SessionFacts;
 use audit_core::event::Direction;
-use audit_core::frame::{Framer, DEFAULT_PARSE_LIMIT};
 use audit_core::handoff::{self, AuditMsg, ChildExit, SessionEnd};
 use audit_core::redact::{RedactConfig, Redactor};
-use audit_core::sink::{spawn_writer, SinkTarget, DEFAULT_WRITER_QUEUE};
+use audit_core::stages::{
+    spawn_writer, Auditor, AuditorConfig, Framer, SessionFacts, SinkTarget, DEFAULT_PARSE_LIMIT,
+    DEFAULT_WRITER_QUEUE,
+};
 use audit_core::stamp::SessionIdentity;
 use blackbox_tests::bench::stats::percentile;
 use blackbox_tests::bench::wire;

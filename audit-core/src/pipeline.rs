@@ -1,0 +1,344 @@
+//! The audit pipeline of one session, built from its [`Settings`].
+//!
+//! Two steps, so that a bad setting fails before the server starts and the
+//! relay never waits for audit work:
+//!
+//! 1. [`Plan::from_settings`] decides everything a setting can get wrong
+//!    (policy and pins, signing key, HMAC key, audit file or directory) and
+//!    returns one [`StartError`] naming the setting at fault. It also gives
+//!    the relay what it needs: the [`Gate`] (when some call can be refused)
+//!    and the parse limit.
+//! 2. [`Plan::start`], once the server runs, starts the auditor thread and
+//!    returns the [`Pipeline`]: the [`AuditHandle`] the relay offers its
+//!    bytes to, and [`Pipeline::finish`] for the end of the session.
+//!    Everything slow (compiling redaction patterns, starting the writer,
+//!    reading pins, looking up the user) runs on the auditor thread, so the
+//!    relay starts at once and the hand-off queue holds what it relays
+//!    meanwhile.
+//!
+//! # Where a new sink plugs in
+//! Sinks are started in one place, [`Sinks::start`], on the auditor thread,
+//! and finished in [`Sinks::finish`]. A sink fed the stamped event lines
+//! (syslog, OTLP) is a field of [`Sinks`] given each batch where the trail
+//! writer is; a sink fed every frame (a transcript) is started there too and
+//! given to the [`Auditor`] in its config. A reader of finished trails needs
+//! none of this: it reads files (`verify`).
+
+mod end;
+mod settings;
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auditor::{Auditor, AuditorConfig, AuditorReport};
+use crate::classify::SessionFacts;
+use crate::config::{Settings, Source};
+use crate::handoff::{self, AuditHandle, AuditMsg, HandoffStats};
+use crate::policy::{Gate, Policy, PolicyError};
+use crate::redact::{RedactConfig, RedactError, Redactor};
+use crate::sign::{Checkpointer, KeyError};
+use crate::sink::{self, SinkError, SinkTarget, WriterConfig, WriterReport};
+use crate::stamp::SessionIdentity;
+use settings::{audit_target, checkpointer, pinned_tools, redact_config, writer_config};
+
+pub use end::{ChildExit, SessionEnd};
+
+/// A setting that keeps the session from starting; each names the setting
+/// (or the file) at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The rules or the enforced pins cannot be used.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// `audit.signing_key` names a key that cannot be read.
+    #[error("audit.signing_key ({from}): {error}")]
+    SigningKey { from: Source, error: KeyError },
+    /// `audit.hmac_key_file` names a key that cannot be used.
+    #[error("audit.hmac_key_file: {0}")]
+    HmacKey(RedactError),
+    /// An audit directory or file the user named cannot be written.
+    #[error(transparent)]
+    Target(SinkError),
+}
+
+/// Who the session is: what the proxy knows and the settings do not.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The server command line.
+    pub command: Vec<String>,
+    /// The server's process id.
+    pub pid: Option<u32>,
+    /// Recorded on `session_start` as `proxy_version`.
+    pub proxy_version: String,
+    /// The user, when `proxy.user` is not set; called on the auditor thread
+    /// (a lookup may be slow).
+    pub os_user: fn() -> String,
+}
+
+/// Everything decided from the settings before the server starts.
+#[derive(Debug)]
+pub struct Plan {
+    server: String,
+    parse_limit: usize,
+    gate: Option<Arc<Gate>>,
+    /// `None`: relay only (auditing off, or the default directory unusable).
+    audit: Option<AuditPlan>,
+}
+
+/// What the auditor thread is started with.
+#[derive(Debug)]
+struct AuditPlan {
+    target: SinkTarget,
+    writer: WriterConfig,
+    redact: RedactConfig,
+    checkpoints: Option<Checkpointer>,
+    policy: Arc<Policy>,
+    include_arguments: bool,
+    include_results: bool,
+    pins: PathBuf,
+    user: Option<String>,
+    config_file: Option<PathBuf>,
+}
+
+impl Plan {
+    /// Decides the session's pipeline for the server named `server`.
+    pub fn from_settings(settings: &Settings, server: &str) -> Result<Plan, StartError> {
+        let parse_limit =
+            (settings.proxy.parse_limit_mb.value.get() as usize).saturating_mul(1024 * 1024);
+        let mut plan = Plan {
+            server: server.to_owned(),
+            parse_limit,
+            gate: None,
+            audit: None,
+        };
+        if settings.is_pure_relay() {
+            tracing::info!("audit.enabled is false: relaying only");
+            return Ok(plan);
+        }
+        if !settings.audit.redact_sensitive.value {
+            tracing::warn!(
+                "secret redaction is off ({}): credentials in tool traffic will reach the audit files",
+                settings.audit.redact_sensitive.source
+            );
+        }
+        let policy = Arc::new(Policy::from_settings(settings, server)?);
+        if policy.needs_gate() {
+            plan.gate = Some(Arc::new(Gate::new(policy.clone(), server)));
+        }
+        let checkpoints = checkpointer(settings)?;
+        let redact = redact_config(settings)?;
+        let Some(target) = audit_target(settings)? else {
+            return Ok(plan);
+        };
+        let a = &settings.audit;
+        plan.audit = Some(AuditPlan {
+            target,
+            writer: writer_config(settings),
+            redact,
+            checkpoints,
+            policy,
+            include_arguments: a.include_arguments.value,
+            include_results: a.include_results.value,
+            pins: settings.policy.pins.value.clone(),
+            user: settings.proxy.user.value.clone(),
+            config_file: settings.config_file.clone(),
+        });
+        Ok(plan)
+    }
+
+    /// The gate the relay passes frames through, when some call can be refused.
+    pub fn gate(&self) -> Option<&Arc<Gate>> {
+        self.gate.as_ref()
+    }
+
+    /// The longest line the gate parses (`proxy.parse_limit_mb`).
+    pub fn parse_limit(&self) -> usize {
+        self.parse_limit
+    }
+
+    /// Starts the auditor thread; `None` when there is nothing to audit.
+    /// `flush_timeout` bounds the writer's last flush.
+    pub fn start(self, identity: Identity, flush_timeout: Duration) -> Option<Pipeline> {
+        let plan = self.audit?;
+        let (handle, inbox) = handoff::channel(
+            handoff::DEFAULT_QUEUE_MESSAGES,
+            handoff::DEFAULT_QUEUE_BYTES,
+        );
+        let (done_tx, done) = mpsc::channel();
+        let (server, parse_limit) = (self.server, self.parse_limit);
+        let spawned = std::thread::Builder::new()
+            .name("auditor".into())
+            .spawn(move || {
+                let outcome =
+                    run_auditor(plan, identity, server, parse_limit, inbox, flush_timeout);
+                let _ = done_tx.send(outcome);
+            });
+        if let Err(e) = spawned {
+            tracing::error!(
+                "cannot start the auditor thread: {e}; relaying without an audit trail"
+            );
+            return None;
+        }
+        Some(Pipeline {
+            handle,
+            done,
+            flush_timeout,
+        })
+    }
+}
+
+/// The running audit pipeline of one session.
+#[derive(Debug)]
+pub struct Pipeline {
+    handle: AuditHandle,
+    done: Receiver<Finished>,
+    flush_timeout: Duration,
+}
+
+/// What the pipeline did, once flushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub auditor: AuditorReport,
+    /// `None`: the trail could not be started or did not flush in time.
+    pub writer: Option<WriterReport>,
+}
+
+/// How the end of a session went for the trail.
+#[derive(Debug)]
+pub enum Flush {
+    /// Everything seen is on its way to disk, or on it.
+    Done(Finished),
+    /// The trail did not reach disk within the flush timeout (or never
+    /// started); `dropped_chunks` were lost at the hand-off before that.
+    TimedOut {
+        after: Duration,
+        dropped_chunks: u64,
+    },
+}
+
+impl Pipeline {
+    /// The hand-off the relay offers its bytes to (clone one per thread).
+    pub fn handle(&self) -> &AuditHandle {
+        &self.handle
+    }
+
+    /// `session_end` after everything seen, then the flush.
+    pub fn finish(self, end: SessionEnd) -> Flush {
+        let stats: Arc<HandoffStats> = self.handle.stats().clone();
+        self.handle.send_control(AuditMsg::End(end));
+        drop(self.handle);
+        match self.done.recv_timeout(self.flush_timeout) {
+            Ok(finished) if finished.writer.is_some() => Flush::Done(finished),
+            _ => Flush::TimedOut {
+                after: self.flush_timeout,
+                dropped_chunks: stats
+                    .dropped_chunks
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            },
+        }
+    }
+}
+
+/// The auditor thread: sinks, redactor and auditor, run until the end.
+fn run_auditor(
+    plan: AuditPlan,
+    identity: Identity,
+    server: String,
+    parse_limit: usize,
+    inbox: handoff::AuditInbox,
+    flush_timeout: Duration,
+) -> Finished {
+    let Some(sinks) = Sinks::start(&plan) else {
+        return Finished::default_unwritten();
+    };
+    // Settings validated every pattern; a failure here still never lets an
+    // unredacted event through: nothing is recorded.
+    let redactor = match Redactor::new(&plan.redact) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("audit.redact_patterns: {e}; relaying without an audit trail");
+            let writer = sinks.finish(flush_timeout);
+            return Finished {
+                auditor: AuditorReport::default(),
+                writer,
+            };
+        }
+    };
+    let session = SessionIdentity {
+        session_id: uuid::Uuid::now_v7().to_string().into(),
+        server: server.as_str().into(),
+        user: plan.user.unwrap_or_else(identity.os_user).into(),
+    };
+    let mut config = AuditorConfig::new(session, facts(&identity, plan.config_file));
+    config.parse_limit = parse_limit;
+    config.classify.include_arguments = plan.include_arguments;
+    config.classify.include_results = plan.include_results;
+    config.classify.pinned_tools = pinned_tools(&plan.pins, &server);
+    config.checkpoints = plan.checkpoints;
+    config.policy = Some(plan.policy);
+    config.redactor = Some(redactor);
+    let auditor = Auditor::new(config).run(inbox, &sinks.trail);
+    Finished {
+        auditor,
+        writer: sinks.finish(flush_timeout),
+    }
+}
+
+impl Finished {
+    fn default_unwritten() -> Finished {
+        Finished {
+            auditor: AuditorReport::default(),
+            writer: None,
+        }
+    }
+}
+
+/// The sinks of one session: where stamped lines go. New sinks start in
+/// [`Sinks::start`] and are flushed in [`Sinks::finish`].
+struct Sinks {
+    /// The hash-chained JSONL trail.
+    trail: sink::WriterHandle,
+}
+
+impl Sinks {
+    /// Starts every sink; `None` (the error logged) leaves a relay without
+    /// an audit trail.
+    fn start(plan: &AuditPlan) -> Option<Sinks> {
+        match sink::spawn_writer_with(plan.target.clone(), plan.writer.clone()) {
+            Ok(trail) => Some(Sinks { trail }),
+            Err(e) => {
+                tracing::error!("{e}; relaying without an audit trail");
+                None
+            }
+        }
+    }
+
+    /// Flushes every sink, the trail last; its report.
+    fn finish(self, timeout: Duration) -> Option<WriterReport> {
+        self.trail.finish(timeout)
+    }
+}
+
+/// What `session_start` records about the session besides its identity.
+fn facts(identity: &Identity, config_file: Option<PathBuf>) -> SessionFacts {
+    let mut facts = SessionFacts {
+        command: identity.command.clone(),
+        pid: identity.pid,
+        ..Default::default()
+    };
+    facts.extra.insert(
+        "proxy_version".into(),
+        identity.proxy_version.clone().into(),
+    );
+    if let Some(path) = config_file {
+        facts
+            .extra
+            .insert("config_file".into(), path.display().to_string().into());
+    }
+    facts
+}
+
+#[cfg(test)]
+mod tests;

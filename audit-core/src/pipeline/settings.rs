@@ -1,0 +1,111 @@
+//! Each part of the pipeline from the settings that describe it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::StartError;
+use crate::config::{Settings, Source};
+use crate::pin::PinFile;
+use crate::redact::{HmacKey, RedactConfig};
+use crate::sign::{Checkpointer, SecretKey};
+use crate::sink::{self, RotationPolicy, SinkTarget, WriterConfig};
+
+/// Where events go. An audit directory or file the user named that cannot be
+/// written is an error; trouble with the default directory only turns the
+/// proxy into a relay, with an error on stderr.
+pub(super) fn audit_target(settings: &Settings) -> Result<Option<SinkTarget>, StartError> {
+    let (target, explicit) = match &settings.audit.file.value {
+        Some(f) if f == "-" => (SinkTarget::Stderr, true),
+        Some(f) => (SinkTarget::File(PathBuf::from(f)), true),
+        None => (
+            SinkTarget::Dir(settings.audit.dir.value.clone()),
+            settings.audit.dir.source != Source::Default,
+        ),
+    };
+    match sink::prepare_target(&target) {
+        Ok(()) => Ok(Some(target)),
+        Err(e) if explicit => Err(StartError::Target(e)),
+        Err(e) => {
+            tracing::error!("{e}; relaying without an audit trail");
+            Ok(None)
+        }
+    }
+}
+
+pub(super) fn writer_config(settings: &Settings) -> WriterConfig {
+    let a = &settings.audit;
+    WriterConfig {
+        when_full: a.queue_policy.value,
+        fsync: a.fsync.value,
+        fsync_interval: Duration::from_millis(a.fsync_interval_ms.value),
+        rotation: RotationPolicy {
+            max_file_size: a.max_size_mb.value.get().saturating_mul(1024 * 1024),
+            max_files: a.max_files.value.get() as usize,
+        },
+        ..WriterConfig::default()
+    }
+}
+
+/// What the redactor is built from (on the auditor thread).
+pub(super) fn redact_config(settings: &Settings) -> Result<RedactConfig, StartError> {
+    let a = &settings.audit;
+    let hmac_key = match &a.hmac_key_file.value {
+        Some(path) => Some(HmacKey::from_file(path).map_err(StartError::HmacKey)?),
+        None => None,
+    };
+    Ok(RedactConfig {
+        enabled: a.redact_sensitive.value,
+        extra_keys: a.redact_keys.value.clone(),
+        extra_patterns: a
+            .redact_patterns
+            .value
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        max_field_chars: a.max_field_chars.value.get() as usize,
+        hmac_key,
+    })
+}
+
+/// The checkpoint signer, if a signing key is configured.
+pub(super) fn checkpointer(settings: &Settings) -> Result<Option<Checkpointer>, StartError> {
+    let a = &settings.audit;
+    let Some(path) = &a.signing_key.value else {
+        return Ok(None);
+    };
+    let key = SecretKey::load(path).map_err(|error| StartError::SigningKey {
+        from: a.signing_key.source.clone(),
+        error,
+    })?;
+    Ok(Some(Checkpointer::new(
+        key,
+        a.checkpoint_events.value.max(1),
+        Duration::from_secs(a.checkpoint_seconds.value.max(1)),
+        Instant::now(),
+    )))
+}
+
+/// The approved tool definitions of this server, if a pin file has them: the
+/// classifier compares the session's first listing with them, enforced or not.
+pub(super) fn pinned_tools(
+    path: &Path,
+    server: &str,
+) -> Option<BTreeMap<String, serde_json::Value>> {
+    match PinFile::load_or_empty(path) {
+        Ok(file) => {
+            let pins = file.servers.get(server)?;
+            Some(
+                pins.tools
+                    .iter()
+                    .map(|(name, t)| (name.clone(), t.definition.clone()))
+                    .collect(),
+            )
+        }
+        Err(e) => {
+            tracing::warn!("{e}; tool definitions are not compared with pins");
+            None
+        }
+    }
+}
