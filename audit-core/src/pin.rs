@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Version of the pin file format.
@@ -25,14 +25,51 @@ pub const PIN_FILE_VERSION: u32 = 1;
 /// The pin file under the home directory, by default.
 pub const DEFAULT_PIN_FILE: &str = ".mcp-blackbox/pins.json";
 
-/// The hash of a tool definition: SHA-256 hex of `serde_json::to_vec(def)`.
-///
-/// `serde_json`'s map is ordered by key here, so the bytes (and the hash) do
-/// not depend on the order the server wrote the members in. The classifier
-/// uses the same function for `tool_changed`.
+/// The hash of a tool definition: SHA-256 hex of its [`canonical_json`], so
+/// it depends neither on the order the server wrote the members in nor on
+/// how `serde_json` orders a map. Pins and the classifier's `tool_changed`
+/// both use it.
 pub fn definition_hash(def: &Value) -> String {
-    let bytes = serde_json::to_vec(def).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+    hex::encode(Sha256::digest(canonical_json(def)))
+}
+
+/// `v` as canonical JSON: keys sorted by UTF-8 bytes, no white space.
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => write_object(m, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        leaf => out.push_str(&leaf.to_string()),
+    }
+}
+
+fn write_object(m: &Map<String, Value>, out: &mut String) {
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    out.push('{');
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(k.clone()).to_string());
+        out.push(':');
+        write_canonical(&m[k], out);
+    }
+    out.push('}');
 }
 
 /// The default pin file for a home directory.
@@ -245,6 +282,19 @@ mod tests {
             json!({"name":"echo","description":"Echoes","inputSchema":{"type":"object"}}),
             json!({"name":"get-sum","description":"Adds","inputSchema":{"type":"object"}}),
         ]
+    }
+
+    #[test]
+    fn canonical_form_sorts_keys_at_every_depth() {
+        let a: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"d":[{"z":1,"y":2}],"c":"é\n"}}"#).unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":"é\n","d":[{"y":2,"z":1}]},"b":1}"#
+        );
+        let b: Value =
+            serde_json::from_str(r#"{ "a": {"c":"é\n", "d":[{"y":2,"z":1}]}, "b":1 }"#).unwrap();
+        assert_eq!(definition_hash(&a), definition_hash(&b));
     }
 
     #[test]

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use super::members::members;
 use super::risk::ToolHints;
+use crate::pin::{canonical_json, definition_hash};
 
 /// Most tools kept per listing; more are counted in `details.over_limit`.
 pub const MAX_TOOLS: usize = 4096;
@@ -233,69 +234,12 @@ fn diff(old: &BTreeMap<String, ToolEntry>, new: &BTreeMap<String, ToolEntry>) ->
     changes
 }
 
-/// SHA-256 (hex) of the canonical JSON of a tool definition.
-pub fn definition_hash(def: &Value) -> String {
-    hex::encode(Sha256::digest(canonical_json(def)))
-}
-
-/// `v` as canonical JSON: keys sorted by UTF-8 bytes, no white space.
-pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
-}
-
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) => write_object(m, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(x, out);
-            }
-            out.push(']');
-        }
-        leaf => out.push_str(&leaf.to_string()),
-    }
-}
-
-fn write_object(m: &Map<String, Value>, out: &mut String) {
-    let mut keys: Vec<&String> = m.keys().collect();
-    keys.sort();
-    out.push('{');
-    for (i, k) in keys.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&Value::String(k.clone()).to_string());
-        out.push(':');
-        write_canonical(&m[k], out);
-    }
-    out.push('}');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_owned()).unwrap()
-    }
-
-    #[test]
-    fn canonical_form_sorts_keys_at_every_depth() {
-        let a: Value =
-            serde_json::from_str(r#"{"b":1,"a":{"d":[{"z":1,"y":2}],"c":"é\n"}}"#).unwrap();
-        assert_eq!(
-            canonical_json(&a),
-            r#"{"a":{"c":"é\n","d":[{"y":2,"z":1}]},"b":1}"#
-        );
-        let b: Value =
-            serde_json::from_str(r#"{ "a": {"c":"é\n", "d":[{"y":2,"z":1}]}, "b":1 }"#).unwrap();
-        assert_eq!(definition_hash(&a), definition_hash(&b));
     }
 
     #[test]
