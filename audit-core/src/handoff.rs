@@ -32,7 +32,7 @@ use crossbeam_queue::SegQueue;
 
 use crate::event::Direction;
 
-pub use crate::pipeline::{ChildExit, SessionEnd};
+pub use crate::session_end::{ChildExit, SessionEnd};
 
 /// Default number of messages the hand-off queue holds: 256 Ki, so that the
 /// byte limit, not the count, bounds a burst of reads of one small frame

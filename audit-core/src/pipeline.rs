@@ -24,7 +24,6 @@
 //! given to the [`Auditor`] in its config. A reader of finished trails needs
 //! none of this: it reads files (`verify`).
 
-mod end;
 mod settings;
 
 use std::path::PathBuf;
@@ -43,7 +42,7 @@ use crate::sink::{self, SinkError, SinkTarget, WriterConfig, WriterReport};
 use crate::stamp::SessionIdentity;
 use settings::{audit_target, checkpointer, pinned_tools, redact_config, writer_config};
 
-pub use end::{ChildExit, SessionEnd};
+pub use crate::session_end::{ChildExit, SessionEnd};
 
 /// A setting that keeps the session from starting; each names the setting
 /// (or the file) at fault.

@@ -11,9 +11,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::error::{ConfigError, Located};
+use super::rules::RuleSpec;
 use super::schema::{fields_of, Sections, SetError};
 use super::value::{type_name, Input};
-use crate::policy::Rule;
 
 /// Keys allowed at the top of a settings file.
 const TOP_KEYS: &[&str] = &["audit", "proxy", "policy", "rules", "servers"];
@@ -32,7 +32,7 @@ pub struct Selector<'a> {
 #[derive(Debug, Default)]
 pub struct FileLayer {
     /// The matching server section's rules, then the top-level rules.
-    pub rules: Vec<Rule>,
+    pub rules: Vec<RuleSpec>,
     /// The name of the `[servers.NAME]` section that applied.
     pub server_section: Option<String>,
 }
@@ -137,7 +137,7 @@ fn server_section(
     prefix: &str,
     sections: &mut Sections,
     at: &Located<'_>,
-) -> Result<Vec<Rule>, ConfigError> {
+) -> Result<Vec<RuleSpec>, ConfigError> {
     let table = as_table(section, prefix, at)?;
     let mut out = Vec::new();
     for (key, value) in table {
@@ -184,7 +184,7 @@ fn rules(
     value: &Spanned<DeValue<'_>>,
     key: &str,
     at: &Located<'_>,
-) -> Result<Vec<Rule>, ConfigError> {
+) -> Result<Vec<RuleSpec>, ConfigError> {
     let DeValue::Array(items) = value.get_ref() else {
         return Err(at.invalid(
             value.span(),
@@ -201,7 +201,7 @@ fn rules(
         let DeValue::Table(t) = item.get_ref() else {
             return Err(at.invalid(item.span(), &name, "expected a table"));
         };
-        out.push(Rule::from_toml(t, name, item.span(), at)?);
+        out.push(RuleSpec::from_toml(t, name, item.span(), at)?);
     }
     Ok(out)
 }

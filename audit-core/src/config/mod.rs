@@ -13,6 +13,7 @@
 
 mod error;
 pub mod file;
+pub mod rules;
 pub mod schema;
 pub mod value;
 
@@ -22,6 +23,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, Located};
+pub use rules::RuleSpec;
 pub use schema::{
     AuditSettings, KeyInfo, PolicySettings, ProxySettings, Sections, ENV_PREFIX, KEYS,
 };
@@ -30,7 +32,6 @@ pub use value::{
     ValueError,
 };
 
-use crate::policy::Rule;
 use schema::{key_for_env, SetError};
 
 /// The settings file looked for under the home directory.
@@ -63,7 +64,7 @@ pub struct LoadInput<'a> {
 pub struct Settings {
     sections: Sections,
     /// Rules in match order: the server section's, then the top-level ones.
-    pub rules: Vec<Rule>,
+    pub rules: Vec<RuleSpec>,
     /// The settings file that was read, if any.
     pub config_file: Option<PathBuf>,
     /// The `[servers.NAME]` section that applied, if any.

@@ -24,7 +24,7 @@ use regex::bytes::RegexSet;
 use serde_json::Value;
 
 pub use gate::{Gate, GateStats, Verdict, POLICY_ERROR_CODE};
-pub use rule::{Action, ArgumentPattern, Rule, ToolPattern};
+pub use rule::{Action, ArgumentPattern, Rule, RuleSpec, ToolPattern};
 
 use crate::config::{DefaultAction, Settings};
 use crate::event::RiskLevel;
@@ -68,6 +68,8 @@ pub struct Annotation<'a> {
 pub enum PolicyError {
     #[error("rules: tool patterns cannot be compiled together: {0}")]
     Patterns(String),
+    #[error("{rule}: {message}")]
+    Rule { rule: String, message: String },
     #[error(transparent)]
     Pins(#[from] PinError),
     #[error("{}: no pins for server {server:?}; run `mcp-blackbox pin --server-name {server} -- <server command>` first, or drop --enforce-pins", path.display())]
@@ -126,7 +128,12 @@ impl Policy {
         } else {
             None
         };
-        Policy::new(settings.rules.clone(), options, pins)
+        let rules = settings
+            .rules
+            .iter()
+            .map(Rule::compile)
+            .collect::<Result<_, _>>()?;
+        Policy::new(rules, options, pins)
     }
 
     /// Whether the relay must pass frames through a [`Gate`]: some call can

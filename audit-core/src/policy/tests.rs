@@ -16,7 +16,8 @@ pub(crate) fn rules(text: &str) -> Vec<Rule> {
         server_name: Some("everything"),
         command_line: "",
     };
-    apply(&at, &mut Sections::default(), select).unwrap().rules
+    let specs = apply(&at, &mut Sections::default(), select).unwrap().rules;
+    specs.iter().map(|s| Rule::compile(s).unwrap()).collect()
 }
 
 pub(crate) fn policy(text: &str, options: PolicyOptions) -> Policy {
@@ -194,4 +195,30 @@ fn from_settings_requires_pins_for_the_server_when_enforcing() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("no pins for server \"other\""), "{e}");
+}
+
+/// The settings hold rules as plain data; the policy compiles them, and a
+/// spec that was not read from a file (so never checked) fails by name.
+#[test]
+fn rule_specs_compile_into_matchers() {
+    let at = Located {
+        path: Path::new("test.toml"),
+        text: ORDERED,
+    };
+    let select = Selector {
+        server_name: Some("everything"),
+        command_line: "",
+    };
+    let specs = apply(&at, &mut Sections::default(), select).unwrap().rules;
+    assert_eq!(
+        specs[0].arguments,
+        [("/a".to_owned(), "^[0-9]$".to_owned())]
+    );
+    let rule = Rule::compile(&specs[0]).unwrap();
+    assert!(rule.matches_arguments(Some(&json!({"a": 7}))));
+    assert!(!rule.matches_arguments(Some(&json!({"a": 17}))));
+    let mut bad = specs[0].clone();
+    bad.arguments = vec![("/a".into(), "(".into())];
+    let e = Rule::compile(&bad).unwrap_err();
+    assert!(e.to_string().starts_with("sum-small: invalid regex"), "{e}");
 }

@@ -1,4 +1,4 @@
-//! How a session ended: what the proxy tells the pipeline for `session_end`.
+//! How a session ended: what the proxy tells the auditor for `session_end`.
 
 use std::time::Instant;
 
