@@ -99,7 +99,7 @@ pub struct AuditorReport {
     pub events: u64,
     pub frames: u64,
     pub handoff_lost: Loss,
-    /// Waits of [`pace::STAND_ASIDE`] for a stream that outpaced the auditor
+    /// Waits of a millisecond for a stream that outpaced the auditor
     /// (the last wait of each run is the one that found it slower).
     pub stood_aside: u64,
     /// The most the hand-off queue held (messages, bytes) during the session.

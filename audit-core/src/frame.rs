@@ -2,7 +2,7 @@
 //!
 //! MCP's stdio transport is newline-delimited JSON-RPC: one message a line.
 //! Framing never fails: a line is a frame whatever it holds, and whether it is
-//! JSON-RPC is the classifier's question (STYLE habit 4).
+//! JSON-RPC is the classifier's question.
 //!
 //! The relay hands us the chunks it relays, exactly as read. Lines wholly
 //! inside one chunk become frames by reference count (`Bytes::slice`, no

@@ -36,17 +36,13 @@ pub use crate::session_end::{ChildExit, SessionEnd};
 
 /// Default number of messages the hand-off queue holds: 256 Ki, so that the
 /// byte limit, not the count, bounds a burst of reads of one small frame
-/// each (32 MiB of 128-byte reads). A relay that competes for the CPU reads
-/// about one frame per read: the pipelined benchmark's 50,000 calls are then
-/// ~100k chunks, past the 64 Ki this once was (docs/performance.md). Slots
-/// are allocated only while used, 72 bytes each.
+/// each (32 MiB of 128-byte reads). Slots are allocated only while used,
+/// 72 bytes each.
 pub const DEFAULT_QUEUE_MESSAGES: usize = 256 * 1024;
 /// Default bytes the queued chunks may pin: 32 MiB. The auditor is slower
-/// than the relay on a burst of small calls (each frame is parsed, redacted
-/// and stamped; the relay only copies), so the queue absorbs the burst and
-/// the auditor catches up after it: 32 MiB holds the 50,000-call pipelined
-/// benchmark in full (~22 MB both ways) and two 16 MiB frames. It is also
-/// most of the proxy's peak memory (docs/performance.md).
+/// than the relay on a burst of small calls, so the queue absorbs a burst
+/// (50,000 pipelined calls, or two 16 MiB frames) and the auditor catches up
+/// after it; it is most of the proxy's peak memory.
 pub const DEFAULT_QUEUE_BYTES: usize = 32 * 1024 * 1024;
 /// How long the auditor parks, unwoken, when the queue is empty.
 pub const NAP: Duration = Duration::from_millis(1);

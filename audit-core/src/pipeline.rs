@@ -17,9 +17,9 @@
 //!    meanwhile.
 //!
 //! # Where a new sink plugs in
-//! Sinks are started in one place, [`Sinks::start`], on the auditor thread,
-//! and finished in [`Sinks::finish`]. A sink fed the stamped event lines
-//! (syslog, OTLP) is a field of [`Sinks`] given each batch where the trail
+//! Sinks are started in one place, `Sinks::start`, on the auditor thread,
+//! and finished in `Sinks::finish`. A sink fed the stamped event lines
+//! (syslog, OTLP) is a field of `Sinks` given each batch where the trail
 //! writer is; a sink fed every frame (a transcript) is started there too and
 //! given to the [`Auditor`] in its config. A reader of finished trails needs
 //! none of this: it reads files (`verify`).

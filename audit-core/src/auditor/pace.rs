@@ -1,7 +1,7 @@
 //! When the auditor works and when it gets out of the way: the one concern
 //! of the auditor that is about scheduling, not about events.
 //!
-//! Two mechanisms, both off below a measured need:
+//! Two mechanisms:
 //!
 //! - [`Pacer`]: working through queued messages, the auditor yields its core
 //!   every [`YIELD_EVERY`] (between messages and between the pieces of a

@@ -1,5 +1,5 @@
 //! Borrowed parsing of JSON-RPC frames: only the fields events need, straight
-//! from the frame's bytes (STYLE habit 3: `&RawValue`, no copies of payloads).
+//! from the frame's bytes (`&RawValue`, no copies of payloads).
 
 use std::borrow::Cow;
 

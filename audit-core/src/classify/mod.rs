@@ -2,7 +2,7 @@
 //!
 //! The [`Classifier`] owns the session's protocol state: the era and versions
 //! learned so far, the correlation tables of requests in flight in each
-//! direction, and the tool catalog (STYLE habit 2: one owner per piece of
+//! direction, and the tool catalog (one owner per piece of
 //! state). It is a pure function of the frames it is fed (time comes in with
 //! each frame), so it is unit-tested without any I/O.
 //!

@@ -54,7 +54,7 @@ pub enum SinkTarget {
     Stderr,
 }
 
-/// What [`WriterHandle::write`] does when the queue is full.
+/// What `WriterHandle::write` does when the queue is full.
 ///
 /// The default is [`QueueFullPolicy::Block`]: the auditor waits for the disk,
 /// the relay does not (it hands chunks to the auditor without ever waiting,
@@ -72,15 +72,15 @@ pub enum QueueFullPolicy {
 /// When the writer calls `fsync` (`fdatasync`).
 ///
 /// The default is [`FsyncPolicy::Batch`]: a group commit, so a busy writer
-/// syncs at most once per [`WriterConfig::fsync_interval`] and every line is
+/// syncs at most once per `WriterConfig::fsync_interval` and every line is
 /// on the device within that interval of its write
-/// ([`group_commit`]).
+/// (`group_commit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FsyncPolicy {
     /// Never: the kernel writes back when it likes.
     Never,
     /// After a coalesced append when the last sync is at least
-    /// [`WriterConfig::fsync_interval`] old, else at most that long after it
+    /// `WriterConfig::fsync_interval` old, else at most that long after it
     /// (an interval of zero: after each coalesced append).
     #[default]
     Batch,

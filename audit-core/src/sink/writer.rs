@@ -3,7 +3,7 @@
 //! The auditor hands batches of complete lines to [`WriterHandle`], which
 //! queues them (bounded) for one writer thread. The thread coalesces whatever
 //! is queued into one append (up to [`COALESCE_BYTES`]), so a burst costs few
-//! `write` calls, and owns the file handles (STYLE habit 2). When the queue is
+//! `write` calls, and owns the file handles. When the queue is
 //! full, [`QueueFullPolicy`] decides: wait, or drop and count.
 //!
 //! Under `fsync = batch` the thread syncs as a group commit
