@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -109,20 +109,7 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
     );
     let server_eof = lifecycle::supervise(&mut ladder, &rx, &input, pgid);
 
-    // Protocol step 3-4: end what is left of the tree, let the pump drain.
-    let stragglers = child::sweep(pgid);
-    if stragglers > 0 {
-        tracing::info!(
-            stragglers,
-            "ended processes that had left the server's process group"
-        );
-    }
-    if !server_eof {
-        lifecycle::wait_for(&rx, Lifecycle::ServerEof, kill_grace);
-    }
-    if s2c.is_finished() {
-        let _ = s2c.join();
-    }
+    drain(pgid, server_eof, &rx, kill_grace, s2c);
     let exit = ladder.exit().unwrap_or(ChildExit::Unknown);
     if let Some(pipeline) = pipeline {
         // Protocol steps 4-5: `session_end` after everything seen, then the flush.
@@ -133,6 +120,30 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
         }));
     }
     Ok(exit.shell_status())
+}
+
+/// Protocol steps 3-4: ends what is left of the server's tree and lets the
+/// server→client pump drain (until its end of stream, or `kill_grace`).
+fn drain(
+    pgid: i32,
+    server_eof: bool,
+    rx: &Receiver<Lifecycle>,
+    kill_grace: Duration,
+    s2c: JoinHandle<()>,
+) {
+    let stragglers = child::sweep(pgid);
+    if stragglers > 0 {
+        tracing::info!(
+            stragglers,
+            "ended processes that had left the server's process group"
+        );
+    }
+    if !server_eof {
+        lifecycle::wait_for(rx, Lifecycle::ServerEof, kill_grace);
+    }
+    if s2c.is_finished() {
+        let _ = s2c.join();
+    }
 }
 
 /// Starts both relay pumps (through the gate, if the policy has one);
