@@ -31,18 +31,20 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auditor::{Auditor, AuditorConfig, AuditorReport};
+use crate::auditor::{Auditor, AuditorConfig};
 use crate::classify::SessionFacts;
 use crate::config::{Settings, Source};
 use crate::handoff::{self, AuditHandle, AuditMsg, HandoffStats};
 use crate::policy::{Gate, Policy, PolicyError};
 use crate::redact::{RedactConfig, RedactError, Redactor};
 use crate::sign::{Checkpointer, KeyError};
-use crate::sink::{self, SinkError, SinkTarget, WriterConfig, WriterReport};
+use crate::sink::{self, SinkTarget, WriterConfig};
 use crate::stamp::SessionIdentity;
 use settings::{audit_target, checkpointer, pinned_tools, redact_config, writer_config};
 
+pub use crate::auditor::AuditorReport;
 pub use crate::session_end::{ChildExit, SessionEnd};
+pub use crate::sink::{SinkError, WriterReport};
 
 /// A setting that keeps the session from starting; each names the setting
 /// (or the file) at fault.
