@@ -4,12 +4,15 @@
 //! [`Ladder`] is fed [`Lifecycle`] events and the passing of time and answers
 //! with [`Action`]s; it does no I/O, so every path of the shutdown protocol
 //! (see `main.rs`) is unit-tested here without processes or clocks.
-//! [`supervise`] is the thin loop that carries the actions out.
+//! [`supervise`] is the thin loop that carries the actions out; the child
+//! and signal watchers feed it.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use audit_core::pipeline::ChildExit;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::child;
 use crate::relay::ServerInput;
@@ -240,6 +243,56 @@ pub fn wait_for(rx: &Receiver<Lifecycle>, want: Lifecycle, timeout: Duration) {
             return;
         }
     }
+}
+
+/// Reports the server's exit to the lifecycle loop.
+pub fn wait_for_exit(mut child: std::process::Child, tx: Sender<Lifecycle>) {
+    spawn_named("child-wait", move || {
+        let exit = child
+            .wait()
+            .map(child::exit_of)
+            .unwrap_or(ChildExit::Unknown);
+        let _ = tx.send(Lifecycle::ChildExited(exit));
+    });
+}
+
+/// Forwards SIGINT/SIGTERM/SIGHUP to the lifecycle loop, and notices our
+/// parent's death (PR_SET_PDEATHSIG delivers SIGTERM; a changed parent pid
+/// tells it apart from a user's SIGTERM).
+pub fn watch_signals_and_parent(tx: Sender<Lifecycle>) {
+    // SAFETY: getppid cannot fail.
+    let parent = unsafe { libc::getppid() };
+    child::watch_parent(SIGTERM);
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot watch signals: {e}");
+            return;
+        }
+    };
+    if unsafe { libc::getppid() } != parent {
+        let _ = tx.send(Lifecycle::ParentDied);
+    }
+    spawn_named("signals", move || {
+        for sig in signals.forever() {
+            let orphaned = unsafe { libc::getppid() } != parent;
+            let ev = if sig == SIGTERM && orphaned {
+                Lifecycle::ParentDied
+            } else {
+                Lifecycle::Signal(sig)
+            };
+            if tx.send(ev).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+pub fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("cannot start thread {name}: {e}"))
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use audit_core::config::{ConfigError, LoadInput, Settings};
 use audit_core::handoff::AuditHandle;
 use audit_core::pipeline::{ChildExit, Flush, Identity, Plan, SessionEnd, StartError};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::child::{self, SpawnError};
 use crate::cli::RunArgs;
@@ -81,7 +80,7 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
         identity::server_name(settings.proxy.server_name.value.as_deref(), &args.command);
     let plan = Plan::from_settings(&settings, &server_name).map_err(StartFailure::Pipeline)?;
     let (tx, rx) = mpsc::channel();
-    watch_signals_and_parent(tx.clone());
+    lifecycle::watch_signals_and_parent(tx.clone());
 
     let server = child::spawn(&args.command).map_err(StartFailure::Spawn)?;
     let pgid = server.pid;
@@ -100,7 +99,7 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
 
     let input = Arc::new(ServerInput::new(server.stdin));
     let s2c = start_pumps(&input, server.stdout, gate, parse_limit, handle, &tx);
-    wait_for_exit(server.child, tx);
+    lifecycle::wait_for_exit(server.child, tx);
 
     let kill_grace = Duration::from_millis(settings.proxy.kill_grace_ms.value);
     let mut ladder = Ladder::new(
@@ -208,53 +207,4 @@ fn report(flush: Flush) {
             after.as_millis()
         ),
     }
-}
-
-fn wait_for_exit(mut child: std::process::Child, tx: Sender<Lifecycle>) {
-    spawn_named("child-wait", move || {
-        let exit = child
-            .wait()
-            .map(child::exit_of)
-            .unwrap_or(ChildExit::Unknown);
-        let _ = tx.send(Lifecycle::ChildExited(exit));
-    });
-}
-
-/// Forwards SIGINT/SIGTERM/SIGHUP to the lifecycle loop, and notices our
-/// parent's death (PR_SET_PDEATHSIG delivers SIGTERM; a changed parent pid
-/// tells it apart from a user's SIGTERM).
-fn watch_signals_and_parent(tx: Sender<Lifecycle>) {
-    // SAFETY: getppid cannot fail.
-    let parent = unsafe { libc::getppid() };
-    child::watch_parent(SIGTERM);
-    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!("cannot watch signals: {e}");
-            return;
-        }
-    };
-    if unsafe { libc::getppid() } != parent {
-        let _ = tx.send(Lifecycle::ParentDied);
-    }
-    spawn_named("signals", move || {
-        for sig in signals.forever() {
-            let orphaned = unsafe { libc::getppid() } != parent;
-            let ev = if sig == SIGTERM && orphaned {
-                Lifecycle::ParentDied
-            } else {
-                Lifecycle::Signal(sig)
-            };
-            if tx.send(ev).is_err() {
-                break;
-            }
-        }
-    });
-}
-
-fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(f)
-        .unwrap_or_else(|e| panic!("cannot start thread {name}: {e}"))
 }
