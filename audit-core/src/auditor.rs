@@ -14,7 +14,9 @@
 //! 5. **write**: the batch goes to the writer when the inbox is momentarily
 //!    empty or the batch is large, so a burst costs few `write` calls.
 //!
-//! When it works and when it yields or stands aside is [`pace`]'s concern.
+//! Stages 3-4 are in [`stamping`]; the `audit_dropped` events about its
+//! own losses in [`losses`]; when it works and when it yields or stands
+//! aside is [`pace`]'s concern.
 //!
 //! On [`AuditMsg::End`] the writer first settles (every batch queued so far
 //! is tried, so all its losses are known and announced), then both framers
@@ -28,17 +30,17 @@
 //! events or T seconds when a signing key is configured (`session_end` is
 //! signed too).
 
+mod losses;
 mod pace;
+mod stamping;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 use crate::classify::{Classifier, ClassifyConfig, SessionFacts};
 use crate::clock::SessionClock;
-use crate::event::{Direction, Event, EventType, Outcome, Severity};
-use crate::frame::{hash_pausing, Frame, Framer, DEFAULT_PARSE_LIMIT};
+use crate::event::{Direction, Event};
+use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
 use crate::handoff::{AuditInbox, AuditMsg, Loss, QueuePeak};
 use crate::policy::Policy;
 use crate::redact::Redactor;
@@ -185,15 +187,6 @@ impl Auditor {
         self.report
     }
 
-    /// The hex SHA-256 of `bytes`, in [`crate::frame::HASH_PIECE`]s with a
-    /// [`Pacer::pause`] after each ([`crate::event::PendingDigest`]).
-    fn digest(&mut self, bytes: &[u8]) -> String {
-        let mut hasher = Sha256::new();
-        let pacer = &mut self.pacer;
-        hash_pausing(&mut hasher, bytes, &mut || pacer.pause());
-        hex::encode(hasher.finalize())
-    }
-
     /// [`Auditor::handle`], after the writer has settled when `msg` ends the
     /// session: every loss of the writer goes on record before `session_end`
     /// (a loss found after it could not be announced any more).
@@ -324,196 +317,20 @@ impl Auditor {
         }
     }
 
+    /// Records chunks the hand-off could not queue (`audit_dropped`).
     fn lost(&mut self, loss: Loss, direction: Direction, at: SystemTime) {
         self.report.handoff_lost.chunks += loss.chunks;
         self.report.handoff_lost.bytes += loss.bytes;
-        let mut e = Event::new(EventType::AuditDropped, at)
-            .severity(Severity::Warning)
-            .outcome(Outcome::Failure);
-        e.direction = Some(direction);
-        e.details.insert("stage".into(), "handoff".into());
-        e.details.insert("chunks".into(), loss.chunks.into());
-        e.details.insert("bytes".into(), loss.bytes.into());
-        self.events.push(e);
+        self.events
+            .push(losses::handoff_dropped(loss, direction, at));
     }
 
+    /// Records lines the writer lost (`audit_dropped`).
     fn writer_lost(&mut self, loss: Losses) {
         let at = self.clock.wall(Instant::now());
-        let mut e = Event::new(EventType::AuditDropped, at)
-            .severity(Severity::Warning)
-            .outcome(Outcome::Failure);
-        e.details.insert("stage".into(), "writer".into());
-        e.details
-            .insert("reason".into(), loss.reason.as_str().into());
-        e.details.insert("lines".into(), loss.lines.into());
-        if let Some(first) = loss.first_seq {
-            e.details.insert("first_seq".into(), first.into());
-        }
-        if let Some(last) = loss.last_seq {
-            e.details.insert("last_seq".into(), last.into());
-        }
-        self.events.push(e);
-    }
-
-    /// The first matching rule sets the risk level and adds its tags.
-    fn annotate(&self, event: &mut Event) {
-        let (Some(policy), Some(tool)) = (&self.policy, &event.tool) else {
-            return;
-        };
-        let server = &self.stamper.identity().server;
-        let Some(a) = policy.annotate(server, tool, event.arguments.as_ref()) else {
-            return;
-        };
-        if let Some(level) = a.risk_level {
-            event.risk_level = Some(level);
-        }
-        for tag in a.compliance_tags {
-            if !event.compliance_tags.contains(tag) {
-                event.compliance_tags.push(tag.clone());
-            }
-        }
-        event.details.insert("rule".into(), a.rule.into());
-    }
-
-    /// Stages 3-4 for the events so far: redact, then stamp into the batch.
-    fn stamp_all(&mut self) {
-        let events = std::mem::take(&mut self.events);
-        for mut event in events {
-            let alert = self.redact(&mut event);
-            self.seal(&mut event);
-            self.stamp(&event);
-            if let Some(alert) = alert {
-                self.stamp(&alert); // secret_detected, right after the result that carried it
-            }
-            if event.event_type == EventType::SessionEnd {
-                self.since_checkpoint = 0; // signed itself; nothing may follow it
-            } else {
-                self.checkpoint_if_due(event.at);
-            }
-        }
-    }
-
-    /// Completes `event` (its pending digest, the policy's annotation) and
-    /// removes its secrets; the `secret_detected` alert, if any.
-    fn redact(&mut self, event: &mut Event) -> Option<Event> {
-        if let Some(d) = event.pending_digest.take() {
-            let digest = self.digest(&d.of);
-            event.details.insert(d.field.into(), digest.into());
-        }
-        if event.event_type != EventType::PolicyBlocked {
-            self.annotate(event); // rules see the arguments before redaction
-        }
-        self.redactor.as_ref().and_then(|r| r.redact_event(event))
-    }
-
-    /// What only the stamper knows: the chain seed on `session_start`; the
-    /// count, losses and signature on `session_end`.
-    fn seal(&mut self, event: &mut Event) {
-        match event.event_type {
-            EventType::SessionStart => {
-                event
-                    .details
-                    .insert("chain_seed".into(), self.stamper.seed_hex().into());
-                if let Some(cp) = &self.checkpoints {
-                    event
-                        .details
-                        .insert("signing_key".into(), cp.fingerprint().into());
-                }
-            }
-            EventType::SessionEnd => {
-                event
-                    .details
-                    .insert("event_count".into(), (self.stamper.count() + 1).into());
-                let lost = self.report.handoff_lost;
-                event
-                    .details
-                    .insert("audit_lost_chunks".into(), lost.chunks.into());
-                if let Some(cp) = self.checkpoints.as_mut() {
-                    cp.sign_next(event, &self.stamper, Instant::now());
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn stamp(&mut self, event: &Event) {
-        self.stamper.stamp(event, &mut self.batch);
-        self.report.events += 1;
-        self.since_checkpoint += 1;
-    }
-
-    fn checkpoint_if_due(&mut self, at: SystemTime) {
-        let now = Instant::now();
-        let Some(cp) = self.checkpoints.as_mut() else {
-            return;
-        };
-        if !cp.due(self.since_checkpoint, now) {
-            return;
-        }
-        let mut e = Event::new(EventType::Checkpoint, at);
-        e.details
-            .insert("events_since_last".into(), self.since_checkpoint.into());
-        cp.sign_next(&mut e, &self.stamper, now);
-        self.stamp(&e);
-        self.since_checkpoint = 0;
+        self.events.push(losses::writer_dropped(loss, at));
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::stamp::sha256_hex;
-    use bytes::Bytes;
-    use serde_json::Value;
-
-    fn events_of(batch: &[u8]) -> Vec<Value> {
-        batch
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice(l).unwrap())
-            .collect()
-    }
-
-    /// The TypeScript SDK writes `result` before `id`: a large answer must be
-    /// read whole to be matched, so the server's lines are kept whole up to
-    /// the parse limit, not only up to the record limit.
-    #[test]
-    fn a_large_result_written_before_its_id_completes_its_call() {
-        let identity = SessionIdentity {
-            session_id: "s".into(),
-            server: "ts".into(),
-            user: "u".into(),
-        };
-        let mut auditor = Auditor::new(AuditorConfig::new(identity, SessionFacts::default()));
-        let t = Instant::now();
-        let call =
-            br#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"read_file"}}"#;
-        let mut c2s = call.to_vec();
-        c2s.push(b'\n');
-        let result = format!(
-            r#"{{"content":[{{"type":"text","text":"{}"}}]}}"#,
-            "x".repeat(3 << 20)
-        );
-        let line = format!(r#"{{"result":{result},"jsonrpc":"2.0","id":9}}"#);
-        let chunk = |direction, bytes: Vec<u8>| AuditMsg::Chunk {
-            direction,
-            at: t,
-            bytes: Bytes::from(bytes),
-            lost_before: None,
-        };
-        auditor.handle(chunk(Direction::ClientToServer, c2s));
-        // The answer arrives in pipe-sized pieces, its newline last.
-        let mut s2c = line.clone().into_bytes();
-        s2c.push(b'\n');
-        for piece in s2c.chunks(64 * 1024) {
-            auditor.handle(chunk(Direction::ServerToClient, piece.to_vec()));
-        }
-        let events = events_of(&auditor.take_batch());
-        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-        assert_eq!(kinds, ["session_start", "tool_call", "tool_result"]);
-        let r = &events[2];
-        assert_eq!(r["details"]["result_sha256"], sha256_hex(result.as_bytes()));
-        assert_eq!(r["details"]["result_omitted"], "over_record_limit");
-        assert_eq!(r["call_event_id"], events[1]["event_id"]);
-    }
-}
+mod tests;

@@ -1,0 +1,39 @@
+//! The `audit_dropped` events the auditor writes about its own losses.
+
+use std::time::SystemTime;
+
+use crate::event::{Direction, Event, EventType, Outcome, Severity};
+use crate::handoff::Loss;
+use crate::sink::Losses;
+
+/// Chunks of `direction` the hand-off could not queue.
+pub(super) fn handoff_dropped(loss: Loss, direction: Direction, at: SystemTime) -> Event {
+    let mut e = dropped(at, "handoff");
+    e.direction = Some(direction);
+    e.details.insert("chunks".into(), loss.chunks.into());
+    e.details.insert("bytes".into(), loss.bytes.into());
+    e
+}
+
+/// Stamped lines the writer lost.
+pub(super) fn writer_dropped(loss: Losses, at: SystemTime) -> Event {
+    let mut e = dropped(at, "writer");
+    e.details
+        .insert("reason".into(), loss.reason.as_str().into());
+    e.details.insert("lines".into(), loss.lines.into());
+    if let Some(first) = loss.first_seq {
+        e.details.insert("first_seq".into(), first.into());
+    }
+    if let Some(last) = loss.last_seq {
+        e.details.insert("last_seq".into(), last.into());
+    }
+    e
+}
+
+fn dropped(at: SystemTime, stage: &str) -> Event {
+    let mut e = Event::new(EventType::AuditDropped, at)
+        .severity(Severity::Warning)
+        .outcome(Outcome::Failure);
+    e.details.insert("stage".into(), stage.into());
+    e
+}

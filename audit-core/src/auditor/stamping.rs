@@ -1,0 +1,125 @@
+//! Stages 3 and 4 of the auditor: each event is completed (digest, the
+//! policy's annotation), redacted, sealed and stamped into the batch, with a
+//! signed `checkpoint` when one is due.
+
+use std::time::{Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use super::Auditor;
+use crate::event::{Event, EventType};
+use crate::frame::hash_pausing;
+
+impl Auditor {
+    /// The hex SHA-256 of `bytes`, in [`crate::frame::HASH_PIECE`]s with a
+    /// [`Pacer::pause`] after each ([`crate::event::PendingDigest`]).
+    fn digest(&mut self, bytes: &[u8]) -> String {
+        let mut hasher = Sha256::new();
+        let pacer = &mut self.pacer;
+        hash_pausing(&mut hasher, bytes, &mut || pacer.pause());
+        hex::encode(hasher.finalize())
+    }
+
+    /// The first matching rule sets the risk level and adds its tags.
+    fn annotate(&self, event: &mut Event) {
+        let (Some(policy), Some(tool)) = (&self.policy, &event.tool) else {
+            return;
+        };
+        let server = &self.stamper.identity().server;
+        let Some(a) = policy.annotate(server, tool, event.arguments.as_ref()) else {
+            return;
+        };
+        if let Some(level) = a.risk_level {
+            event.risk_level = Some(level);
+        }
+        for tag in a.compliance_tags {
+            if !event.compliance_tags.contains(tag) {
+                event.compliance_tags.push(tag.clone());
+            }
+        }
+        event.details.insert("rule".into(), a.rule.into());
+    }
+
+    /// Stages 3-4 for the events so far: redact, then stamp into the batch.
+    pub(super) fn stamp_all(&mut self) {
+        let events = std::mem::take(&mut self.events);
+        for mut event in events {
+            let alert = self.redact(&mut event);
+            self.seal(&mut event);
+            self.stamp(&event);
+            if let Some(alert) = alert {
+                self.stamp(&alert); // secret_detected, right after the result that carried it
+            }
+            if event.event_type == EventType::SessionEnd {
+                self.since_checkpoint = 0; // signed itself; nothing may follow it
+            } else {
+                self.checkpoint_if_due(event.at);
+            }
+        }
+    }
+
+    /// Completes `event` (its pending digest, the policy's annotation) and
+    /// removes its secrets; the `secret_detected` alert, if any.
+    fn redact(&mut self, event: &mut Event) -> Option<Event> {
+        if let Some(d) = event.pending_digest.take() {
+            let digest = self.digest(&d.of);
+            event.details.insert(d.field.into(), digest.into());
+        }
+        if event.event_type != EventType::PolicyBlocked {
+            self.annotate(event); // rules see the arguments before redaction
+        }
+        self.redactor.as_ref().and_then(|r| r.redact_event(event))
+    }
+
+    /// What only the stamper knows: the chain seed on `session_start`; the
+    /// count, losses and signature on `session_end`.
+    fn seal(&mut self, event: &mut Event) {
+        match event.event_type {
+            EventType::SessionStart => {
+                event
+                    .details
+                    .insert("chain_seed".into(), self.stamper.seed_hex().into());
+                if let Some(cp) = &self.checkpoints {
+                    event
+                        .details
+                        .insert("signing_key".into(), cp.fingerprint().into());
+                }
+            }
+            EventType::SessionEnd => {
+                event
+                    .details
+                    .insert("event_count".into(), (self.stamper.count() + 1).into());
+                let lost = self.report.handoff_lost;
+                event
+                    .details
+                    .insert("audit_lost_chunks".into(), lost.chunks.into());
+                if let Some(cp) = self.checkpoints.as_mut() {
+                    cp.sign_next(event, &self.stamper, Instant::now());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn stamp(&mut self, event: &Event) {
+        self.stamper.stamp(event, &mut self.batch);
+        self.report.events += 1;
+        self.since_checkpoint += 1;
+    }
+
+    fn checkpoint_if_due(&mut self, at: SystemTime) {
+        let now = Instant::now();
+        let Some(cp) = self.checkpoints.as_mut() else {
+            return;
+        };
+        if !cp.due(self.since_checkpoint, now) {
+            return;
+        }
+        let mut e = Event::new(EventType::Checkpoint, at);
+        e.details
+            .insert("events_since_last".into(), self.since_checkpoint.into());
+        cp.sign_next(&mut e, &self.stamper, now);
+        self.stamp(&e);
+        self.since_checkpoint = 0;
+    }
+}
