@@ -11,7 +11,7 @@
 //! docs/performance.md), so that is the design.
 //!
 //! The pumps report what ends them (end of stream, a broken pipe) to the
-//! lifecycle loop in `run.rs`; they never decide shutdown themselves.
+//! lifecycle loop in `lifecycle.rs`; they never decide shutdown themselves.
 
 use std::fs::File;
 use std::io;
