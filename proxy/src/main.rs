@@ -26,10 +26,12 @@
 
 mod child;
 mod cli;
+mod client_config;
 mod config_cmd;
 mod fdio;
 mod gated;
 mod identity;
+mod install_cmd;
 mod keygen_cmd;
 mod lifecycle;
 mod pin_client;
@@ -49,7 +51,7 @@ fn main() {
     // they are reused without page faults (docs/performance.md).
     // SAFETY: mallopt with a valid parameter, before any other thread exists.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10) };
-    let cli = cli::Cli::parse();
+    let cli = parse_command_line();
     let status = match cli.command {
         Some(command) => {
             init_tracing(cli.run.log_level.as_deref());
@@ -58,12 +60,31 @@ fn main() {
                 cli::Command::Keygen(args) => report(keygen_cmd::run(args)),
                 cli::Command::Config(args) => report(config_cmd::run(args)),
                 cli::Command::Pin(args) => report(pin_cmd::run(args)),
+                cli::Command::Install(args) => report(install_cmd::install(args)),
+                cli::Command::Uninstall(args) => report(install_cmd::uninstall(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.
         None => run::run(cli.run),
     };
     std::process::exit(status);
+}
+
+/// The command line, or exit 2 with clap's message and what to do about it.
+fn parse_command_line() -> cli::Cli {
+    use clap::error::ErrorKind;
+    cli::Cli::try_parse().unwrap_or_else(|e| {
+        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            e.exit();
+        }
+        let _ = e.print();
+        eprintln!(
+            "\nmcp-blackbox takes its own options first, then the server command:\n    \
+             mcp-blackbox --server-name fs -- npx -y @modelcontextprotocol/server-filesystem /tmp\n\
+             `mcp-blackbox --help` lists the options."
+        );
+        std::process::exit(2);
+    })
 }
 
 /// The exit status of a subcommand; its error, if any, goes to stderr.
