@@ -132,7 +132,10 @@ pub fn run(args: RunArgs) -> i32 {
             exit,
             reason: ladder.reason().to_owned(),
         };
-        audit.finish(end, Duration::from_millis(args.flush_timeout_ms));
+        audit.finish(
+            end,
+            Duration::from_millis(settings.audit.flush_timeout_ms.value),
+        );
     }
     exit.shell_status()
 }
@@ -316,7 +319,7 @@ impl Session {
             settings.audit.include_results.value,
         );
         let pins_path = settings.policy.pins.value.clone();
-        let flush_timeout = Duration::from_millis(args.flush_timeout_ms);
+        let flush_timeout = Duration::from_millis(settings.audit.flush_timeout_ms.value);
         let Session {
             server_name,
             redact,
