@@ -38,6 +38,7 @@ mod pin_client;
 mod pin_cmd;
 mod relay;
 mod run;
+mod start_failure;
 mod verify_cmd;
 
 use clap::Parser;

@@ -46,10 +46,7 @@ pub fn run(args: RunArgs) -> i32 {
         command: &args.command,
     }) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("mcp-blackbox: {e}");
-            return 2;
-        }
+        Err(e) => return crate::start_failure::fail(&e.to_string()),
     };
     crate::init_tracing(Some(settings.proxy.log_level.value.as_str()));
     let session = match Session::prepare(&args, &settings) {
