@@ -91,9 +91,27 @@ fn parse_command_line() -> cli::Cli {
 /// The exit status of a subcommand; its error, if any, goes to stderr.
 fn report(result: anyhow::Result<i32>) -> i32 {
     result.unwrap_or_else(|e| {
-        eprintln!("mcp-blackbox: {e:#}");
+        eprintln!("mcp-blackbox: {}", error_chain(&e));
         2
     })
+}
+
+/// The error and its causes, `: `-separated, each said once: many errors
+/// already quote their cause (`cannot read x: No such file…`), and `{:#}`
+/// would print it again.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Diagnostics to stderr at `level`, else `RUST_LOG`, else `warn`.
@@ -108,9 +126,31 @@ pub(crate) fn init_tracing(level: Option<&str>) {
         }),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
     };
+    // Colour only for a person at a terminal: clients keep our stderr in log files.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_quoted_is_not_repeated() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let quoted = anyhow::Error::new(std::io::Error::other(format!("cannot read x: {io}")))
+            .context("while writing --out y");
+        assert_eq!(
+            error_chain(&quoted),
+            format!("while writing --out y: cannot read x: {io}")
+        );
+        let e = anyhow::Error::new(io).context("while reading z");
+        assert_eq!(error_chain(&e), "while reading z: entity not found");
+    }
 }
