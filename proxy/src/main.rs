@@ -128,7 +128,7 @@ pub(crate) fn init_tracing(level: Option<&str>) {
     };
     // Colour only for a person at a terminal: clients keep our stderr in log files.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour)
