@@ -375,5 +375,17 @@ mod tests {
         assert!(matches!(cli.command, Some(Command::Verify(_))));
         let cli = Cli::try_parse_from(["mcp-blackbox", "config", "show"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Config(_))));
+        let cli =
+            Cli::try_parse_from(["mcp-blackbox", "config", "show", "--max-files", "3"]).unwrap();
+        let Some(Command::Config(config)) = cli.command else {
+            panic!("config subcommand")
+        };
+        let crate::config_cmd::ConfigCommand::Show(run) = config.command else {
+            panic!("config show")
+        };
+        assert_eq!(
+            run.setting_flags(),
+            [("audit.max_files", "3".into(), "--max-files")]
+        );
     }
 }
