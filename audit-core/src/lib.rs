@@ -35,6 +35,7 @@ pub mod pin;
 pub mod pipeline;
 pub mod policy;
 pub mod redact;
+pub mod reply;
 mod session_end;
 pub mod sign;
 #[allow(dead_code, unused_imports)]

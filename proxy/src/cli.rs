@@ -37,6 +37,10 @@ pub enum Command {
     Config(crate::config_cmd::ConfigArgs),
     /// Record (or re-approve) the hashes of a server's tool definitions.
     Pin(crate::pin_cmd::PinArgs),
+    /// Wrap every stdio server in an MCP client's configuration with mcp-blackbox.
+    Install(crate::install_cmd::InstallArgs),
+    /// Undo `install`: restore each wrapped server's own command.
+    Uninstall(crate::install_cmd::UninstallArgs),
 }
 
 /// Flags of the default mode: run a server behind the proxy.
@@ -78,9 +82,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "MS")]
     pub kill_grace_ms: Option<String>,
 
-    /// Longest wait for the audit trail to reach disk at exit.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
-    pub flush_timeout_ms: u64,
+    /// Longest wait for the audit trail to reach disk at exit [5000].
+    #[arg(long, value_name = "MS")]
+    pub flush_timeout_ms: Option<String>,
 
     /// Rotate the audit file when it passes this size [10].
     #[arg(long, value_name = "MIB")]
@@ -167,8 +171,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
-    /// The MCP server command and its arguments, after `--`.
-    #[arg(last = true, value_name = "COMMAND")]
+    /// The MCP server command and its arguments. Everything from the first
+    /// argument that is not one of our options belongs to it; a `--` before
+    /// it is optional.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<String>,
 }
 
@@ -204,6 +214,11 @@ impl RunArgs {
             ),
             ("audit.queue_policy", &self.queue_policy, "--queue-policy"),
             ("audit.signing_key", &self.signing_key, "--signing-key"),
+            (
+                "audit.flush_timeout_ms",
+                &self.flush_timeout_ms,
+                "--flush-timeout-ms",
+            ),
             (
                 "audit.checkpoint_events",
                 &self.checkpoint_events,
@@ -314,6 +329,28 @@ mod tests {
     }
 
     #[test]
+    fn the_double_dash_is_optional() {
+        let cli = Cli::try_parse_from([
+            "mcp-blackbox",
+            "--server-name",
+            "fs",
+            "node",
+            "server.js",
+            "--verbose",
+            "--",
+            "-x",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.server_name.as_deref(), Some("fs"));
+        assert_eq!(
+            cli.run.command,
+            ["node", "server.js", "--verbose", "--", "-x"]
+        );
+        let cli = Cli::try_parse_from(["mcp-blackbox", "npx", "-y", "pkg"]).unwrap();
+        assert_eq!(cli.run.command, ["npx", "-y", "pkg"]);
+    }
+
+    #[test]
     fn setting_flags_name_their_keys() {
         let cli = Cli::try_parse_from([
             "mcp-blackbox",
@@ -338,5 +375,17 @@ mod tests {
         assert!(matches!(cli.command, Some(Command::Verify(_))));
         let cli = Cli::try_parse_from(["mcp-blackbox", "config", "show"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Config(_))));
+        let cli =
+            Cli::try_parse_from(["mcp-blackbox", "config", "show", "--max-files", "3"]).unwrap();
+        let Some(Command::Config(config)) = cli.command else {
+            panic!("config subcommand")
+        };
+        let crate::config_cmd::ConfigCommand::Show(run) = config.command else {
+            panic!("config show")
+        };
+        assert_eq!(
+            run.setting_flags(),
+            [("audit.max_files", "3".into(), "--max-files")]
+        );
     }
 }

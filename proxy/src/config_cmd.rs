@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use audit_core::config::{LoadInput, Settings, CONFIG_ENV, DEFAULT_CONFIG};
 
+use crate::cli::RunArgs;
+
 /// Arguments of `mcp-blackbox config`.
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {
@@ -19,18 +21,12 @@ pub struct ConfigArgs {
 /// `config` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ConfigCommand {
-    /// Print the effective settings (defaults < file < MCP_BLACKBOX_* env) and the source of each.
-    Show {
-        /// Settings file (default: $MCP_BLACKBOX_CONFIG, else ~/.mcp-blackbox/config.toml if present).
-        #[arg(long, value_name = "PATH")]
-        config: Option<PathBuf>,
-        /// Show the settings as they apply to this server (selects [servers.NAME]).
-        #[arg(long, value_name = "NAME")]
-        server_name: Option<String>,
-        /// The server command, after `--` (selects [servers.*] by `command` glob).
-        #[arg(last = true, value_name = "SERVER COMMAND")]
-        command: Vec<String>,
-    },
+    /// Print the effective settings (defaults < file < MCP_BLACKBOX_* env < flags) and the source of each.
+    ///
+    /// Takes every option of a proxy run (and the server command, which
+    /// selects [servers.*] by `command` glob), so a run's flags can be checked
+    /// by putting `config show` in front of them.
+    Show(Box<RunArgs>),
     /// Validate a settings file: every key, rule and [servers.*] section.
     Check {
         /// The file (default: $MCP_BLACKBOX_CONFIG, else ~/.mcp-blackbox/config.toml).
@@ -41,18 +37,14 @@ pub enum ConfigCommand {
 /// Runs `config`; the exit status (`check`: 0 valid, 1 invalid).
 pub fn run(args: ConfigArgs) -> Result<i32> {
     match args.command {
-        ConfigCommand::Show {
-            config,
-            server_name,
-            command,
-        } => {
+        ConfigCommand::Show(run) => {
             let settings = Settings::load(LoadInput {
-                config_path: config,
+                config_path: run.config.clone(),
                 home: home_dir(),
                 env: process_env(),
-                server_name: server_name.as_deref(),
-                command: &command,
-                ..LoadInput::default()
+                flags: run.setting_flags(),
+                server_name: run.server_name.as_deref(),
+                command: &run.command,
             })?;
             print!("{}", settings.show());
             Ok(0)

@@ -26,16 +26,19 @@
 
 mod child;
 mod cli;
+mod client_config;
 mod config_cmd;
 mod fdio;
 mod gated;
 mod identity;
+mod install_cmd;
 mod keygen_cmd;
 mod lifecycle;
 mod pin_client;
 mod pin_cmd;
 mod relay;
 mod run;
+mod start_failure;
 mod verify_cmd;
 
 use clap::Parser;
@@ -46,7 +49,7 @@ fn main() {
     // memory); the relay's read buffers stay under it (relay::READ_SIZE).
     // SAFETY: mallopt with a valid parameter, before any other thread exists.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10) };
-    let cli = cli::Cli::parse();
+    let cli = parse_command_line();
     let status = match cli.command {
         Some(command) => {
             init_tracing(cli.run.log_level.as_deref());
@@ -55,6 +58,8 @@ fn main() {
                 cli::Command::Keygen(args) => report(keygen_cmd::run(args)),
                 cli::Command::Config(args) => report(config_cmd::run(args)),
                 cli::Command::Pin(args) => report(pin_cmd::run(args)),
+                cli::Command::Install(args) => report(install_cmd::install(args)),
+                cli::Command::Uninstall(args) => report(install_cmd::uninstall(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.
@@ -63,12 +68,47 @@ fn main() {
     std::process::exit(status);
 }
 
+/// The command line, or exit 2 with clap's message and what to do about it.
+fn parse_command_line() -> cli::Cli {
+    use clap::error::ErrorKind;
+    cli::Cli::try_parse().unwrap_or_else(|e| {
+        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            e.exit();
+        }
+        let _ = e.print();
+        eprintln!(
+            "\nmcp-blackbox takes its own options first, then the server command:\n    \
+             mcp-blackbox --server-name fs -- npx -y @modelcontextprotocol/server-filesystem /tmp\n\
+             `mcp-blackbox --help` lists the options."
+        );
+        std::process::exit(2);
+    })
+}
+
 /// The exit status of a subcommand; its error, if any, goes to stderr.
 fn report(result: anyhow::Result<i32>) -> i32 {
     result.unwrap_or_else(|e| {
-        eprintln!("mcp-blackbox: {e:#}");
+        eprintln!("mcp-blackbox: {}", error_chain(&e));
         2
     })
+}
+
+/// The error and its causes, `: `-separated, each said once: many errors
+/// already quote their cause (`cannot read x: No such file…`), and `{:#}`
+/// would print it again.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Diagnostics to stderr at `level`, else `RUST_LOG`, else `warn`.
@@ -83,9 +123,31 @@ pub(crate) fn init_tracing(level: Option<&str>) {
         }),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
     };
+    // Colour only for a person at a terminal: clients keep our stderr in log files.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_quoted_is_not_repeated() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let quoted = anyhow::Error::new(std::io::Error::other(format!("cannot read x: {io}")))
+            .context("while writing --out y");
+        assert_eq!(
+            error_chain(&quoted),
+            format!("while writing --out y: cannot read x: {io}")
+        );
+        let e = anyhow::Error::new(io).context("while reading z");
+        assert_eq!(error_chain(&e), "while reading z: entity not found");
+    }
 }

@@ -45,7 +45,7 @@ impl fmt::Display for StartFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartFailure::NoCommand => f.write_str(
-                "missing server command\nusage: mcp-blackbox [OPTIONS] -- <command> [args...]",
+                "missing server command\nusage: mcp-blackbox [OPTIONS] [--] <command> [args...]",
             ),
             StartFailure::Settings(e) => e.fmt(f),
             StartFailure::Pipeline(e) => e.fmt(f),
@@ -56,9 +56,13 @@ impl fmt::Display for StartFailure {
 
 /// Runs the server in `args.command` behind the proxy; returns our exit status.
 pub fn run(args: RunArgs) -> i32 {
-    session(&args).unwrap_or_else(|e| {
-        eprintln!("mcp-blackbox: {e}");
-        e.status()
+    session(&args).unwrap_or_else(|e| match e {
+        // A command that cannot run exits as a shell would.
+        StartFailure::Spawn(_) => {
+            eprintln!("mcp-blackbox: {e}");
+            e.status()
+        }
+        _ => crate::start_failure::fail(&e.to_string()),
     })
 }
 
@@ -94,7 +98,10 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
         proxy_version: env!("CARGO_PKG_VERSION").into(),
         os_user: identity::os_user,
     };
-    let pipeline = plan.start(identity, Duration::from_millis(args.flush_timeout_ms));
+    let pipeline = plan.start(
+        identity,
+        Duration::from_millis(settings.audit.flush_timeout_ms.value),
+    );
     let handle = pipeline.as_ref().map(|p| p.handle().clone());
 
     let input = Arc::new(ServerInput::new(server.stdin));

@@ -226,19 +226,30 @@ fn blackbox_env(env: &[(String, String)]) -> Result<Vec<(String, String, String)
             continue;
         }
         if name != CONFIG_ENV && key_for_env(suffix).is_none() {
-            let valid: Vec<String> = KEYS
-                .iter()
-                .filter_map(|k| k.env.map(|e| format!("{ENV_PREFIX}{e}")))
-                .chain([CONFIG_ENV.to_owned()])
-                .collect();
             return Err(ConfigError::Env {
                 name: name.clone(),
-                message: format!("unknown variable; valid ones are {}", valid.join(", ")),
+                message: unknown_env_message(name),
             });
         }
         out.push((suffix.to_owned(), name.clone(), value.clone()));
     }
     Ok(out)
+}
+
+/// "unknown variable", with the closest valid name when one is close.
+fn unknown_env_message(name: &str) -> String {
+    let valid = KEYS
+        .iter()
+        .filter_map(|k| k.env.map(|e| format!("{ENV_PREFIX}{e}")))
+        .chain([CONFIG_ENV.to_owned()]);
+    let closest = valid
+        .map(|v| (strsim::damerau_levenshtein(name, &v), v))
+        .min_by_key(|(distance, _)| *distance);
+    match closest {
+        Some((distance, v)) if distance <= 3 => format!("unknown variable; did you mean {v}?"),
+        _ => "unknown variable; `mcp-blackbox config show` lists the settings and their variables"
+            .to_owned(),
+    }
 }
 
 fn env_value(env: &[(String, String, String)], suffix: &str) -> Option<String> {

@@ -129,7 +129,7 @@ settings! {
         redact_keys: Vec<String> = Vec::new(), env Some("REDACT_KEYS");
         /// Extra value patterns to redact: name = "regex" (settings file only).
         redact_patterns: PatternTable = PatternTable::default(), env None;
-        /// File holding the HMAC key that keys the hash chain (unset: plain SHA-256).
+        /// File holding the key of keyed redaction: secrets become `hmac:<12 hex>` (unset: a fixed marker).
         hmac_key_file: Option<PathBuf> = None, env Some("HMAC_KEY_FILE");
         /// File holding the key that signs checkpoints (unset: checkpoints unsigned).
         signing_key: Option<PathBuf> = None, env Some("SIGNING_KEY");
@@ -137,6 +137,8 @@ settings! {
         checkpoint_events: u64 = 1000, env Some("CHECKPOINT_EVENTS");
         /// Write a checkpoint every this many seconds (0: never by time).
         checkpoint_seconds: u64 = 60, env Some("CHECKPOINT_SECONDS");
+        /// Longest wait, in milliseconds, for the trail to reach disk at exit.
+        flush_timeout_ms: u64 = 5000, env Some("FLUSH_TIMEOUT_MS");
     }
     /// `[proxy]`: the session and the child process.
     [proxy] ProxySettings {

@@ -295,7 +295,22 @@ fn env_and_flag_errors_name_the_variable_or_flag() {
         e.starts_with("environment variable MCP_BLACKBOX_MAX_SIZE: unknown variable"),
         "{e}"
     );
-    assert!(e.contains("MCP_BLACKBOX_MAX_SIZE_MB"), "{e}");
+    assert!(e.contains("did you mean MCP_BLACKBOX_MAX_SIZE_MB?"), "{e}");
+    let e = Settings::load(LoadInput {
+        env: env(&[("MCP_BLACKBOX_DRI", "/x")]),
+        ..LoadInput::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.ends_with("did you mean MCP_BLACKBOX_DIR?"), "{e}");
+    let e = Settings::load(LoadInput {
+        env: env(&[("MCP_BLACKBOX_SOMETHING_ELSE_ENTIRELY", "1")]),
+        ..LoadInput::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("config show"), "{e}");
+    assert!(e.len() < 200, "one short line, not a list: {e}");
     let e = Settings::load(LoadInput {
         env: env(&[("MCP_BLACKBOX_MAX_FILES", "many")]),
         ..LoadInput::default()

@@ -130,7 +130,9 @@ impl SettingValue for bool {
         match text.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(true),
             "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err(format!("expected true or false, found {text:?}")),
+            _ => Err(format!(
+                "expected true or false (or 1/0, yes/no, on/off), found {text:?}"
+            )),
         }
     }
     fn from_toml(value: &DeValue<'_>) -> Result<Self, ValueError> {
