@@ -20,6 +20,15 @@ pub enum Break {
         last: u64,
         after: Option<Location>,
     },
+    /// Lines missing where an `audit_dropped` announces a loss, but the chain
+    /// does not continue across the gap through the announcement's hashes
+    /// (`first_prev_hash`, `last_hash`): deleted lines under a forged
+    /// announcement, or an announcement written before the gap.
+    Unbridged {
+        first: u64,
+        last: u64,
+        after: Option<Location>,
+    },
     /// Two lines claim the same `seq`.
     Duplicate {
         seq: u64,
@@ -59,6 +68,13 @@ impl fmt::Display for Break {
                     Some(at) => write!(f, " (after {at})"),
                     None => write!(f, " (before the first line read; deleted by retention?)"),
                 }
+            }
+            Break::Unbridged { first, last, after } => {
+                write!(f, "events missing: seq {first}..={last} is announced by audit_dropped, but the chain does not continue across it (forged announcement?)")?;
+                if let Some(at) = after {
+                    write!(f, " (after {at})")?;
+                }
+                Ok(())
             }
             Break::Duplicate { seq, at, first_at } => {
                 write!(f, "seq {seq} appears twice: {first_at} and {at}")
@@ -155,12 +171,8 @@ pub fn check_session(
             }
             _ => {}
         }
-        if r.seq > expected_from && !covered(&announced, expected_from, r.seq - 1) {
-            breaks.push(Break::Missing {
-                first: expected_from,
-                last: r.seq - 1,
-                after: prev.map(|p| p.at.clone()),
-            });
+        if r.seq > expected_from {
+            gap_break(&records, prev, r, &announced, &mut breaks);
         }
         prev = Some(r);
     }
@@ -223,6 +235,45 @@ fn announced_losses(records: &[Record]) -> Vec<(u64, u64)> {
 
 fn covered(ranges: &[(u64, u64)], first: u64, last: u64) -> bool {
     ranges.iter().any(|&(a, b)| a <= first && last <= b)
+}
+
+/// Judges the gap between `prev` (the line before, if any) and `next`. A
+/// gap is a real, announced loss only if `audit_dropped` lines written after
+/// it chain from `prev`'s hash to `next`'s `prev_hash` in contiguous steps.
+/// Before the first line read there is no hash to start from, and the
+/// announced range alone is accepted.
+fn gap_break(
+    records: &[Record],
+    prev: Option<&Record>,
+    next: &Record,
+    announced: &[(u64, u64)],
+    breaks: &mut Vec<Break>,
+) {
+    let (first, last) = (prev.map_or(1, |p| p.seq + 1), next.seq - 1);
+    let after = prev.map(|p| p.at.clone());
+    if !covered(announced, first, last) {
+        breaks.push(Break::Missing { first, last, after });
+        return;
+    }
+    let Some(prev) = prev else {
+        return;
+    };
+    let (mut at, mut head) = (first, prev.hash.as_str());
+    while at <= last {
+        let step = records.iter().find(|a| {
+            a.kind == "audit_dropped"
+                && a.seq > last
+                && a.details.first_seq == Some(at)
+                && a.details.first_prev_hash.as_deref() == Some(head)
+                && a.details.last_seq.is_some_and(|l| l >= at && l <= last)
+        });
+        let Some(step) = step else { break };
+        at = step.details.last_seq.unwrap_or(last) + 1;
+        head = step.details.last_hash.as_deref().unwrap_or_default();
+    }
+    if at != last + 1 || next.prev_hash != head {
+        breaks.push(Break::Unbridged { first, last, after });
+    }
 }
 
 /// Checks the key named in `session_start` and every signature; returns the

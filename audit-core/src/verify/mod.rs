@@ -15,7 +15,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use chain::{check_session, Break, SessionReport};
-pub use read::{LineIssue, Location};
+pub use read::{LineIssue, Location, MAX_LINE_BYTES};
 
 use crate::sign::PublicKey;
 
@@ -45,10 +45,7 @@ impl VerifyReport {
     /// are a crash's mark, not damage).
     pub fn is_ok(&self) -> bool {
         self.sessions.iter().all(SessionReport::is_ok)
-            && !self
-                .issues
-                .iter()
-                .any(|i| matches!(i, LineIssue::Unreadable(..)))
+            && !self.issues.iter().any(LineIssue::is_damage)
     }
 }
 
@@ -89,12 +86,7 @@ pub fn verify_paths(
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for issue in &self.issues {
-            match issue {
-                LineIssue::Torn(at) => {
-                    writeln!(f, "{at}: torn line (a writer died mid-write); skipped")?
-                }
-                LineIssue::Unreadable(at, why) => writeln!(f, "{at}: unreadable line: {why}")?,
-            }
+            writeln!(f, "{issue}")?;
         }
         for s in &self.sessions {
             let verdict = if s.is_ok() { "OK" } else { "BROKEN" };
@@ -134,6 +126,8 @@ impl fmt::Display for VerifyReport {
     }
 }
 
+#[cfg(test)]
+mod attack_tests;
 #[cfg(test)]
 mod crash_tests;
 #[cfg(test)]
