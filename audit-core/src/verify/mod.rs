@@ -8,14 +8,16 @@
 
 pub mod chain;
 pub mod read;
+pub mod seals;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use chain::{check_session, Break, SessionReport};
 pub use read::{LineIssue, Location, MAX_LINE_BYTES};
+pub use seals::{IndexCheck, SealFinding};
 
 use crate::sign::PublicKey;
 
@@ -36,6 +38,8 @@ pub struct VerifyReport {
     pub sessions: Vec<SessionReport>,
     /// Torn lines (skipped) and unreadable lines (damage).
     pub issues: Vec<LineIssue>,
+    /// Each directory given, checked against its seal index.
+    pub seals: Vec<IndexCheck>,
     /// Whether signatures were checked.
     pub with_key: bool,
 }
@@ -46,6 +50,7 @@ impl VerifyReport {
     pub fn is_ok(&self) -> bool {
         self.sessions.iter().all(SessionReport::is_ok)
             && !self.issues.iter().any(LineIssue::is_damage)
+            && self.seals.iter().all(|c| c.is_ok(self.with_key))
     }
 }
 
@@ -59,7 +64,7 @@ pub fn verify_paths(
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(VerifyError::NoFiles(names.join(", ")));
     }
-    let trail = read::read_trail(files)?;
+    let (trail, seals) = read_checked(paths, files, key)?;
     let mut order: Vec<String> = Vec::new();
     let mut by_session: BTreeMap<String, Vec<read::Record>> = BTreeMap::new();
     for r in trail.records {
@@ -79,8 +84,45 @@ pub fn verify_paths(
         files: trail.files,
         sessions,
         issues: trail.issues,
+        seals,
         with_key: key.is_some(),
     })
+}
+
+/// Reads `files`, each directory among `paths` checked against its seal
+/// index (what the index expects of a file is checked as it is read).
+fn read_checked(
+    paths: &[PathBuf],
+    files: Vec<PathBuf>,
+    key: Option<&PublicKey>,
+) -> Result<(read::Trail, Vec<IndexCheck>), VerifyError> {
+    let mut checks: Vec<(IndexCheck, Vec<_>)> = paths
+        .iter()
+        .filter(|p| p.is_dir())
+        .map(|d| (IndexCheck::load(d, key), Vec::new()))
+        .collect();
+    let mut trail = read::Trail::default();
+    for path in &files {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let check = checks.iter_mut().find(|(c, _)| c.dir == dir);
+        let expect = check
+            .as_ref()
+            .map(|(c, _)| c.expect(path))
+            .unwrap_or_default();
+        let digest = read::read_file(path, &expect, &mut trail)?;
+        if let Some((_, read)) = check {
+            read.push((path.clone(), digest));
+        }
+    }
+    trail.files = files;
+    let checks = checks
+        .into_iter()
+        .map(|(mut c, read)| {
+            c.compare(&read);
+            c
+        })
+        .collect();
+    Ok((trail, checks))
 }
 
 impl fmt::Display for VerifyReport {
@@ -115,6 +157,20 @@ impl fmt::Display for VerifyReport {
                 writeln!(f, "  - {b}")?;
             }
         }
+        for c in &self.seals {
+            if c.entries > 0 {
+                let signed = if self.with_key { ", signed" } else { "" };
+                writeln!(
+                    f,
+                    "seal index {}: {} entries{signed}",
+                    c.dir.join(crate::sink::seal::SEAL_FILE).display(),
+                    c.entries
+                )?;
+            }
+            for finding in &c.findings {
+                writeln!(f, "  - {finding}")?;
+            }
+        }
         let broken = self.sessions.iter().filter(|s| !s.is_ok()).count();
         write!(
             f,
@@ -130,5 +186,7 @@ impl fmt::Display for VerifyReport {
 mod attack_tests;
 #[cfg(test)]
 mod crash_tests;
+#[cfg(test)]
+mod seal_tests;
 #[cfg(test)]
 mod tests;

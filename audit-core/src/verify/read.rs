@@ -135,7 +135,7 @@ impl fmt::Display for LineIssue {
 pub struct Expect {
     /// Hash the first this many bytes too (a seal of a file still written).
     pub prefix: Option<u64>,
-    /// Byte offsets of torn lines a writer ended with a newline.
+    /// Byte offsets of the newlines writers added to end torn lines.
     pub repaired: BTreeSet<u64>,
 }
 
@@ -158,18 +158,16 @@ pub struct Trail {
 }
 
 impl Trail {
-    /// Takes one line (without newline) at byte `offset`; `ended` if a
-    /// newline followed it.
-    fn take_line(&mut self, line: &[u8], at: Location, offset: u64, ended: bool, expect: &Expect) {
+    /// Takes one line (without newline) that ends at byte `end`; `ended` if
+    /// a newline followed it.
+    fn take_line(&mut self, line: &[u8], at: Location, end: u64, ended: bool, expect: &Expect) {
         if line.is_empty() {
             return;
         }
         match parse_record(line, at.clone()) {
             Ok(record) => self.records.push(record),
             Err(_) if !ended => self.issues.push(LineIssue::Torn(at)),
-            Err(_) if expect.repaired.contains(&offset) => {
-                self.issues.push(LineIssue::Repaired(at))
-            }
+            Err(_) if expect.repaired.contains(&end) => self.issues.push(LineIssue::Repaired(at)),
             Err(why) => self.issues.push(LineIssue::Unreadable(at, why)),
         }
     }
@@ -204,16 +202,6 @@ pub fn trail_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, VerifyError> {
     };
     files.sort_by_key(key);
     Ok(files)
-}
-
-/// Reads and parses every line of `files` (none expected of them).
-pub fn read_trail(files: Vec<PathBuf>) -> Result<Trail, VerifyError> {
-    let mut trail = Trail::default();
-    for path in &files {
-        read_file(path, &Expect::default(), &mut trail)?;
-    }
-    trail.files = files;
-    Ok(trail)
 }
 
 /// Opens `path` without following a link: a link planted at an audit
@@ -334,7 +322,7 @@ fn end_line(
     if len as usize > MAX_LINE_BYTES {
         trail.issues.push(LineIssue::Overlong(at, len));
     } else {
-        trail.take_line(line, at, offset, ended, expect);
+        trail.take_line(line, at, offset + len, ended, expect);
     }
     line.clear();
     if line.capacity() > 1 << 20 {

@@ -333,7 +333,7 @@ fn a_torn_last_line_is_skipped_not_tampering() {
 #[test]
 fn signed_trail_verifies_with_its_key_only() {
     let tmp = tempfile::tempdir().unwrap();
-    let key = SecretKey::generate().unwrap();
+    let (key, seal_key) = super::seal_tests::key_twice();
     let public = key.public();
     let mut cp = Checkpointer::new(key, 4, Duration::from_secs(60), Instant::now());
     write_trail(
@@ -341,6 +341,7 @@ fn signed_trail_verifies_with_its_key_only() {
         &session("a", Some(&mut cp), &Spec::default()),
         &session("bb", Some(&mut cp), &Spec::default()),
     );
+    super::seal_tests::seal_trail(tmp.path(), Some(seal_key));
     let report = verify(tmp.path(), Some(&public));
     assert!(report.is_ok(), "{report}");
     assert!(report
