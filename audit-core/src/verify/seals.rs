@@ -85,7 +85,7 @@ impl fmt::Display for SealFinding {
         match self {
             IndexMissing => write!(
                 f,
-                "seal index {SEAL_FILE} missing: deleted, added or swapped files cannot be detected"
+                "no seal index ({SEAL_FILE}) though audit files exist: deleted, added or swapped files cannot be detected"
             ),
             BadEntry { line, why } => write!(f, "seal index line {line}: {why}"),
             EntryModified { n } => write!(f, "seal entry {n} modified: does not match its hash"),
