@@ -119,6 +119,9 @@ pub struct SessionReport {
     pub announced_losses: Vec<(u64, u64)>,
     /// (`--key`) the last seq covered by a valid signature.
     pub signed_through: Option<u64>,
+    /// Seq range before the first line read that the seal index shows
+    /// retention deleted (set by [`super::verify_paths`], not a break).
+    pub retention_gap: Option<(u64, u64)>,
     pub breaks: Vec<Break>,
 }
 
@@ -126,6 +129,18 @@ impl SessionReport {
     /// True if nothing is broken.
     pub fn is_ok(&self) -> bool {
         self.breaks.is_empty()
+    }
+
+    /// Takes the events missing before the first line read as deleted by
+    /// retention (the caller knows the seal index recorded deletions).
+    pub fn excuse_retention(&mut self) {
+        let pos = self
+            .breaks
+            .iter()
+            .position(|b| matches!(b, Break::Missing { after: None, .. }));
+        if let Some(Break::Missing { first, last, .. }) = pos.map(|i| self.breaks.remove(i)) {
+            self.retention_gap = Some((first, last));
+        }
     }
 }
 
@@ -196,6 +211,7 @@ pub fn check_session(
         last_seq,
         announced_losses: announced,
         signed_through,
+        retention_gap: None,
         breaks,
     }
 }

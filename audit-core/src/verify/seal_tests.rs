@@ -216,6 +216,9 @@ fn retention_deletion_is_a_note_not_a_break() {
     );
     assert!(report.seals[0].is_ok(true), "{report}");
     assert!(report.to_string().contains("deleted by retention"));
+    // The sessions' first halves went with the file: retention, not a break.
+    let a = &report.sessions[0];
+    assert!(a.is_ok() && a.retention_gap.is_some(), "{report}");
 }
 
 /// The real writer seals what it closes and deletes: rotation by size,

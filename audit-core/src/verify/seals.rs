@@ -269,6 +269,11 @@ impl IndexCheck {
         }
     }
 
+    /// True if the index records files deleted by retention.
+    pub fn retention_deleted(&self) -> bool {
+        (self.findings.iter()).any(|f| matches!(f, SealFinding::DeletedByRetention { .. }))
+    }
+
     /// True if no finding is a break.
     pub fn is_ok(&self, with_key: bool) -> bool {
         !self.findings.iter().any(|f| f.is_break(with_key))
