@@ -192,6 +192,8 @@ fn write_bomb(path: &Path) {
 }
 
 #[test]
+// The child is reaped by `wait4` (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn a_gzip_bomb_is_reported_in_bounded_memory() {
     let audit = AuditDir::new();
     let keys = keygen();
