@@ -136,3 +136,64 @@ fn a_decompression_bomb_is_read_as_a_stream() {
         trail.issues
     );
 }
+
+mod fuzz {
+    //! The reader and the checks on any input: no panic, every byte
+    //! accounted for (the bounded run CI does; see docs/audit-files.md).
+
+    use super::super::tests::{session, Spec};
+    use super::super::*;
+    use crate::sink::seal::parse_entry;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    /// A real session's bytes, then damaged: bytes flipped, cut or inserted.
+    fn damaged() -> impl Strategy<Value = Vec<u8>> {
+        let base = session("a", None, &Spec::default()).concat();
+        let len = base.len();
+        prop::collection::vec((0..len, any::<u8>(), 0u8..3), 0..8).prop_map(move |edits| {
+            let mut b = base.clone();
+            for (at, byte, op) in edits {
+                let at = at.min(b.len().saturating_sub(1));
+                match op {
+                    0 if !b.is_empty() => b[at] = byte,
+                    1 => b.truncate(at),
+                    _ => b.insert(at, byte),
+                }
+            }
+            b
+        })
+    }
+
+    fn check(bytes: &[u8]) {
+        let mut trail = read::Trail::default();
+        let name: Arc<str> = "f".into();
+        let digest = read::read_lines(&name, bytes, &read::Expect::default(), &mut trail).unwrap();
+        assert_eq!(digest.size, bytes.len() as u64);
+        assert_eq!(digest.sha256, crate::stamp::sha256_hex(bytes));
+        let lines = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+        assert_eq!(trail.records.len() + trail.issues.len(), lines);
+        let report = check_session("a", trail.records, None);
+        let _: Vec<String> = report.breaks.iter().map(ToString::to_string).collect();
+        for line in bytes.split(|b| *b == b'\n') {
+            let _ = parse_entry(line);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn damaged_trails_never_panic(bytes in damaged()) {
+            check(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+            check(&bytes);
+        }
+    }
+}

@@ -162,7 +162,7 @@ pub fn check_session(
                 seq: r.seq,
             });
         }
-        let expected_from = prev.map_or(1, |p| p.seq + 1);
+        let expected_from = prev.map_or(1, |p| p.seq.saturating_add(1));
         match prev {
             Some(p) if p.seq == r.seq => {
                 breaks.push(Break::Duplicate {
@@ -265,7 +265,7 @@ fn gap_break(
     announced: &[(u64, u64)],
     breaks: &mut Vec<Break>,
 ) {
-    let (first, last) = (prev.map_or(1, |p| p.seq + 1), next.seq - 1);
+    let (first, last) = (prev.map_or(1, |p| p.seq.saturating_add(1)), next.seq - 1);
     let after = prev.map(|p| p.at.clone());
     if !covered(announced, first, last) {
         breaks.push(Break::Missing { first, last, after });
@@ -284,10 +284,10 @@ fn gap_break(
                 && a.details.last_seq.is_some_and(|l| l >= at && l <= last)
         });
         let Some(step) = step else { break };
-        at = step.details.last_seq.unwrap_or(last) + 1;
+        at = step.details.last_seq.unwrap_or(last).saturating_add(1);
         head = step.details.last_hash.as_deref().unwrap_or_default();
     }
-    if at != last + 1 || next.prev_hash != head {
+    if at != last.saturating_add(1) || next.prev_hash != head {
         breaks.push(Break::Unbridged { first, last, after });
     }
 }
@@ -317,7 +317,7 @@ fn check_signatures(
             .as_deref()
             .is_some_and(|sig| key.verify_head(session_id, r.seq, &r.prev_hash, sig));
         if valid {
-            signed_through = Some(r.seq - 1);
+            signed_through = Some(r.seq.saturating_sub(1));
             if r.kind == "session_end" {
                 signed_through = Some(r.seq);
             }
