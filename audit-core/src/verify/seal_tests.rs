@@ -275,3 +275,48 @@ fn the_writer_seals_rotation_retention_and_exit() {
         "{report}"
     );
 }
+
+/// A crashed writer's torn line, ended by the next writer: recorded as
+/// `repaired`, so verify skips it; the same fragment elsewhere is a break.
+#[test]
+fn a_repaired_torn_line_is_skipped_and_an_unrecorded_one_is_a_break() {
+    use crate::event::{Event, EventType};
+    use crate::sink::{daily_path, spawn_writer_with, SinkTarget, WriterConfig};
+    use crate::stamp::{SessionIdentity, Stamper};
+    let tmp = tempfile::tempdir().unwrap();
+    let active = daily_path(tmp.path(), SystemTime::UNIX_EPOCH);
+    let a = session("a", None, &Spec::default());
+    let mut torn = a.concat();
+    torn.extend_from_slice(&a[0][..40]);
+    std::fs::write(&active, &torn).unwrap();
+    let config = WriterConfig {
+        clock: Arc::new(|| SystemTime::UNIX_EPOCH),
+        ..WriterConfig::default()
+    };
+    let writer = spawn_writer_with(SinkTarget::Dir(tmp.path().into()), config).unwrap();
+    let identity = SessionIdentity {
+        session_id: "next".into(),
+        server: "fs".into(),
+        user: "alice".into(),
+    };
+    let mut stamper = Stamper::with_random_seed(identity);
+    let mut batch = Vec::new();
+    let start = Event::new(EventType::SessionStart, SystemTime::UNIX_EPOCH)
+        .detail("chain_seed", stamper.seed_hex());
+    stamper.stamp(&start, &mut batch);
+    writer.write(batch);
+    writer.finish(Duration::from_secs(60)).unwrap();
+    let report = verify(tmp.path(), None);
+    assert!(
+        matches!(report.issues[..], [LineIssue::Repaired(_)]),
+        "{report}"
+    );
+    assert!(report.issues.iter().all(|i| !i.is_damage()), "{report}");
+    // Without the index entry the fragment is an inserted line.
+    std::fs::remove_file(tmp.path().join(SEAL_FILE)).unwrap();
+    let report = verify(tmp.path(), None);
+    assert!(
+        matches!(report.issues[..], [LineIssue::Unreadable(..)]),
+        "{report}"
+    );
+}
