@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 
 use blackbox_tests::audit::AuditDir;
 use blackbox_tests::client::{initialize, proxy_command, tool_call, LineClient};
+use blackbox_tests::process::wait_with_rusage;
 use serde_json::{json, Value};
 
 #[path = "durable_trail/trail.rs"]
@@ -223,17 +224,6 @@ fn a_gzip_bomb_is_reported_in_bounded_memory() {
         max_rss_kib < RSS_BOUND_KIB,
         "verify peak RSS {max_rss_kib} KiB exceeds {RSS_BOUND_KIB} KiB"
     );
-}
-
-/// Waits for `pid` and returns its wait status and peak RSS (KiB).
-fn wait_with_rusage(pid: i32) -> (i32, u64) {
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child; status and usage are valid for writes.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
-    (status, usage.ru_maxrss as u64)
 }
 
 #[test]

@@ -227,7 +227,7 @@ fn retention_deletion_is_a_note_not_a_break() {
 fn the_writer_seals_rotation_retention_and_exit() {
     use crate::event::{Event, EventType};
     use crate::sink::{spawn_writer_with, RotationPolicy, SinkTarget, WriterConfig};
-    use crate::stamp::{SessionIdentity, Stamper};
+    use crate::stamp::Stamper;
     let tmp = tempfile::tempdir().unwrap();
     let (key, seal_key) = key_twice();
     let config = WriterConfig {
@@ -239,12 +239,7 @@ fn the_writer_seals_rotation_retention_and_exit() {
         ..WriterConfig::default()
     };
     let writer = spawn_writer_with(SinkTarget::Dir(tmp.path().into()), config).unwrap();
-    let identity = SessionIdentity {
-        session_id: "w".into(),
-        server: "fs".into(),
-        user: "alice".into(),
-    };
-    let mut stamper = Stamper::with_random_seed(identity);
+    let mut stamper = Stamper::with_random_seed(super::tests::identity("w"));
     for n in 0..200 {
         let mut batch = Vec::new();
         let e = Event::new(EventType::ToolCall, SystemTime::now()).detail("n", n);
@@ -282,7 +277,7 @@ fn the_writer_seals_rotation_retention_and_exit() {
 fn a_repaired_torn_line_is_skipped_and_an_unrecorded_one_is_a_break() {
     use crate::event::{Event, EventType};
     use crate::sink::{daily_path, spawn_writer_with, SinkTarget, WriterConfig};
-    use crate::stamp::{SessionIdentity, Stamper};
+    use crate::stamp::Stamper;
     let tmp = tempfile::tempdir().unwrap();
     let active = daily_path(tmp.path(), SystemTime::UNIX_EPOCH);
     let a = session("a", None, &Spec::default());
@@ -294,12 +289,7 @@ fn a_repaired_torn_line_is_skipped_and_an_unrecorded_one_is_a_break() {
         ..WriterConfig::default()
     };
     let writer = spawn_writer_with(SinkTarget::Dir(tmp.path().into()), config).unwrap();
-    let identity = SessionIdentity {
-        session_id: "next".into(),
-        server: "fs".into(),
-        user: "alice".into(),
-    };
-    let mut stamper = Stamper::with_random_seed(identity);
+    let mut stamper = Stamper::with_random_seed(super::tests::identity("next"));
     let mut batch = Vec::new();
     let start = Event::new(EventType::SessionStart, SystemTime::UNIX_EPOCH)
         .detail("chain_seed", stamper.seed_hex());
