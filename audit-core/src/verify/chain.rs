@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::read::{Location, Record};
+use super::read::{parse_hash, Location, Record};
 use crate::sign::PublicKey;
 
 /// One way a session's trail is broken. Each names where.
@@ -172,13 +172,15 @@ pub fn check_session(
                 });
                 continue;
             }
-            Some(p) if r.seq == expected_from && r.prev_hash != p.hash => {
+            Some(p)
+                if r.seq == expected_from && (r.prev_hash.is_none() || r.prev_hash != p.hash) =>
+            {
                 breaks.push(Break::BrokenLink {
                     at: r.at.clone(),
                     seq: r.seq,
                 });
             }
-            None if r.seq == 1 && r.details.chain_seed.as_deref() != Some(&r.prev_hash) => {
+            None if r.seq == 1 && !starts_at_seed(r) => {
                 breaks.push(Break::BrokenLink {
                     at: r.at.clone(),
                     seq: r.seq,
@@ -192,10 +194,10 @@ pub fn check_session(
         prev = Some(r);
     }
     let last_seq = records.last().map_or(0, |r| r.seq);
-    match records.iter().find(|r| r.kind == "session_end") {
+    match records.iter().find(|r| &*r.kind == "session_end") {
         None => breaks.push(Break::Truncated { last_seq }),
         Some(end) => {
-            let count = end.details.event_count.unwrap_or(end.seq);
+            let count = end.details().event_count.unwrap_or(end.seq);
             if count != last_seq || end.seq != last_seq {
                 breaks.push(Break::CountMismatch {
                     event_count: count,
@@ -230,12 +232,18 @@ fn find_reordering(records: &[Record], breaks: &mut Vec<Break>) {
     }
 }
 
+/// Whether the first line's `prev_hash` is its session's `chain_seed`.
+fn starts_at_seed(r: &Record) -> bool {
+    let seed = r.details().chain_seed.as_deref().and_then(parse_hash);
+    seed.is_some() && seed == r.prev_hash
+}
+
 /// `[first_seq, last_seq]` of every `audit_dropped` with both, merged.
 fn announced_losses(records: &[Record]) -> Vec<(u64, u64)> {
     let mut ranges: Vec<(u64, u64)> = records
         .iter()
-        .filter(|r| r.kind == "audit_dropped")
-        .filter_map(|r| Some((r.details.first_seq?, r.details.last_seq?)))
+        .filter(|r| &*r.kind == "audit_dropped")
+        .filter_map(|r| Some((r.details().first_seq?, r.details().last_seq?)))
         .filter(|(a, b)| a <= b)
         .collect();
     ranges.sort();
@@ -274,20 +282,21 @@ fn gap_break(
     let Some(prev) = prev else {
         return;
     };
-    let (mut at, mut head) = (first, prev.hash.as_str());
-    while at <= last {
+    let (mut at, mut head) = (first, prev.hash);
+    while at <= last && head.is_some() {
         let step = records.iter().find(|a| {
-            a.kind == "audit_dropped"
+            let d = a.details();
+            &*a.kind == "audit_dropped"
                 && a.seq > last
-                && a.details.first_seq == Some(at)
-                && a.details.first_prev_hash.as_deref() == Some(head)
-                && a.details.last_seq.is_some_and(|l| l >= at && l <= last)
+                && d.first_seq == Some(at)
+                && d.first_prev_hash.as_deref().and_then(parse_hash) == head
+                && d.last_seq.is_some_and(|l| l >= at && l <= last)
         });
         let Some(step) = step else { break };
-        at = step.details.last_seq.unwrap_or(last).saturating_add(1);
-        head = step.details.last_hash.as_deref().unwrap_or_default();
+        at = step.details().last_seq.unwrap_or(last).saturating_add(1);
+        head = step.details().last_hash.as_deref().and_then(parse_hash);
     }
-    if at != last.saturating_add(1) || next.prev_hash != head {
+    if at != last.saturating_add(1) || head.is_none() || next.prev_hash != head {
         breaks.push(Break::Unbridged { first, last, after });
     }
 }
@@ -300,8 +309,8 @@ fn check_signatures(
     key: &PublicKey,
     breaks: &mut Vec<Break>,
 ) -> Option<u64> {
-    if let Some(start) = records.iter().find(|r| r.kind == "session_start") {
-        let found = start.details.signing_key.clone();
+    if let Some(start) = records.iter().find(|r| &*r.kind == "session_start") {
+        let found = start.details().signing_key.clone();
         if found.as_deref() != Some(key.fingerprint().as_str()) {
             breaks.push(Break::NotSignedByKey { found });
         }
@@ -309,16 +318,14 @@ fn check_signatures(
     let mut signed_through = None;
     for r in records
         .iter()
-        .filter(|r| r.kind == "checkpoint" || r.kind == "session_end")
+        .filter(|r| matches!(&*r.kind, "checkpoint" | "session_end"))
     {
-        let valid = r
-            .details
-            .signature
-            .as_deref()
-            .is_some_and(|sig| key.verify_head(session_id, r.seq, &r.prev_hash, sig));
+        let head = r.prev_hash.map(hex::encode).unwrap_or_default();
+        let valid = (r.details().signature.as_deref())
+            .is_some_and(|sig| key.verify_head(session_id, r.seq, &head, sig));
         if valid {
             signed_through = Some(r.seq.saturating_sub(1));
-            if r.kind == "session_end" {
+            if &*r.kind == "session_end" {
                 signed_through = Some(r.seq);
             }
         } else {

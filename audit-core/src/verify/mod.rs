@@ -65,8 +65,8 @@ pub fn verify_paths(
         return Err(VerifyError::NoFiles(names.join(", ")));
     }
     let (trail, seals) = read_checked(paths, files, key)?;
-    let mut order: Vec<String> = Vec::new();
-    let mut by_session: BTreeMap<String, Vec<read::Record>> = BTreeMap::new();
+    let mut order: Vec<std::sync::Arc<str>> = Vec::new();
+    let mut by_session: BTreeMap<std::sync::Arc<str>, Vec<read::Record>> = BTreeMap::new();
     for r in trail.records {
         if !by_session.contains_key(&r.session_id) {
             order.push(r.session_id.clone());

@@ -12,7 +12,7 @@
 //! Memory is bounded whatever the input: a line is buffered up to
 //! [`MAX_LINE_BYTES`] and a longer one is reported and skipped to its end
 //! without being kept, so a decompression bomb costs its inflating, not its
-//! size. What is kept per line read is its [`Record`] (about 300 bytes):
+//! size. What is kept per line read is its [`Record`] (about 150 bytes):
 //! verification holds every record of the trail, so its memory grows with
 //! the number of lines, not with their length.
 
@@ -59,6 +59,31 @@ pub struct Details {
     pub last_hash: Option<String>,
 }
 
+/// Details of a line that has none of the members above.
+static NO_DETAILS: Details = Details {
+    chain_seed: None,
+    signing_key: None,
+    signature: None,
+    first_seq: None,
+    last_seq: None,
+    event_count: None,
+    first_prev_hash: None,
+    last_hash: None,
+};
+
+impl Details {
+    fn is_empty(&self) -> bool {
+        self.chain_seed.is_none()
+            && self.signing_key.is_none()
+            && self.signature.is_none()
+            && self.first_seq.is_none()
+            && self.last_seq.is_none()
+            && self.event_count.is_none()
+            && self.first_prev_hash.is_none()
+            && self.last_hash.is_none()
+    }
+}
+
 #[derive(Deserialize)]
 struct Fields {
     session_id: String,
@@ -70,19 +95,53 @@ struct Fields {
     details: Details,
 }
 
-/// One stamped line, as verification sees it.
+/// A SHA-256 hash, as bytes.
+pub type Hash = [u8; 32];
+
+/// 64 hex digits as a [`Hash`].
+pub fn parse_hash(hex_text: &str) -> Option<Hash> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut out).ok()?;
+    Some(out)
+}
+
+/// One stamped line, as verification sees it: kept small (about 150 bytes,
+/// names shared), since verification holds one per line of the trail.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub at: Location,
-    pub session_id: String,
+    pub session_id: Arc<str>,
     pub seq: u64,
-    pub kind: String,
-    pub prev_hash: String,
-    /// The `hash` the line claims.
-    pub hash: String,
+    pub kind: Arc<str>,
+    /// `None` if the line's `prev_hash` is not 64 hex digits.
+    pub prev_hash: Option<Hash>,
+    /// The `hash` the line claims (`None` if it has none).
+    pub hash: Option<Hash>,
     /// Whether `hash` is the SHA-256 of the line's canonical bytes.
     pub hash_ok: bool,
-    pub details: Details,
+    details: Option<Box<Details>>,
+}
+
+impl Record {
+    /// The line's `details` members verification reads.
+    pub fn details(&self) -> &Details {
+        self.details.as_deref().unwrap_or(&NO_DETAILS)
+    }
+}
+
+/// Shares the text of session ids and event types among records.
+#[derive(Debug, Default)]
+pub struct Names(std::collections::HashSet<Arc<str>>);
+
+impl Names {
+    fn get(&mut self, name: String) -> Arc<str> {
+        if let Some(shared) = self.0.get(name.as_str()) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = name.into();
+        self.0.insert(shared.clone());
+        shared
+    }
 }
 
 /// The longest line read: a longer one is damage, reported and skipped
@@ -155,6 +214,7 @@ pub struct Trail {
     pub files: Vec<PathBuf>,
     pub records: Vec<Record>,
     pub issues: Vec<LineIssue>,
+    names: Names,
 }
 
 impl Trail {
@@ -164,7 +224,7 @@ impl Trail {
         if line.is_empty() {
             return;
         }
-        match parse_record(line, at.clone()) {
+        match parse_record(line, at.clone(), &mut self.names) {
             Ok(record) => self.records.push(record),
             Err(_) if !ended => self.issues.push(LineIssue::Torn(at)),
             Err(_) if expect.repaired.contains(&end) => self.issues.push(LineIssue::Repaired(at)),
@@ -331,22 +391,23 @@ fn end_line(
 }
 
 /// Parses one line (without its newline).
-pub fn parse_record(line: &[u8], at: Location) -> Result<Record, String> {
+pub fn parse_record(line: &[u8], at: Location, names: &mut Names) -> Result<Record, String> {
     let fields: Fields =
         serde_json::from_slice(line).map_err(|e| format!("not a stamped line: {e}"))?;
     let (hash_ok, hash) = match line_hash(line) {
-        Some((ok, claimed)) => (ok, claimed.to_owned()),
-        None => (false, String::new()),
+        Some((ok, claimed)) => (ok, parse_hash(claimed)),
+        None => (false, None),
     };
+    let details = (!fields.details.is_empty()).then(|| Box::new(fields.details));
     Ok(Record {
         at,
-        session_id: fields.session_id,
+        session_id: names.get(fields.session_id),
         seq: fields.seq,
-        kind: fields.kind,
-        prev_hash: fields.prev_hash,
+        kind: names.get(fields.kind),
+        prev_hash: parse_hash(&fields.prev_hash),
         hash,
         hash_ok,
-        details: fields.details,
+        details,
     })
 }
 
