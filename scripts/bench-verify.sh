@@ -56,7 +56,8 @@ for ((run = 1; run <= RUNS; run++)); do
     /usr/bin/time -f "%e %M" -o "$stats" "$BIN" verify "$DIR" "$@" >/dev/null
     status=$?
     set -e
-    read -r secs rss_kib <"$stats"
+    # The last line: /usr/bin/time first notes a non-zero exit status.
+    read -r secs rss_kib < <(tail -n 1 "$stats")
     rm -f "$stats"
     mbs=$(awk -v b="$logical" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0 ? b / s / 1e6 : 0) }')
     echo "run $run: ${secs} s, ${mbs} MB/s, peak RSS $((rss_kib / 1024)) MiB, verify exit $status"
