@@ -66,6 +66,13 @@ pub fn signed_message(session_id: &str, seq: u64, head_hex: &str) -> Vec<u8> {
     format!("mcp-blackbox chain head v1\n{session_id}\n{seq}\n{head_hex}").into_bytes()
 }
 
+/// The exact bytes signed for the seal index entry whose hash is `hash_hex`
+/// (see [`crate::sink::seal`]): a tag of its own, so a seal's signature is
+/// never a chain head's.
+pub fn seal_message(hash_hex: &str) -> Vec<u8> {
+    format!("mcp-blackbox seal v1\n{hash_hex}").into_bytes()
+}
+
 /// An Ed25519 signing key (zeroed when dropped).
 pub struct SecretKey(SigningKey);
 
@@ -125,6 +132,13 @@ impl SecretKey {
     }
 }
 
+impl SecretKey {
+    /// Signs a seal index entry's hash ([`seal_message`]); hex signature.
+    pub fn sign_seal(&self, hash_hex: &str) -> String {
+        hex::encode(self.0.sign(&seal_message(hash_hex)).to_bytes())
+    }
+}
+
 /// An Ed25519 public key, as shared with verifiers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey(VerifyingKey);
@@ -166,15 +180,22 @@ impl PublicKey {
         head_hex: &str,
         signature_hex: &str,
     ) -> bool {
+        self.verify_message(&signed_message(session_id, seq, head_hex), signature_hex)
+    }
+
+    /// True if `signature_hex` signs the seal index entry hashed `hash_hex`.
+    pub fn verify_seal(&self, hash_hex: &str, signature_hex: &str) -> bool {
+        self.verify_message(&seal_message(hash_hex), signature_hex)
+    }
+
+    fn verify_message(&self, message: &[u8], signature_hex: &str) -> bool {
         let Ok(bytes) = hex::decode(signature_hex) else {
             return false;
         };
         let Ok(sig) = Signature::from_slice(&bytes) else {
             return false;
         };
-        self.0
-            .verify(&signed_message(session_id, seq, head_hex), &sig)
-            .is_ok()
+        self.0.verify(message, &sig).is_ok()
     }
 }
 
@@ -291,6 +312,10 @@ mod tests {
         assert!(!public.verify_head("s1", 7, &head, "zz"));
         let other = SecretKey::generate().unwrap().public();
         assert!(!other.verify_head("s1", 7, &head, &sig));
+        let seal = key.sign_seal(&head);
+        assert!(public.verify_seal(&head, &seal));
+        assert!(!public.verify_seal(&"cd".repeat(32), &seal));
+        assert!(!public.verify_head("s1", 7, &head, &seal), "domains apart");
     }
 
     #[test]

@@ -187,22 +187,54 @@ fn hex_of<'b>(bytes: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b [u8] {
 /// without its `,"hash":"…"` member, and the hash it claims. `None` if the line
 /// does not end the way [`Stamper::stamp`] writes lines.
 pub fn canonical_bytes(line: &[u8]) -> Option<(Vec<u8>, &str)> {
-    if line.len() < HASH_SUFFIX_LEN + 2 {
-        return None;
-    }
-    let split = line.len() - HASH_SUFFIX_LEN;
-    let suffix = &line[split..];
-    if !suffix.starts_with(b",\"hash\":\"") || !suffix.ends_with(b"\"}") {
-        return None;
-    }
-    let claimed = std::str::from_utf8(&suffix[9..9 + 64]).ok()?;
-    if !claimed.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
+    let (split, claimed) = canonical_split(line)?;
     let mut canon = Vec::with_capacity(split + 1);
     canon.extend_from_slice(&line[..split]);
     canon.push(b'}');
     Some((canon, claimed))
+}
+
+/// Where a stamped line's `,"hash":"…"}` suffix starts, and the hash it
+/// claims: the canonical bytes are `line[..split]` followed by `}`.
+pub fn canonical_split(line: &[u8]) -> Option<(usize, &str)> {
+    if line.len() < HASH_SUFFIX_LEN + 2 {
+        return None;
+    }
+    let split = line.len() - HASH_SUFFIX_LEN;
+    Some((split, canonical_suffix(&line[split..])?))
+}
+
+/// The `prev_hash` and `hash` a stamped line (newline removed) ends with,
+/// read from their fixed places at its end: `,"prev_hash":"<64>","hash":"<64>"}`.
+/// `None` if the line does not end that way.
+pub fn chain_hashes(line: &[u8]) -> Option<(&str, &str)> {
+    const PREV: &[u8] = b",\"prev_hash\":\"";
+    let tail_len = PREV.len() + 64 + 1 + HASH_SUFFIX_LEN;
+    let tail = line.get(line.len().checked_sub(tail_len)?..)?;
+    let (prev_part, hash_part) = tail.split_at(PREV.len() + 65);
+    if !prev_part.starts_with(PREV) || prev_part[prev_part.len() - 1] != b'"' {
+        return None;
+    }
+    let hash = canonical_suffix(hash_part)?;
+    let prev = std::str::from_utf8(&prev_part[PREV.len()..PREV.len() + 64]).ok()?;
+    prev.bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then_some((prev, hash))
+}
+
+/// The hash in `suffix` if it is `,"hash":"<64 hex>"}`.
+fn canonical_suffix(suffix: &[u8]) -> Option<&str> {
+    if suffix.len() != HASH_SUFFIX_LEN
+        || !suffix.starts_with(b",\"hash\":\"")
+        || !suffix.ends_with(b"\"}")
+    {
+        return None;
+    }
+    let claimed = std::str::from_utf8(&suffix[9..9 + 64]).ok()?;
+    claimed
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then_some(claimed)
 }
 
 /// SHA-256 of `bytes`, as hex.
@@ -329,6 +361,28 @@ mod tests {
                 String::from_utf8(theirs).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn chain_hashes_are_read_from_the_line_end() {
+        let mut s = stamper();
+        let mut out = Vec::new();
+        s.stamp(
+            &Event::new(EventType::ToolCall, SystemTime::now()),
+            &mut out,
+        );
+        let first_head = s.head_hex();
+        s.stamp(
+            &Event::new(EventType::ToolCall, SystemTime::now()),
+            &mut out,
+        );
+        let second = out.split(|b| *b == b'\n').nth(1).unwrap();
+        assert_eq!(
+            chain_hashes(second),
+            Some((first_head.as_str(), s.head_hex().as_str()))
+        );
+        assert_eq!(chain_hashes(b"{\"seq\":1}"), None);
+        assert_eq!(chain_hashes(&second[1..second.len() - 1]), None);
     }
 
     #[test]

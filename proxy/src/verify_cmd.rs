@@ -1,5 +1,6 @@
-//! `mcp-blackbox verify`: checks an audit trail's hash chains and, with a
-//! public key, its signed checkpoints. Thin glue over
+//! `mcp-blackbox verify`: checks an audit trail's hash chains (across
+//! announced gaps), each directory's files against its seal index, and, with
+//! a public key, the signed checkpoints and seal entries. Thin glue over
 //! [`audit_core::verify`]; what each mode proves is in `docs/audit-files.md`.
 
 use std::path::PathBuf;
@@ -12,13 +13,15 @@ use audit_core::verify::verify_paths;
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// Audit files or directories to check. A directory means every
-    /// `audit-*.jsonl` and `audit-*.jsonl.gz` in it; files are read in name
-    /// order, which is write order.
+    /// `audit-*.jsonl` and `audit-*.jsonl.gz` in it, checked against its seal
+    /// index (`.seals`: deleted, swapped, truncated or added files); files
+    /// are read in name order, which is write order.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     /// Public key file written by `mcp-blackbox keygen` (`KEY.pub`): also
-    /// require every session to be signed by this key and check each
+    /// require every session and every seal entry to be signed by this key
+    /// (and a seal index wherever there are audit files), and check each
     /// signature.
     #[arg(long, value_name = "PUB")]
     pub key: Option<PathBuf>,

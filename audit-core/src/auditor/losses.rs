@@ -21,12 +21,7 @@ pub(super) fn writer_dropped(loss: Losses, at: SystemTime) -> Event {
     e.details
         .insert("reason".into(), loss.reason.as_str().into());
     e.details.insert("lines".into(), loss.lines.into());
-    if let Some(first) = loss.first_seq {
-        e.details.insert("first_seq".into(), first.into());
-    }
-    if let Some(last) = loss.last_seq {
-        e.details.insert("last_seq".into(), last.into());
-    }
+    loss.insert_chain_details(&mut e.details);
     e
 }
 

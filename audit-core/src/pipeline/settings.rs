@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::StartError;
@@ -43,6 +44,11 @@ pub(super) fn writer_config(settings: &Settings) -> WriterConfig {
             max_file_size: a.max_size_mb.value.get().saturating_mul(1024 * 1024),
             max_files: a.max_files.value.get() as usize,
         },
+        // The same key signs the seal index; `checkpointer` refuses an
+        // unreadable one before the writer starts.
+        seal_key: (a.signing_key.value.as_deref())
+            .and_then(|p| SecretKey::load(p).ok())
+            .map(Arc::new),
         ..WriterConfig::default()
     }
 }

@@ -22,12 +22,15 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::rotate::{active_name, plan_rotation, RotationPlan, RotationPolicy};
+use super::seal::{Seal, SealLog};
 use super::storage::{file_identity, path_identity, DirLock, FlockGuard, Storage};
 use super::SinkError;
 use crate::clock::utc_date;
+use crate::sign::SecretKey;
 
 /// Whether an append syncs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +53,8 @@ struct OpenFile {
     id: (u64, u64),
     /// Written to with [`SyncMode::Later`] since its last sync.
     unsynced: bool,
+    /// Offset of the newline that ended a torn line, for the seal index.
+    repaired: Option<u64>,
 }
 
 impl OpenFile {
@@ -66,6 +71,7 @@ impl OpenFile {
             file,
             id,
             unsynced: false,
+            repaired: None,
         })
     }
 
@@ -118,6 +124,7 @@ impl OpenFile {
                 self.file.read_at(&mut last, size - 1)?;
                 if last[0] != b'\n' {
                     storage.append(&mut self.file, b"\n")?;
+                    self.repaired = Some(size);
                     size += 1;
                 }
             }
@@ -156,6 +163,7 @@ pub(crate) struct DailyFiles {
     rotate_warned: bool,
     /// `fdatasync` calls made so far.
     pub(crate) syncs: u64,
+    seals: SealLog,
 }
 
 impl DailyFiles {
@@ -167,7 +175,27 @@ impl DailyFiles {
             open: None,
             rotate_warned: false,
             syncs: 0,
+            seals: SealLog::default(),
         }
+    }
+
+    /// Seal entries signed with `key` (see [`super::seal`]).
+    pub(crate) fn with_seal_key(mut self, key: Option<Arc<SecretKey>>) -> DailyFiles {
+        self.seals = SealLog::new(key);
+        self
+    }
+
+    /// Seals the active file as this writer leaves it (`exit`), under the
+    /// lock.
+    pub(crate) fn seal_on_exit(&mut self, now: SystemTime) {
+        let Some(open) = self.open.as_ref().filter(|o| o.is_current()) else {
+            return;
+        };
+        let file = active_name(&open.date);
+        let Ok(_guard) = self.lock.acquire(&self.dir) else {
+            return;
+        };
+        self.seals.append(&self.dir, &[Seal::Exit { file }], now);
     }
 
     /// Appends `batch` at time `now()` (read under the lock); names of files
@@ -197,12 +225,17 @@ impl DailyFiles {
         let full = size.is_some_and(|s| s > 0 && s + incoming > self.policy.max_file_size);
         if self.open.is_none() || full {
             log_sync_error(close(&mut self.open, storage, &mut self.syncs));
-            self.rotate(&today, size, incoming, rotated);
+            self.rotate(&today, size, incoming, rotated, now());
             let path = self.dir.join(active_name(&today));
             self.open = Some(OpenFile::open(storage, path, today)?);
         }
         let open = self.open.as_mut().expect("opened above");
         let res = open.append(storage, batch, sync, &mut self.syncs);
+        if let Some(offset) = open.repaired.take() {
+            let file = active_name(&open.date);
+            self.seals
+                .append(&self.dir, &[Seal::Repaired { file, offset }], now());
+        }
         if res.is_err() {
             // Reopen (and re-check the directory) next time. A sync failing
             // here is part of the outage the caller reports.
@@ -239,7 +272,14 @@ impl DailyFiles {
     }
 
     /// Step 3: plans and applies rotation and retention (under the lock).
-    fn rotate(&mut self, today: &str, size: Option<u64>, incoming: u64, rotated: &mut Vec<String>) {
+    fn rotate(
+        &mut self,
+        today: &str,
+        size: Option<u64>,
+        incoming: u64,
+        rotated: &mut Vec<String>,
+        now: SystemTime,
+    ) {
         let plan = match list_names(&self.dir) {
             Ok(names) => plan_rotation(&names, today, size, incoming, &self.policy),
             Err(e) => {
@@ -250,6 +290,8 @@ impl DailyFiles {
         if let Err((path, e)) = apply(&self.dir, &plan) {
             self.warn_rotation(&path, e);
         }
+        let seals = seals_of(&self.dir, &plan);
+        self.seals.append(&self.dir, &seals, now);
         rotated.extend(plan.compress);
     }
 
@@ -291,6 +333,23 @@ fn log_sync_error(res: Result<(), SinkError>) {
     if let Err(e) = res {
         tracing::error!("audit trail: {e}");
     }
+}
+
+/// The seal entries for what `plan` did: each file renamed (closed) and
+/// each file deleted, as far as the directory shows it happened.
+fn seals_of(dir: &Path, plan: &RotationPlan) -> Vec<Seal> {
+    let mut seals = Vec::new();
+    for (from, to) in &plan.renames {
+        if dir.join(to).exists() && !dir.join(from).exists() {
+            let (file, from) = (to.clone(), from.clone());
+            seals.push(Seal::Closed { file, from });
+        }
+    }
+    for name in plan.delete.iter().filter(|n| !dir.join(n).exists()) {
+        let file = name.strip_suffix(".gz").unwrap_or(name).to_owned();
+        seals.push(Seal::Deleted { file });
+    }
+    seals
 }
 
 /// Renames then deletes; a file someone else already moved is not an error.

@@ -7,12 +7,21 @@
 //! covers (scanned from the lines), which is how `verify` tells an announced
 //! loss from deleted lines.
 //!
+//! Each loss also carries the chain hashes at its edges: the `prev_hash` of
+//! its first line (the hash of the last line written before the gap) and
+//! the `hash` of its last line (which the next written line names as its
+//! `prev_hash`). The announcement records both, so `verify` follows the
+//! chain across the gap and a forged announcement of deleted lines breaks
+//! it. Only contiguous runs of `seq` merge into one loss.
+//!
 //! An announcement can be lost too (the disk is still full when it is
 //! written). What it announced is then put back in the ledger with the lost
 //! line itself, so the next announcement that reaches the disk covers every
 //! line lost so far and none is left unexplained.
 
 use std::sync::Mutex;
+
+use crate::stamp::chain_hashes;
 
 /// Why lines were lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,7 +43,7 @@ impl LossReason {
 }
 
 /// Lines lost since the last [`Ledger::take`] for one reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Losses {
     /// Number of lines lost.
     pub lines: u64,
@@ -42,7 +51,32 @@ pub struct Losses {
     pub first_seq: Option<u64>,
     /// Highest `seq` among them.
     pub last_seq: Option<u64>,
+    /// `prev_hash` of the line at `first_seq`.
+    pub first_prev_hash: Option<String>,
+    /// `hash` of the line at `last_seq`.
+    pub last_hash: Option<String>,
     pub reason: LossReason,
+}
+
+impl Losses {
+    /// Puts the chain members of the announcement into `details`:
+    /// `first_seq`, `last_seq`, `first_prev_hash`, `last_hash` (those known).
+    pub fn insert_chain_details(&self, details: &mut serde_json::Map<String, serde_json::Value>) {
+        let seqs = [("first_seq", self.first_seq), ("last_seq", self.last_seq)];
+        for (k, v) in seqs.into_iter().filter_map(|(k, v)| Some((k, v?))) {
+            details.insert(k.into(), v.into());
+        }
+        let hashes = [
+            ("first_prev_hash", &self.first_prev_hash),
+            ("last_hash", &self.last_hash),
+        ];
+        for (k, v) in hashes
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.clone()?)))
+        {
+            details.insert(k.into(), v.into());
+        }
+    }
 }
 
 /// Loss counters shared by the writer handle and the writer thread.
@@ -55,17 +89,19 @@ impl Ledger {
     /// Records that the lines in `batch` were lost for `reason`, and again
     /// the losses that lost `audit_dropped` lines among them announced.
     pub fn record(&self, batch: &[u8], reason: LossReason) {
-        let (lines, first, last) = scan_seqs(batch);
-        if lines == 0 {
+        let scan = scan_batch(batch);
+        if scan.lines == 0 {
             return;
         }
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         add(
             &mut pending,
             Losses {
-                lines,
-                first_seq: first,
-                last_seq: last,
+                lines: scan.lines,
+                first_seq: scan.first.as_ref().map(|f| f.0),
+                last_seq: scan.last.as_ref().map(|l| l.0),
+                first_prev_hash: scan.first.map(|f| f.1).filter(|h| !h.is_empty()),
+                last_hash: scan.last.map(|l| l.1).filter(|h| !h.is_empty()),
                 reason,
             },
         );
@@ -81,13 +117,30 @@ impl Ledger {
     }
 }
 
-/// Merges `loss` into the pending loss of the same reason.
+/// Merges `loss` into a pending loss of the same reason whose `seq` range
+/// it touches (overlapping or adjacent), else keeps it apart: a merged
+/// range must be one contiguous run for its edge hashes to bridge it.
 fn add(pending: &mut Vec<Losses>, loss: Losses) {
-    match pending.iter_mut().find(|l| l.reason == loss.reason) {
+    let touches = |l: &Losses| match (l.first_seq, l.last_seq, loss.first_seq, loss.last_seq) {
+        (Some(a), Some(b), Some(c), Some(d)) => {
+            a <= d.saturating_add(1) && c <= b.saturating_add(1)
+        }
+        _ => l.first_seq.is_none() && loss.first_seq.is_none(),
+    };
+    match pending
+        .iter_mut()
+        .find(|l| l.reason == loss.reason && touches(l))
+    {
         Some(l) => {
             l.lines += loss.lines;
-            l.first_seq = min_opt(l.first_seq, loss.first_seq);
-            l.last_seq = l.last_seq.max(loss.last_seq);
+            if loss.first_seq.is_some() && (l.first_seq.is_none() || loss.first_seq < l.first_seq) {
+                l.first_seq = loss.first_seq;
+                l.first_prev_hash = loss.first_prev_hash;
+            }
+            if loss.last_seq > l.last_seq {
+                l.last_seq = loss.last_seq;
+                l.last_hash = loss.last_hash;
+            }
         }
         None => pending.push(loss),
     }
@@ -107,6 +160,8 @@ fn lost_announcements(batch: &[u8]) -> Vec<Losses> {
         lines: Option<u64>,
         first_seq: Option<u64>,
         last_seq: Option<u64>,
+        first_prev_hash: Option<String>,
+        last_hash: Option<String>,
     }
     let marker = memchr::memmem::Finder::new(b"\"type\":\"audit_dropped\"");
     batch
@@ -125,27 +180,33 @@ fn lost_announcements(batch: &[u8]) -> Vec<Losses> {
                 lines: d.lines?,
                 first_seq: d.first_seq,
                 last_seq: d.last_seq,
+                first_prev_hash: d.first_prev_hash,
+                last_hash: d.last_hash,
                 reason,
             })
         })
         .collect()
 }
 
-fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+/// What [`scan_batch`] finds in a batch.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BatchScan {
+    /// Non-empty lines.
+    pub lines: u64,
+    /// Lowest envelope `seq` and that line's `prev_hash` (empty if unread).
+    pub first: Option<(u64, String)>,
+    /// Highest envelope `seq` and that line's `hash`.
+    pub last: Option<(u64, String)>,
 }
 
-/// Counts the lines of `batch` and the range of their envelope `"seq"`
-/// values (the first `,"seq":` of a line is the envelope's: it precedes the
-/// event body).
-pub fn scan_seqs(batch: &[u8]) -> (u64, Option<u64>, Option<u64>) {
+/// Counts the lines of `batch` and finds its lowest and highest envelope
+/// `"seq"` (the first `,"seq":` of a line is the envelope's: it precedes the
+/// event body), with the chain hashes at those two lines.
+pub fn scan_batch(batch: &[u8]) -> BatchScan {
     let finder = memchr::memmem::Finder::new(b",\"seq\":");
-    let (mut lines, mut first, mut last) = (0u64, None, None);
+    let mut scan = BatchScan::default();
     for line in batch.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        lines += 1;
+        scan.lines += 1;
         let Some(at) = finder.find(line) else {
             continue;
         };
@@ -154,15 +215,21 @@ pub fn scan_seqs(batch: &[u8]) -> (u64, Option<u64>, Option<u64>) {
             .iter()
             .position(|b| !b.is_ascii_digit())
             .unwrap_or(digits.len());
-        if let Some(seq) = std::str::from_utf8(&digits[..end])
+        let Some(seq) = std::str::from_utf8(&digits[..end])
             .ok()
-            .and_then(|s| s.parse().ok())
-        {
-            first = min_opt(first, Some(seq));
-            last = last.max(Some(seq));
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let (prev, hash) = chain_hashes(line).unwrap_or_default();
+        if !matches!(&scan.first, Some(f) if seq >= f.0) {
+            scan.first = Some((seq, prev.to_owned()));
+        }
+        if !matches!(&scan.last, Some(l) if seq <= l.0) {
+            scan.last = Some((seq, hash.to_owned()));
         }
     }
-    (lines, first, last)
+    scan
 }
 
 #[cfg(test)]
@@ -172,8 +239,11 @@ mod tests {
     #[test]
     fn scans_lines_and_seq_range() {
         let b = b"{\"v\":1,\"seq\":7,\"details\":{\"seq\":99}}\n{\"seq\":1}\n{\"v\":1,\"seq\":5}\n";
-        assert_eq!(scan_seqs(b), (3, Some(5), Some(7)));
-        assert_eq!(scan_seqs(b""), (0, None, None));
+        let scan = scan_batch(b);
+        assert_eq!(scan.lines, 3);
+        assert_eq!(scan.first, Some((5, String::new())));
+        assert_eq!(scan.last, Some((7, String::new())));
+        assert_eq!(scan_batch(b""), BatchScan::default());
     }
 
     #[test]
@@ -192,11 +262,35 @@ mod tests {
                 lines: 3,
                 first_seq: Some(2),
                 last_seq: Some(4),
+                first_prev_hash: None,
+                last_hash: None,
                 reason: LossReason::Storage
             }
         );
         assert_eq!(l.take().unwrap().reason, LossReason::QueueFull);
         assert_eq!(l.take(), None);
+    }
+
+    #[test]
+    fn only_contiguous_runs_merge_and_keep_their_edge_hashes() {
+        let line = |seq: u64| {
+            let (p, h) = (format!("{:064x}", seq - 1), format!("{seq:064x}"));
+            format!("{{\"v\":1,\"seq\":{seq},\"prev_hash\":\"{p}\",\"hash\":\"{h}\"}}\n")
+        };
+        let l = Ledger::default();
+        l.record(line(4).as_bytes(), LossReason::Storage);
+        l.record(line(9).as_bytes(), LossReason::Storage);
+        l.record(line(5).as_bytes(), LossReason::Storage);
+        let first = l.take().unwrap();
+        assert_eq!((first.first_seq, first.last_seq), (Some(4), Some(5)));
+        assert_eq!(first.first_prev_hash, Some(format!("{:064x}", 3)));
+        assert_eq!(first.last_hash, Some(format!("{:064x}", 5)));
+        let second = l.take().unwrap();
+        assert_eq!((second.first_seq, second.last_seq), (Some(9), Some(9)));
+        let mut details = serde_json::Map::new();
+        second.insert_chain_details(&mut details);
+        assert_eq!(details["last_hash"], format!("{:064x}", 9));
+        assert_eq!(details["first_prev_hash"], format!("{:064x}", 8));
     }
 
     #[test]
@@ -231,6 +325,8 @@ mod tests {
                 lines: 4 + 3,
                 first_seq: Some(5),
                 last_seq: Some(11),
+                first_prev_hash: None,
+                last_hash: None,
                 reason: LossReason::Storage
             }
         );

@@ -18,6 +18,7 @@ pub mod gzip;
 pub mod losses;
 pub mod retention;
 pub mod rotate;
+pub mod seal;
 pub mod storage;
 pub mod writer;
 
@@ -103,6 +104,8 @@ pub struct WriterConfig {
     pub rotation: RotationPolicy,
     /// Decides the day of the file a batch goes to.
     pub clock: WallClock,
+    /// Signs the seal index's entries ([`seal`]), when set.
+    pub seal_key: Option<Arc<crate::sign::SecretKey>>,
 }
 
 impl Default for WriterConfig {
@@ -114,6 +117,7 @@ impl Default for WriterConfig {
             fsync_interval: DEFAULT_FSYNC_INTERVAL,
             rotation: RotationPolicy::default(),
             clock: system_clock(),
+            seal_key: None,
         }
     }
 }

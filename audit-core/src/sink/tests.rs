@@ -216,6 +216,8 @@ mod faults {
                 lines: 3,
                 first_seq: Some(4),
                 last_seq: Some(6),
+                first_prev_hash: None,
+                last_hash: None,
                 reason: LossReason::Storage
             }
         );

@@ -326,7 +326,10 @@ impl WriterCore {
         let dest = match target {
             SinkTarget::Stderr => Destination::Stderr,
             SinkTarget::File(p) => Destination::File(SingleFile::new(p)),
-            SinkTarget::Dir(d) => Destination::Dir(d.clone(), DailyFiles::new(d, config.rotation)),
+            SinkTarget::Dir(d) => Destination::Dir(
+                d.clone(),
+                DailyFiles::new(d, config.rotation).with_seal_key(config.seal_key.clone()),
+            ),
         };
         WriterCore {
             dest,
@@ -444,6 +447,9 @@ impl WriterCore {
     /// Syncs what is left, waits for compression and returns what happened.
     pub(crate) fn finish(&mut self) -> WriterReport {
         self.sync_pending();
+        if let Destination::Dir(_, d) = &mut self.dest {
+            d.seal_on_exit((self.clock)());
+        }
         self.report.syncs = match &self.dest {
             Destination::Stderr => 0,
             Destination::File(f) => f.syncs,

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::read::{Location, Record};
+use super::read::{parse_hash, Location, Record};
 use crate::sign::PublicKey;
 
 /// One way a session's trail is broken. Each names where.
@@ -16,6 +16,15 @@ pub enum Break {
     BrokenLink { at: Location, seq: u64 },
     /// Events missing and no `audit_dropped` announces them.
     Missing {
+        first: u64,
+        last: u64,
+        after: Option<Location>,
+    },
+    /// Lines missing where an `audit_dropped` announces a loss, but the chain
+    /// does not continue across the gap through the announcement's hashes
+    /// (`first_prev_hash`, `last_hash`): deleted lines under a forged
+    /// announcement, or an announcement written before the gap.
+    Unbridged {
         first: u64,
         last: u64,
         after: Option<Location>,
@@ -60,6 +69,13 @@ impl fmt::Display for Break {
                     None => write!(f, " (before the first line read; deleted by retention?)"),
                 }
             }
+            Break::Unbridged { first, last, after } => {
+                write!(f, "events missing: seq {first}..={last} is announced by audit_dropped, but the chain does not continue across it (forged announcement?)")?;
+                if let Some(at) = after {
+                    write!(f, " (after {at})")?;
+                }
+                Ok(())
+            }
             Break::Duplicate { seq, at, first_at } => {
                 write!(f, "seq {seq} appears twice: {first_at} and {at}")
             }
@@ -103,6 +119,9 @@ pub struct SessionReport {
     pub announced_losses: Vec<(u64, u64)>,
     /// (`--key`) the last seq covered by a valid signature.
     pub signed_through: Option<u64>,
+    /// Seq range before the first line read that the seal index shows
+    /// retention deleted (set by [`super::verify_paths`], not a break).
+    pub retention_gap: Option<(u64, u64)>,
     pub breaks: Vec<Break>,
 }
 
@@ -110,6 +129,18 @@ impl SessionReport {
     /// True if nothing is broken.
     pub fn is_ok(&self) -> bool {
         self.breaks.is_empty()
+    }
+
+    /// Takes the events missing before the first line read as deleted by
+    /// retention (the caller knows the seal index recorded deletions).
+    pub fn excuse_retention(&mut self) {
+        let pos = self
+            .breaks
+            .iter()
+            .position(|b| matches!(b, Break::Missing { after: None, .. }));
+        if let Some(Break::Missing { first, last, .. }) = pos.map(|i| self.breaks.remove(i)) {
+            self.retention_gap = Some((first, last));
+        }
     }
 }
 
@@ -131,7 +162,7 @@ pub fn check_session(
                 seq: r.seq,
             });
         }
-        let expected_from = prev.map_or(1, |p| p.seq + 1);
+        let expected_from = prev.map_or(1, |p| p.seq.saturating_add(1));
         match prev {
             Some(p) if p.seq == r.seq => {
                 breaks.push(Break::Duplicate {
@@ -141,13 +172,15 @@ pub fn check_session(
                 });
                 continue;
             }
-            Some(p) if r.seq == expected_from && r.prev_hash != p.hash => {
+            Some(p)
+                if r.seq == expected_from && (r.prev_hash.is_none() || r.prev_hash != p.hash) =>
+            {
                 breaks.push(Break::BrokenLink {
                     at: r.at.clone(),
                     seq: r.seq,
                 });
             }
-            None if r.seq == 1 && r.details.chain_seed.as_deref() != Some(&r.prev_hash) => {
+            None if r.seq == 1 && !starts_at_seed(r) => {
                 breaks.push(Break::BrokenLink {
                     at: r.at.clone(),
                     seq: r.seq,
@@ -155,20 +188,16 @@ pub fn check_session(
             }
             _ => {}
         }
-        if r.seq > expected_from && !covered(&announced, expected_from, r.seq - 1) {
-            breaks.push(Break::Missing {
-                first: expected_from,
-                last: r.seq - 1,
-                after: prev.map(|p| p.at.clone()),
-            });
+        if r.seq > expected_from {
+            gap_break(&records, prev, r, &announced, &mut breaks);
         }
         prev = Some(r);
     }
     let last_seq = records.last().map_or(0, |r| r.seq);
-    match records.iter().find(|r| r.kind == "session_end") {
+    match records.iter().find(|r| &*r.kind == "session_end") {
         None => breaks.push(Break::Truncated { last_seq }),
         Some(end) => {
-            let count = end.details.event_count.unwrap_or(end.seq);
+            let count = end.details().event_count.unwrap_or(end.seq);
             if count != last_seq || end.seq != last_seq {
                 breaks.push(Break::CountMismatch {
                     event_count: count,
@@ -184,6 +213,7 @@ pub fn check_session(
         last_seq,
         announced_losses: announced,
         signed_through,
+        retention_gap: None,
         breaks,
     }
 }
@@ -202,12 +232,18 @@ fn find_reordering(records: &[Record], breaks: &mut Vec<Break>) {
     }
 }
 
+/// Whether the first line's `prev_hash` is its session's `chain_seed`.
+fn starts_at_seed(r: &Record) -> bool {
+    let seed = r.details().chain_seed.as_deref().and_then(parse_hash);
+    seed.is_some() && seed == r.prev_hash
+}
+
 /// `[first_seq, last_seq]` of every `audit_dropped` with both, merged.
 fn announced_losses(records: &[Record]) -> Vec<(u64, u64)> {
     let mut ranges: Vec<(u64, u64)> = records
         .iter()
-        .filter(|r| r.kind == "audit_dropped")
-        .filter_map(|r| Some((r.details.first_seq?, r.details.last_seq?)))
+        .filter(|r| &*r.kind == "audit_dropped")
+        .filter_map(|r| Some((r.details().first_seq?, r.details().last_seq?)))
         .filter(|(a, b)| a <= b)
         .collect();
     ranges.sort();
@@ -225,6 +261,46 @@ fn covered(ranges: &[(u64, u64)], first: u64, last: u64) -> bool {
     ranges.iter().any(|&(a, b)| a <= first && last <= b)
 }
 
+/// Judges the gap between `prev` (the line before, if any) and `next`. A
+/// gap is a real, announced loss only if `audit_dropped` lines written after
+/// it chain from `prev`'s hash to `next`'s `prev_hash` in contiguous steps.
+/// Before the first line read there is no hash to start from, and the
+/// announced range alone is accepted.
+fn gap_break(
+    records: &[Record],
+    prev: Option<&Record>,
+    next: &Record,
+    announced: &[(u64, u64)],
+    breaks: &mut Vec<Break>,
+) {
+    let (first, last) = (prev.map_or(1, |p| p.seq.saturating_add(1)), next.seq - 1);
+    let after = prev.map(|p| p.at.clone());
+    if !covered(announced, first, last) {
+        breaks.push(Break::Missing { first, last, after });
+        return;
+    }
+    let Some(prev) = prev else {
+        return;
+    };
+    let (mut at, mut head) = (first, prev.hash);
+    while at <= last && head.is_some() {
+        let step = records.iter().find(|a| {
+            let d = a.details();
+            &*a.kind == "audit_dropped"
+                && a.seq > last
+                && d.first_seq == Some(at)
+                && d.first_prev_hash.as_deref().and_then(parse_hash) == head
+                && d.last_seq.is_some_and(|l| l >= at && l <= last)
+        });
+        let Some(step) = step else { break };
+        at = step.details().last_seq.unwrap_or(last).saturating_add(1);
+        head = step.details().last_hash.as_deref().and_then(parse_hash);
+    }
+    if at != last.saturating_add(1) || head.is_none() || next.prev_hash != head {
+        breaks.push(Break::Unbridged { first, last, after });
+    }
+}
+
 /// Checks the key named in `session_start` and every signature; returns the
 /// last seq covered by a valid one.
 fn check_signatures(
@@ -233,8 +309,8 @@ fn check_signatures(
     key: &PublicKey,
     breaks: &mut Vec<Break>,
 ) -> Option<u64> {
-    if let Some(start) = records.iter().find(|r| r.kind == "session_start") {
-        let found = start.details.signing_key.clone();
+    if let Some(start) = records.iter().find(|r| &*r.kind == "session_start") {
+        let found = start.details().signing_key.clone();
         if found.as_deref() != Some(key.fingerprint().as_str()) {
             breaks.push(Break::NotSignedByKey { found });
         }
@@ -242,16 +318,14 @@ fn check_signatures(
     let mut signed_through = None;
     for r in records
         .iter()
-        .filter(|r| r.kind == "checkpoint" || r.kind == "session_end")
+        .filter(|r| matches!(&*r.kind, "checkpoint" | "session_end"))
     {
-        let valid = r
-            .details
-            .signature
-            .as_deref()
-            .is_some_and(|sig| key.verify_head(session_id, r.seq, &r.prev_hash, sig));
+        let head = r.prev_hash.map(hex::encode).unwrap_or_default();
+        let valid = (r.details().signature.as_deref())
+            .is_some_and(|sig| key.verify_head(session_id, r.seq, &head, sig));
         if valid {
-            signed_through = Some(r.seq - 1);
-            if r.kind == "session_end" {
+            signed_through = Some(r.seq.saturating_sub(1));
+            if &*r.kind == "session_end" {
                 signed_through = Some(r.seq);
             }
         } else {

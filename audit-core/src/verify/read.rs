@@ -2,22 +2,34 @@
 //! parsed into the few fields verification needs.
 //!
 //! Files are read in name order (for our names that is write order, see
-//! [`crate::sink::rotate`]); `.gz` files are decompressed. A last line
-//! without newline that does not parse is *torn* (a writer died mid-write)
-//! and skipped; so is a fragment inside a file that a later writer ended with
-//! a newline (it does not end like a line does). Any other line that does not
-//! parse is *unreadable*, which counts as damage.
+//! [`crate::sink::rotate`]); `.gz` files are decompressed as a stream. A
+//! last line without newline that does not parse is *torn* (a writer died
+//! mid-write) and skipped. Any other line that does not parse is an
+//! *inserted or corrupted line*, which counts as damage, unless the seal
+//! index recorded that a writer ended a torn line at that byte offset
+//! ([`crate::sink::seal`]).
+//!
+//! Memory is bounded whatever the input: a line is buffered up to
+//! [`MAX_LINE_BYTES`] and a longer one is reported and skipped to its end
+//! without being kept, so a decompression bomb costs its inflating, not its
+//! size. What is kept per line read is its [`Record`] (about 150 bytes):
+//! verification holds every record of the trail, so its memory grows with
+//! the number of lines, not with their length.
 
+use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Read;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::VerifyError;
 use crate::sink::rotate::parse_name;
-use crate::stamp::{canonical_bytes, sha256_hex};
+use crate::stamp::canonical_split;
 
 /// A line of a file (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +53,35 @@ pub struct Details {
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
     pub event_count: Option<u64>,
+    /// (`audit_dropped`) the `prev_hash` of the first lost line.
+    pub first_prev_hash: Option<String>,
+    /// (`audit_dropped`) the `hash` of the last lost line.
+    pub last_hash: Option<String>,
+}
+
+/// Details of a line that has none of the members above.
+static NO_DETAILS: Details = Details {
+    chain_seed: None,
+    signing_key: None,
+    signature: None,
+    first_seq: None,
+    last_seq: None,
+    event_count: None,
+    first_prev_hash: None,
+    last_hash: None,
+};
+
+impl Details {
+    fn is_empty(&self) -> bool {
+        self.chain_seed.is_none()
+            && self.signing_key.is_none()
+            && self.signature.is_none()
+            && self.first_seq.is_none()
+            && self.last_seq.is_none()
+            && self.event_count.is_none()
+            && self.first_prev_hash.is_none()
+            && self.last_hash.is_none()
+    }
 }
 
 #[derive(Deserialize)]
@@ -54,28 +95,117 @@ struct Fields {
     details: Details,
 }
 
-/// One stamped line, as verification sees it.
+/// A SHA-256 hash, as bytes.
+pub type Hash = [u8; 32];
+
+/// 64 hex digits as a [`Hash`].
+pub fn parse_hash(hex_text: &str) -> Option<Hash> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut out).ok()?;
+    Some(out)
+}
+
+/// One stamped line, as verification sees it: kept small (about 150 bytes,
+/// names shared), since verification holds one per line of the trail.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub at: Location,
-    pub session_id: String,
+    pub session_id: Arc<str>,
     pub seq: u64,
-    pub kind: String,
-    pub prev_hash: String,
-    /// The `hash` the line claims.
-    pub hash: String,
+    pub kind: Arc<str>,
+    /// `None` if the line's `prev_hash` is not 64 hex digits.
+    pub prev_hash: Option<Hash>,
+    /// The `hash` the line claims (`None` if it has none).
+    pub hash: Option<Hash>,
     /// Whether `hash` is the SHA-256 of the line's canonical bytes.
     pub hash_ok: bool,
-    pub details: Details,
+    details: Option<Box<Details>>,
 }
+
+impl Record {
+    /// The line's `details` members verification reads.
+    pub fn details(&self) -> &Details {
+        self.details.as_deref().unwrap_or(&NO_DETAILS)
+    }
+}
+
+/// Shares the text of session ids and event types among records.
+#[derive(Debug, Default)]
+pub struct Names(std::collections::HashSet<Arc<str>>);
+
+impl Names {
+    fn get(&mut self, name: String) -> Arc<str> {
+        if let Some(shared) = self.0.get(name.as_str()) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = name.into();
+        self.0.insert(shared.clone());
+        shared
+    }
+}
+
+/// The longest line read: a longer one is damage, reported and skipped
+/// without being buffered. The proxy's lines are far shorter (fields are
+/// truncated, oversized frames recorded by size and hash).
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// A line that is not a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineIssue {
-    /// Cut short by a crash; skipped.
+    /// Cut short by a crash (a last line without newline); skipped.
     Torn(Location),
-    /// Complete but not a stamped line: damage.
+    /// A torn line a later writer ended with a newline, as the seal index
+    /// records; skipped.
+    Repaired(Location),
+    /// Not a stamped line and not where a crash leaves one: damage.
     Unreadable(Location, String),
+    /// Longer than [`MAX_LINE_BYTES`] (its length as read): damage.
+    Overlong(Location, u64),
+}
+
+impl LineIssue {
+    /// True for damage (not a crash's mark).
+    pub fn is_damage(&self) -> bool {
+        matches!(self, LineIssue::Unreadable(..) | LineIssue::Overlong(..))
+    }
+}
+
+impl fmt::Display for LineIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineIssue::Torn(at) => write!(f, "{at}: torn line (a writer died mid-write); skipped"),
+            LineIssue::Repaired(at) => write!(
+                f,
+                "{at}: torn line ended by a later writer (recorded in the seal index); skipped"
+            ),
+            LineIssue::Unreadable(at, why) => {
+                write!(f, "{at}: inserted or corrupted line: {why}")
+            }
+            LineIssue::Overlong(at, n) => write!(
+                f,
+                "{at}: inserted or corrupted line: over {MAX_LINE_BYTES} bytes ({n} read); skipped"
+            ),
+        }
+    }
+}
+
+/// What the seal index expects of one file, for [`read_file`].
+#[derive(Debug, Default, Clone)]
+pub struct Expect {
+    /// Hash the first this many bytes too (a seal of a file still written).
+    pub prefix: Option<u64>,
+    /// Byte offsets of the newlines writers added to end torn lines.
+    pub repaired: BTreeSet<u64>,
+}
+
+/// The content of one file as read (decompressed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest256 {
+    pub size: u64,
+    /// SHA-256 of all of it, as hex.
+    pub sha256: String,
+    /// SHA-256 of the first [`Expect::prefix`] bytes, if it has that many.
+    pub prefix_sha256: Option<String>,
 }
 
 /// Everything read from the trail.
@@ -84,6 +214,23 @@ pub struct Trail {
     pub files: Vec<PathBuf>,
     pub records: Vec<Record>,
     pub issues: Vec<LineIssue>,
+    names: Names,
+}
+
+impl Trail {
+    /// Takes one line (without newline) that ends at byte `end`; `ended` if
+    /// a newline followed it.
+    fn take_line(&mut self, line: &[u8], at: Location, end: u64, ended: bool, expect: &Expect) {
+        if line.is_empty() {
+            return;
+        }
+        match parse_record(line, at.clone(), &mut self.names) {
+            Ok(record) => self.records.push(record),
+            Err(_) if !ended => self.issues.push(LineIssue::Torn(at)),
+            Err(_) if expect.repaired.contains(&end) => self.issues.push(LineIssue::Repaired(at)),
+            Err(why) => self.issues.push(LineIssue::Unreadable(at, why)),
+        }
+    }
 }
 
 /// The files to read for `paths` (files as given, directories by our names),
@@ -117,75 +264,159 @@ pub fn trail_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, VerifyError> {
     Ok(files)
 }
 
-/// Reads and parses every line of `files`.
-pub fn read_trail(files: Vec<PathBuf>) -> Result<Trail, VerifyError> {
-    let mut trail = Trail::default();
-    for path in &files {
-        let bytes = read_file(path)?;
-        let name: Arc<str> = path.display().to_string().into();
-        read_lines(&name, &bytes, &mut trail);
-    }
-    trail.files = files;
-    Ok(trail)
+/// Opens `path` without following a link: a link planted at an audit
+/// file's name is not the trail.
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, VerifyError> {
+/// Reads one file's lines into `trail` and returns the digest of its
+/// (decompressed) content.
+pub fn read_file(
+    path: &Path,
+    expect: &Expect,
+    trail: &mut Trail,
+) -> Result<Digest256, VerifyError> {
     let read_err = |source| VerifyError::Read {
         path: path.to_owned(),
         source,
     };
-    let raw = std::fs::read(path).map_err(read_err)?;
-    if !path.extension().is_some_and(|e| e == "gz") {
-        return Ok(raw);
+    let file = open_nofollow(path).map_err(read_err)?;
+    let name: Arc<str> = path.display().to_string().into();
+    if path.extension().is_some_and(|e| e == "gz") {
+        let gz = flate2::read::MultiGzDecoder::new(BufReader::new(file));
+        read_lines(
+            &name,
+            BufReader::with_capacity(64 * 1024, gz),
+            expect,
+            trail,
+        )
+    } else {
+        read_lines(
+            &name,
+            BufReader::with_capacity(64 * 1024, file),
+            expect,
+            trail,
+        )
     }
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(&raw[..])
-        .read_to_end(&mut out)
-        .map_err(read_err)?;
-    Ok(out)
+    .map_err(read_err)
 }
 
-fn read_lines(file: &Arc<str>, bytes: &[u8], trail: &mut Trail) {
-    let mut start = 0;
-    let mut number = 0;
-    while start < bytes.len() {
+/// The streaming reader: at most [`MAX_LINE_BYTES`] of a line are held.
+pub fn read_lines<R: BufRead>(
+    file: &Arc<str>,
+    mut input: R,
+    expect: &Expect,
+    trail: &mut Trail,
+) -> io::Result<Digest256> {
+    let mut hasher = Sha256::new();
+    let (mut offset, mut prefix_sha256) = (0u64, None);
+    let (mut line, mut line_len, mut number, mut line_start) = (Vec::new(), 0u64, 0usize, 0u64);
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let newline = memchr::memchr(b'\n', chunk);
+        let take = newline.map_or(chunk.len(), |i| i + 1);
+        let piece = &chunk[..take];
+        // The prefix a seal names may end inside this piece.
+        if let Some(p) = expect
+            .prefix
+            .filter(|p| (offset..offset + take as u64).contains(p))
+        {
+            let mut at_prefix = hasher.clone();
+            at_prefix.update(&piece[..(p - offset) as usize]);
+            prefix_sha256 = Some(hex::encode(at_prefix.finalize()));
+        }
+        hasher.update(piece);
+        let content = &piece[..take - usize::from(newline.is_some())];
+        if line_len as usize + content.len() <= MAX_LINE_BYTES {
+            line.extend_from_slice(content);
+        }
+        line_len += content.len() as u64;
+        offset += take as u64;
+        input.consume(take);
+        if newline.is_some() {
+            number += 1;
+            end_line(
+                trail, file, number, &mut line, line_len, line_start, true, expect,
+            );
+            (line_len, line_start) = (0, offset);
+        }
+    }
+    if line_len > 0 {
         number += 1;
-        let (line, ended) = match memchr::memchr(b'\n', &bytes[start..]) {
-            Some(i) => (&bytes[start..start + i], true),
-            None => (&bytes[start..], false),
-        };
-        start += line.len() + 1;
-        let at = Location {
-            file: file.clone(),
-            line: number,
-        };
-        if line.is_empty() {
-            continue;
-        }
-        match parse_record(line, at.clone()) {
-            Ok(record) => trail.records.push(record),
-            Err(_) if !ended || !line.ends_with(b"\"}") => trail.issues.push(LineIssue::Torn(at)),
-            Err(why) => trail.issues.push(LineIssue::Unreadable(at, why)),
-        }
+        end_line(
+            trail, file, number, &mut line, line_len, line_start, false, expect,
+        );
+    }
+    if expect.prefix == Some(offset) {
+        prefix_sha256 = Some(hex::encode(hasher.clone().finalize()));
+    }
+    Ok(Digest256 {
+        size: offset,
+        sha256: hex::encode(hasher.finalize()),
+        prefix_sha256,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn end_line(
+    trail: &mut Trail,
+    file: &Arc<str>,
+    number: usize,
+    line: &mut Vec<u8>,
+    len: u64,
+    offset: u64,
+    ended: bool,
+    expect: &Expect,
+) {
+    let at = Location {
+        file: file.clone(),
+        line: number,
+    };
+    if len as usize > MAX_LINE_BYTES {
+        trail.issues.push(LineIssue::Overlong(at, len));
+    } else {
+        trail.take_line(line, at, offset + len, ended, expect);
+    }
+    line.clear();
+    if line.capacity() > 1 << 20 {
+        *line = Vec::new(); // one long line should not stay in memory
     }
 }
 
 /// Parses one line (without its newline).
-pub fn parse_record(line: &[u8], at: Location) -> Result<Record, String> {
+pub fn parse_record(line: &[u8], at: Location, names: &mut Names) -> Result<Record, String> {
     let fields: Fields =
         serde_json::from_slice(line).map_err(|e| format!("not a stamped line: {e}"))?;
-    let (hash_ok, hash) = match canonical_bytes(line) {
-        Some((canon, claimed)) => (sha256_hex(&canon) == claimed, claimed.to_owned()),
-        None => (false, String::new()),
+    let (hash_ok, hash) = match line_hash(line) {
+        Some((ok, claimed)) => (ok, parse_hash(claimed)),
+        None => (false, None),
     };
+    let details = (!fields.details.is_empty()).then(|| Box::new(fields.details));
     Ok(Record {
         at,
-        session_id: fields.session_id,
+        session_id: names.get(fields.session_id),
         seq: fields.seq,
-        kind: fields.kind,
-        prev_hash: fields.prev_hash,
+        kind: names.get(fields.kind),
+        prev_hash: parse_hash(&fields.prev_hash),
         hash,
         hash_ok,
-        details: fields.details,
+        details,
     })
+}
+
+/// Whether the line's canonical bytes hash to the hash it claims (hashed in
+/// place, without a copy), and that hash.
+fn line_hash(line: &[u8]) -> Option<(bool, &str)> {
+    let (prefix_len, claimed) = canonical_split(line)?;
+    let mut h = Sha256::new();
+    h.update(&line[..prefix_len]);
+    h.update(b"}");
+    Some((hex::encode(h.finalize()) == claimed, claimed))
 }

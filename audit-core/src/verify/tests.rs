@@ -16,15 +16,15 @@ const EVENTS: u64 = 12;
 /// optionally an edited event (`edit`), an `audit_dropped` announcing
 /// `dropped` seqs, and signatures copied from another trail (`forged`).
 #[derive(Default)]
-struct Spec<'a> {
-    edit: Option<u64>,
-    dropped: Option<(u64, u64)>,
-    forged: Option<&'a BTreeMap<u64, String>>,
+pub(super) struct Spec<'a> {
+    pub(super) edit: Option<u64>,
+    pub(super) dropped: Option<(u64, u64)>,
+    pub(super) forged: Option<&'a BTreeMap<u64, String>>,
     /// Fingerprint to declare in `session_start` without holding the key.
-    signing_key: Option<String>,
+    pub(super) signing_key: Option<String>,
 }
 
-fn identity(id: &str) -> SessionIdentity {
+pub(super) fn identity(id: &str) -> SessionIdentity {
     SessionIdentity {
         session_id: id.into(),
         server: "fs".into(),
@@ -33,7 +33,7 @@ fn identity(id: &str) -> SessionIdentity {
 }
 
 /// Stamps one session; returns its lines (each with its newline).
-fn session(id: &str, key: Option<&mut Checkpointer>, spec: &Spec) -> Vec<Vec<u8>> {
+pub(super) fn session(id: &str, key: Option<&mut Checkpointer>, spec: &Spec) -> Vec<Vec<u8>> {
     let mut key = key;
     let mut stamper = Stamper::new(identity(id), [id.len() as u8; 32]);
     let now = Instant::now();
@@ -51,6 +51,9 @@ fn session(id: &str, key: Option<&mut Checkpointer>, spec: &Spec) -> Vec<Vec<u8>
                     .insert("signature".into(), sigs[&seq].clone().into());
             } else if let (true, Some(c)) = (signed, key.as_deref_mut()) {
                 c.sign_next(&mut event, stamper, now);
+            }
+            if event.event_type == EventType::AuditDropped {
+                bridge(&mut event, &lines);
             }
             let mut out = Vec::new();
             stamper.stamp(&event, &mut out);
@@ -93,33 +96,44 @@ fn session(id: &str, key: Option<&mut Checkpointer>, spec: &Spec) -> Vec<Vec<u8>
     lines
 }
 
-fn write_plain(path: &Path, lines: &[Vec<u8>]) {
+/// Adds the chain hashes at the edges of the announced range, as the
+/// writer's ledger does (`lines[i]` holds seq `i + 1`).
+fn bridge(event: &mut Event, lines: &[Vec<u8>]) {
+    let seq = |k: &str| event.details[k].as_u64().unwrap() as usize;
+    let (first, last) = (seq("first_seq"), seq("last_seq"));
+    let hashes = |i: usize| crate::stamp::chain_hashes(lines[i - 1].trim_ascii_end()).unwrap();
+    let (prev, hash) = (hashes(first).0.to_owned(), hashes(last).1.to_owned());
+    event.details.insert("first_prev_hash".into(), prev.into());
+    event.details.insert("last_hash".into(), hash.into());
+}
+
+pub(super) fn write_plain(path: &Path, lines: &[Vec<u8>]) {
     std::fs::write(path, lines.concat()).unwrap();
 }
 
-fn write_gz(path: &Path, lines: &[Vec<u8>]) {
+pub(super) fn write_gz(path: &Path, lines: &[Vec<u8>]) {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(&lines.concat()).unwrap();
     std::fs::write(path, enc.finish().unwrap()).unwrap();
 }
 
-const GZ: &str = "audit-2026-01-01.0001.jsonl.gz";
-const PLAIN: &str = "audit-2026-01-01.jsonl";
+pub(super) const GZ: &str = "audit-2026-01-01.0001.jsonl.gz";
+pub(super) const PLAIN: &str = "audit-2026-01-01.jsonl";
 
 /// Writes sessions "a" and "bb" interleaved: the first half of each in the
 /// gzipped part, the rest in the active file.
-fn write_trail(dir: &Path, a: &[Vec<u8>], b: &[Vec<u8>]) {
+pub(super) fn write_trail(dir: &Path, a: &[Vec<u8>], b: &[Vec<u8>]) {
     let (a1, a2) = a.split_at(a.len() / 2);
     let (b1, b2) = b.split_at(b.len() / 2);
     write_gz(&dir.join(GZ), &[a1, b1].concat());
     write_plain(&dir.join(PLAIN), &[a2, b2].concat());
 }
 
-fn verify(dir: &Path, key: Option<&crate::sign::PublicKey>) -> VerifyReport {
+pub(super) fn verify(dir: &Path, key: Option<&crate::sign::PublicKey>) -> VerifyReport {
     verify_paths(&[dir.to_owned()], key).unwrap()
 }
 
-fn breaks_of(report: &VerifyReport, id: &str) -> Vec<Break> {
+pub(super) fn breaks_of(report: &VerifyReport, id: &str) -> Vec<Break> {
     report
         .sessions
         .iter()
@@ -129,7 +143,7 @@ fn breaks_of(report: &VerifyReport, id: &str) -> Vec<Break> {
         .clone()
 }
 
-fn loc(file: &Path, line: usize) -> Location {
+pub(super) fn loc(file: &Path, line: usize) -> Location {
     Location {
         file: file.display().to_string().into(),
         line,
@@ -319,7 +333,7 @@ fn a_torn_last_line_is_skipped_not_tampering() {
 #[test]
 fn signed_trail_verifies_with_its_key_only() {
     let tmp = tempfile::tempdir().unwrap();
-    let key = SecretKey::generate().unwrap();
+    let (key, seal_key) = super::seal_tests::key_twice();
     let public = key.public();
     let mut cp = Checkpointer::new(key, 4, Duration::from_secs(60), Instant::now());
     write_trail(
@@ -327,6 +341,7 @@ fn signed_trail_verifies_with_its_key_only() {
         &session("a", Some(&mut cp), &Spec::default()),
         &session("bb", Some(&mut cp), &Spec::default()),
     );
+    super::seal_tests::seal_trail(tmp.path(), Some(seal_key));
     let report = verify(tmp.path(), Some(&public));
     assert!(report.is_ok(), "{report}");
     assert!(report
