@@ -256,7 +256,9 @@ impl Classifier {
         e.details.insert("rule".into(), rule.into());
         if let Ok(Message::Single(env)) = envelope::parse(frame) {
             e.method = env.method.as_deref().map(str::to_owned);
-            e.jsonrpc_id = env.id.map(ToOwned::to_owned);
+            if let Some(id) = env.id {
+                e.set_jsonrpc_id(&crate::event::id_key(id.get()));
+            }
             let params = params::RequestParams::parse(env.params);
             e.tool = params.name();
             let args = params

@@ -35,7 +35,9 @@ impl Classifier {
             .observe_request(method, &params, &meta, dir, at, out);
         let recording = request_recording(method);
         let mut p = Pending::new(id, method, new_event_id(), at);
-        p.progress_token = meta.progress_token();
+        p.progress_token = meta
+            .progress_token()
+            .map(|t| crate::event::id_key(t.get()).into());
         let trace = meta.trace();
         p.trace = trace.clone().and_then(Result::ok);
         p.arguments_bytes = env.params.map_or(0, |r| r.get().len());
@@ -119,7 +121,7 @@ impl Classifier {
         e.direction = Some(dir);
         e.method = Some(p.method.clone());
         e.tool = p.tool.clone();
-        e.jsonrpc_id = Some(p.id.clone());
+        e.set_jsonrpc_id(&p.id);
         e.call_event_id = Some(p.event_id.clone());
         e.parent_event_id = p.parent.clone();
         e.duration_ms = Some(millis_between(p.at, at));
@@ -139,8 +141,14 @@ impl Classifier {
                 .insert("arguments_bytes".into(), p.arguments_bytes.into());
         }
         if let Some(t) = &p.progress_token {
-            let token: Value = serde_json::from_str(t.get()).unwrap_or(Value::Null);
-            e.details.insert("progress_token".into(), token);
+            let (key, token) = match t.strip_prefix('#') {
+                Some(digest) => ("progress_token_sha256", digest.into()),
+                None => (
+                    "progress_token",
+                    serde_json::from_str(t).unwrap_or_default(),
+                ),
+            };
+            e.details.insert(key.into(), token);
         }
         if p.progress.count > 0 {
             e.details.insert(
