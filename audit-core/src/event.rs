@@ -176,6 +176,10 @@ pub struct RpcErrorInfo {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
+    /// `data` was too large to parse within the frame's budget
+    /// ([`crate::classify::budget`]) and is left out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub data_omitted: bool,
 }
 
 /// One audit event before the envelope is stamped on it.

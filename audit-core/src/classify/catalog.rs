@@ -136,7 +136,8 @@ impl Catalog {
         let b = self.building.as_mut()?;
         b.pages += 1;
         for raw in page.tools {
-            let Ok(def) = serde_json::from_str::<Value>(raw.get()) else {
+            // A definition too large to read is counted with the unnamed.
+            let Some(def) = super::budget::parse_kept(raw.get()) else {
                 b.unnamed += 1;
                 continue;
             };

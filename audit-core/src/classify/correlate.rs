@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use serde_json::value::RawValue;
-use serde_json::Value;
 
+use super::budget::{Kept, PENDING_KEPT_BYTES};
 use super::params::TraceContext;
 use super::risk::RiskAssessment;
 use crate::event::id_key;
@@ -53,8 +53,9 @@ pub struct Pending {
     pub continued: bool,
     /// What the request is about: a resource URI, a prompt name.
     pub subject: Option<String>,
-    /// Params kept for the event written at completion (bounded by the caller).
-    pub arguments: Option<Value>,
+    /// Params kept for the event written at completion: their text, or
+    /// their digest once the table's [`PENDING_KEPT_BYTES`] are taken.
+    pub arguments: Option<Kept>,
     pub arguments_bytes: usize,
     /// The call this request certainly belongs to.
     pub parent: Option<String>,
@@ -67,7 +68,7 @@ impl Pending {
     pub fn new(id: &RawValue, method: &str, event_id: String, at: SystemTime) -> Pending {
         Pending {
             id: id_key(id.get()).into(),
-            method: method.to_owned(),
+            method: super::budget::bounded_name(method),
             tool: None,
             event_id,
             at,
@@ -100,6 +101,8 @@ pub struct PendingTable {
     by_token: HashMap<Box<str>, Box<str>>,
     max: usize,
     overflowed: u64,
+    /// Bytes of params text the requests in the table keep.
+    kept_bytes: usize,
 }
 
 impl PendingTable {
@@ -110,11 +113,12 @@ impl PendingTable {
             by_token: HashMap::new(),
             max,
             overflowed: 0,
+            kept_bytes: 0,
         }
     }
 
     /// Tracks `pending`; a duplicate of a live id keeps the first request.
-    pub fn insert(&mut self, pending: Pending) -> Result<(), Rejected> {
+    pub fn insert(&mut self, mut pending: Pending) -> Result<(), Rejected> {
         let key = pending.id.clone();
         match self.by_id.get(&key) {
             Some(old) if old.cancelled.is_none() => return Err(Rejected { duplicate: true }),
@@ -126,6 +130,14 @@ impl PendingTable {
         if self.by_id.len() >= self.max && !self.evict_cancelled() {
             self.overflowed += 1;
             return Err(Rejected { duplicate: false });
+        }
+        if let Some(Kept::Text(t)) = &pending.arguments {
+            if self.kept_bytes + t.len() > PENDING_KEPT_BYTES {
+                let digest = crate::stamp::sha256_hex(t.as_bytes());
+                pending.arguments = Some(Kept::Digest(digest));
+            } else {
+                self.kept_bytes += t.len();
+            }
         }
         if let Some(t) = &pending.progress_token {
             self.by_token.insert(t.clone(), key.clone());
@@ -146,6 +158,9 @@ impl PendingTable {
 
     fn remove_key(&mut self, key: &str) -> Option<Pending> {
         let p = self.by_id.remove(key)?;
+        if let Some(Kept::Text(t)) = &p.arguments {
+            self.kept_bytes -= t.len();
+        }
         if let Some(t) = &p.progress_token {
             self.by_token.remove(t);
         }
@@ -195,6 +210,7 @@ impl PendingTable {
     /// Everything still in flight, oldest first.
     pub fn drain(&mut self) -> impl Iterator<Item = Pending> {
         self.by_token.clear();
+        self.kept_bytes = 0;
         let mut all: Vec<Pending> = self.by_id.drain().map(|(_, p)| p).collect();
         all.sort_by_key(|p| p.at);
         all.into_iter()

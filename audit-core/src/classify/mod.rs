@@ -19,6 +19,7 @@
 //! [`correlate`] pairs answers with requests, [`catalog`] watches tool
 //! definitions, [`risk`] rates tool calls, [`session`] knows the era.
 
+pub mod budget;
 pub mod catalog;
 mod correlate;
 mod counts;
@@ -28,6 +29,7 @@ mod methods;
 mod notify;
 mod oversized;
 pub mod params;
+mod payload;
 mod request;
 mod response;
 pub mod results;
@@ -115,6 +117,8 @@ pub struct Classifier {
     /// is large enough to hold a result over [`KEPT_RESULT_BYTES`]: what
     /// such a result's [`PendingDigest`] shares.
     large_frame: Option<Bytes>,
+    /// What the frame being classified may still parse.
+    budget: budget::ParseBudget,
 }
 
 impl Classifier {
@@ -137,6 +141,7 @@ impl Classifier {
             awaiting_retry: response::AwaitingRetry::default(),
             counts: SessionCounts::default(),
             large_frame: None,
+            budget: budget::ParseBudget::default(),
         }
     }
 
@@ -148,6 +153,7 @@ impl Classifier {
     /// Classifies one frame, appending its events to `out`.
     pub fn observe(&mut self, frame: &Frame, out: &mut Vec<Event>) {
         self.counts.frames += 1;
+        self.budget.reset();
         let at = self.clock.wall(frame.at);
         let dir = frame.direction;
         if frame.oversized() {
@@ -189,6 +195,7 @@ impl Classifier {
     /// `session_end` (after `session_start`, if it was still held back).
     pub fn end(&mut self, end: &SessionEnd, out: &mut Vec<Event>) {
         let at = self.clock.wall(end.at);
+        self.budget.reset();
         self.session.flush_start(at, out);
         let client: Vec<Pending> = self.from_client.drain().collect();
         let server: Vec<Pending> = self.from_server.drain().collect();
@@ -254,6 +261,7 @@ impl Classifier {
         }
         e.direction = Some(Direction::ClientToServer);
         e.details.insert("rule".into(), rule.into());
+        self.budget.reset();
         if let Ok(Message::Single(env)) = envelope::parse(frame) {
             e.method = env.method.as_deref().map(str::to_owned);
             if let Some(id) = env.id {
@@ -263,7 +271,7 @@ impl Classifier {
             e.tool = params.name();
             let args = params
                 .arguments
-                .and_then(|a| serde_json::from_str(a.get()).ok());
+                .and_then(|a| self.payload(payload::ARGUMENTS, a, &mut e));
             if let Some(tool) = &e.tool {
                 let hints = self.catalog.hints(tool);
                 let risk = self.names.risk(tool, args.as_ref(), &hints);
@@ -275,7 +283,7 @@ impl Classifier {
             }
         }
         if let Ok(Message::Single(env)) = envelope::parse(reply) {
-            e.error = env.error_info();
+            e.error = env.error_info(&mut self.budget);
         }
         self.emit(e, out);
     }

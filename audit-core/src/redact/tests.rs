@@ -250,6 +250,7 @@ fn error_excerpt_and_details_are_redacted_and_kinds_merge() {
         .detail("command", json!(["server", "--token", "abc"]))
         .detail("prev_hash", GHP);
     e.error = Some(RpcErrorInfo {
+        data_omitted: false,
         code: -32000,
         message: format!("bad credentials {GHP}"),
         data: Some(json!({"password": "x"})),

@@ -2,6 +2,8 @@
 //! the first scenarios. The other files group scenarios by concern.
 
 mod exchanges;
+mod lines;
+mod memory;
 mod prop;
 mod tools;
 
