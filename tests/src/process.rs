@@ -136,6 +136,19 @@ fn field_after_comm(stat: &str, n: usize) -> Option<&str> {
     rest.split_whitespace().nth(n)
 }
 
+/// Reaps `pid` with `wait4` and returns its raw wait status and `ru_maxrss`
+/// (KiB on Linux). The process must be our child and not yet reaped.
+pub fn wait_with_rusage(pid: i32) -> (i32, u64) {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // The watchdog of LineClient bounds this wait: it kills a hung proxy.
+    // SAFETY: both pointers are to live locals.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
+    (status, usage.ru_maxrss as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

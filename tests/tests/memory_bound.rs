@@ -20,6 +20,7 @@ use std::process::Stdio;
 use blackbox_tests::audit::{of_type, only, AuditDir};
 use blackbox_tests::client::{proxy_command, LineClient};
 use blackbox_tests::pattern::PatternCheck;
+use blackbox_tests::process::wait_with_rusage;
 
 const FAKE_SERVER: &str = env!("CARGO_BIN_EXE_fake_server");
 const LINE_BYTES: u64 = 256 * 1024 * 1024;
@@ -79,17 +80,4 @@ fn a_256_mib_line_is_relayed_intact_in_bounded_memory() {
         !of_type(&events, "protocol_violation").is_empty(),
         "the line is not JSON-RPC: {events:#?}"
     );
-}
-
-/// Reaps `pid` with `wait4` and returns its raw wait status and `ru_maxrss`
-/// (KiB on Linux). The process must be our child and not yet reaped.
-fn wait_with_rusage(pid: i32) -> (i32, u64) {
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // The watchdog of LineClient bounds this wait: it kills a hung proxy.
-    // SAFETY: both pointers are to live locals.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
-    (status, usage.ru_maxrss as u64)
 }
