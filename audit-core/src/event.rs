@@ -328,14 +328,22 @@ impl Event {
 pub const MAX_ID_BYTES: usize = 256;
 
 /// What identifies a request id of JSON text `raw` while it is in flight:
-/// the text itself, or `#` and its SHA-256 (hex) when it is longer than
-/// [`MAX_ID_BYTES`] (JSON text never starts with `#`), so a table of ids in
-/// flight holds at most that much per id.
+/// its normalised text (white space and escapes as serde_json writes them,
+/// so an answer echoing the id re-serialised still matches; `1` and `"1"`
+/// stay different), or `#` and the SHA-256 (hex) of the raw text when it is
+/// longer than [`MAX_ID_BYTES`] (JSON text never starts with `#`), so a
+/// table of ids in flight holds at most that much per id.
 pub fn id_key(raw: &str) -> Cow<'_, str> {
-    if raw.len() <= MAX_ID_BYTES {
-        Cow::Borrowed(raw)
-    } else {
-        Cow::Owned(format!("#{}", crate::stamp::sha256_hex(raw.as_bytes())))
+    if raw.len() > MAX_ID_BYTES {
+        return Cow::Owned(format!("#{}", crate::stamp::sha256_hex(raw.as_bytes())));
+    }
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'"' | b'-' | b'_' | b'.');
+    if raw.bytes().all(|b| plain(&b)) {
+        return Cow::Borrowed(raw);
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v) => Cow::Owned(v.to_string()),
+        Err(_) => Cow::Borrowed(raw),
     }
 }
 
@@ -402,6 +410,13 @@ mod tests {
         assert!(e.jsonrpc_id.is_none());
         let digest = crate::stamp::sha256_hex(long.as_bytes());
         assert_eq!(e.details["jsonrpc_id_sha256"], digest.as_str());
+    }
+
+    #[test]
+    fn id_keys_ignore_white_space_and_escapes_not_types() {
+        assert_eq!(id_key("{\"a\" :\r\"\\u0078\"}"), id_key("{\"a\":\"x\"}"));
+        assert_ne!(id_key("1"), id_key("\"1\""));
+        assert_eq!(id_key("\"req-1\""), "\"req-1\"");
     }
 
     #[test]
