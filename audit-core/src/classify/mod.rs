@@ -17,7 +17,10 @@
 //! The files: [`envelope`] and [`params`] read frames, [`methods`] decides what
 //! each method is worth, `request`, `response` and `notify` make the events,
 //! [`correlate`] pairs answers with requests, [`catalog`] watches tool
-//! definitions, [`risk`] rates tool calls, [`session`] knows the era.
+//! definitions, [`risk`] rates tool calls, [`session`] knows the era,
+//! [`budget`] bounds what is parsed and kept (the memory bound: a per-frame
+//! parse budget, bounded summaries of requests in flight) and `payload`
+//! puts payloads on events within it.
 
 pub mod budget;
 pub mod catalog;
@@ -63,6 +66,7 @@ pub const MAX_BATCH_ELEMENTS: usize = 1024;
 pub const MAX_EVENTS_PER_MESSAGE: usize = 3 + response::MAX_TOOL_CHANGES;
 /// Request params larger than this are not kept for events written when the
 /// exchange ends (`resource_read`, `sampling_request`, ...); their size is.
+/// Smaller ones are kept as text, within [`budget::PENDING_KEPT_BYTES`].
 pub const KEPT_PARAMS_BYTES: usize = 64 * 1024;
 /// Results larger than this are recorded by size and SHA-256
 /// (`details.result_sha256`) rather than parsed whole: redaction would cut
