@@ -37,6 +37,8 @@ mod request;
 mod response;
 pub mod results;
 pub mod risk;
+#[cfg(any(test, feature = "test-support"))]
+pub mod selfcheck;
 mod session;
 
 use std::time::{Instant, SystemTime};

@@ -5,11 +5,8 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::Harness;
-use crate::event::{needs_escape, Direction};
-use crate::handoff::ChildExit;
-use crate::redact::{RedactConfig, Redactor};
-use crate::stamp::{canonical_bytes, SessionIdentity, Stamper};
+use crate::classify::selfcheck::{line_fault, trail_of};
+use crate::event::Direction;
 
 /// Strings made of what breaks line readers, and a little text.
 fn nasty() -> impl Strategy<Value = String> {
@@ -72,50 +69,19 @@ fn message() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-fn check_line(line: &[u8]) -> Result<(), TestCaseError> {
-    let text = std::str::from_utf8(line).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let body = text
-        .strip_suffix('\n')
-        .expect("a line ends with its newline");
-    prop_assert!(
-        !body.chars().any(|c| c.is_control() || needs_escape(c)),
-        "raw control or separator in {:?}",
-        body
-    );
-    prop_assert!(
-        serde_json::from_str::<Value>(body).is_ok(),
-        "not JSON: {}",
-        body
-    );
-    prop_assert!(canonical_bytes(body.as_bytes()).is_some());
-    Ok(())
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn every_event_is_one_clean_json_line(frames in proptest::collection::vec((any::<bool>(), message()), 1..12)) {
-        let redactor = Redactor::new(&RedactConfig::default()).unwrap();
-        let identity = SessionIdentity {
-            session_id: "s".into(),
-            server: "srv\u{2028}".into(),
-            user: "u\r".into(),
-        };
-        let mut stamper = Stamper::new(identity, [1; 32]);
-        let mut h = Harness::new();
-        let mut events = Vec::new();
-        for (c2s, bytes) in &frames {
-            let dir = if *c2s { Direction::ClientToServer } else { Direction::ServerToClient };
-            events.extend(h.feed_bytes(dir, bytes));
-        }
-        events.extend(h.end(ChildExit::Code(0)));
-        for mut e in events {
-            let alert = redactor.redact_event(&mut e);
-            for e in std::iter::once(e).chain(alert) {
-                let mut line = Vec::new();
-                stamper.stamp(&e, &mut line);
-                check_line(&line)?;
-            }
+        let frames: Vec<(Direction, &[u8])> = frames
+            .iter()
+            .map(|(c2s, b)| {
+                let dir = if *c2s { Direction::ClientToServer } else { Direction::ServerToClient };
+                (dir, b.as_slice())
+            })
+            .collect();
+        for line in trail_of(&frames) {
+            prop_assert_eq!(line_fault(&line), None);
         }
     }
 }
