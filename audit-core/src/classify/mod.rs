@@ -274,7 +274,7 @@ impl Classifier {
                 e.set_jsonrpc_id(&crate::event::id_key(id.get()));
             }
             let params = params::RequestParams::parse(env.params);
-            e.tool = params.name();
+            e.tool = params.name().map(|n| budget::bounded_name(&n));
             let args = params
                 .arguments
                 .and_then(|a| self.payload(payload::ARGUMENTS, a, &mut e));
