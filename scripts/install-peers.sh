@@ -20,6 +20,16 @@ stamp="$peers/stamp"
 want="mcp==$MCP_SDK_VERSION mcp-server-time==$TIME_SERVER_VERSION @modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
 everything_js="$peers/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 
+# --- jq: a trail reader of tests/tests/trail_injection.rs (Debian package) ---
+if ! command -v jq >/dev/null; then
+    echo "install-peers: installing jq with apt-get" >&2
+    sudo=""
+    [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq jq
+fi
+# --- end jq ---
+
 installed() {
     [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
         && [[ -x "$peers/venv/bin/python" && -x "$peers/venv/bin/mcp-server-time" ]] \

@@ -130,13 +130,14 @@ pub struct Auditor {
 impl Auditor {
     /// A fresh auditor for one session.
     pub fn new(config: AuditorConfig) -> Auditor {
+        let c2s = Framer::new(Direction::ClientToServer, config.parse_limit);
         Auditor {
-            c2s: Framer::new(Direction::ClientToServer, config.parse_limit),
-            // Kept whole up to the parse limit like the client's: an answer
-            // can only be matched to its call from the whole line when the
-            // serialiser writes `result` before `id`, as the TypeScript SDK
-            // does (classify/oversized.rs).
-            s2c: Framer::new(Direction::ServerToClient, config.parse_limit),
+            // Kept whole up to the parse limit like the client's (the two
+            // share it): an answer can only be matched to its call from the
+            // whole line when the serialiser writes `result` before `id`, as
+            // the TypeScript SDK does (classify/oversized.rs).
+            s2c: c2s.sharing(Direction::ServerToClient),
+            c2s,
             classifier: Classifier::new(config.classify, config.facts, config.clock),
             stamper: Stamper::with_random_seed(config.identity),
             clock: config.clock,

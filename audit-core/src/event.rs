@@ -9,13 +9,22 @@
 //!
 //! The schema is an API: fields are only ever added, never renamed or retyped,
 //! and `docs/events.md` documents each of them with an example line.
+//!
+//! Every string an event holds from a peer is re-encoded when the line is
+//! written ([`write_line_safe`]): no line holds a raw control or line
+//! separator character. A request id is recorded as a parsed JSON value (its
+//! text normalised), or by SHA-256 when it is longer than [`MAX_ID_BYTES`].
 
+mod escape;
+
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+pub use escape::{needs_escape, write_line_safe};
 
 /// Version of the event schema, written as `"v"` on every line.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -167,6 +176,10 @@ pub struct RpcErrorInfo {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
+    /// `data` was too large to parse within the frame's budget
+    /// ([`crate::classify::budget`]) and is left out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub data_omitted: bool,
 }
 
 /// One audit event before the envelope is stamped on it.
@@ -194,9 +207,10 @@ pub struct Event {
     pub method: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
-    /// The JSON-RPC id exactly as it was on the wire (`1` and `"1"` differ).
+    /// The JSON-RPC id as a JSON value (`1` and `"1"` differ), re-encoded:
+    /// see [`Event::set_jsonrpc_id`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub jsonrpc_id: Option<Box<RawValue>>,
+    pub jsonrpc_id: Option<Value>,
     /// For results, errors, cancellations: the `event_id` of the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_event_id: Option<String>,
@@ -291,10 +305,45 @@ impl Event {
         self
     }
 
+    /// Records the request id whose key ([`id_key`]) is `key`: the id's
+    /// value, or for a long id `details.jsonrpc_id_sha256`.
+    pub fn set_jsonrpc_id(&mut self, key: &str) {
+        match key.strip_prefix('#') {
+            Some(digest) => {
+                self.details
+                    .insert("jsonrpc_id_sha256".into(), digest.into());
+            }
+            None => self.jsonrpc_id = serde_json::from_str(key).ok(),
+        }
+    }
+
     /// Builder: set one `details` entry.
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Event {
         self.details.insert(key.to_owned(), value.into());
         self
+    }
+}
+
+/// Longest request id (JSON text) kept and recorded as it is.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// What identifies a request id of JSON text `raw` while it is in flight:
+/// its normalised text (white space and escapes as serde_json writes them,
+/// so an answer echoing the id re-serialised still matches; `1` and `"1"`
+/// stay different), or `#` and the SHA-256 (hex) of the raw text when it is
+/// longer than [`MAX_ID_BYTES`] (JSON text never starts with `#`), so a
+/// table of ids in flight holds at most that much per id.
+pub fn id_key(raw: &str) -> Cow<'_, str> {
+    if raw.len() > MAX_ID_BYTES {
+        return Cow::Owned(format!("#{}", crate::stamp::sha256_hex(raw.as_bytes())));
+    }
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'"' | b'-' | b'_' | b'.');
+    if raw.bytes().all(|b| plain(&b)) {
+        return Cow::Borrowed(raw);
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v) => Cow::Owned(v.to_string()),
+        Err(_) => Cow::Borrowed(raw),
     }
 }
 
@@ -348,6 +397,26 @@ mod tests {
         assert_eq!(serde_json::to_string(&e).unwrap(), "{}");
         let e = e.detail("n", 1);
         assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"details":{"n":1}}"#);
+    }
+
+    #[test]
+    fn ids_are_normalised_values_or_digests() {
+        let mut e = Event::new(EventType::ToolCall, SystemTime::UNIX_EPOCH);
+        e.set_jsonrpc_id(&id_key("{\"a\":\r\"\\u2028\"}"));
+        assert_eq!(e.jsonrpc_id, Some(serde_json::json!({"a": "\u{2028}"})));
+        let long = format!("\"{}\"", "x".repeat(MAX_ID_BYTES));
+        let mut e = Event::new(EventType::ToolCall, SystemTime::UNIX_EPOCH);
+        e.set_jsonrpc_id(&id_key(&long));
+        assert!(e.jsonrpc_id.is_none());
+        let digest = crate::stamp::sha256_hex(long.as_bytes());
+        assert_eq!(e.details["jsonrpc_id_sha256"], digest.as_str());
+    }
+
+    #[test]
+    fn id_keys_ignore_white_space_and_escapes_not_types() {
+        assert_eq!(id_key("{\"a\" :\r\"\\u0078\"}"), id_key("{\"a\":\"x\"}"));
+        assert_ne!(id_key("1"), id_key("\"1\""));
+        assert_eq!(id_key("\"req-1\""), "\"req-1\"");
     }
 
     #[test]

@@ -15,7 +15,14 @@
 //! its length, and emit it as one frame when its newline arrives. A peer that
 //! never sends a newline therefore costs us at most `limit` bytes, and a line
 //! of any size costs one pass of hashing, not a copy.
+//!
+//! The two directions' framers share the limit ([`Framer::sharing`]): together
+//! they hold at most `limit` bytes of unterminated lines, so a line that
+//! passes what the other direction leaves of it is oversized too. The
+//! auditor's memory for lines is thus one limit, whatever both peers send.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -120,11 +127,24 @@ pub struct Framer {
     hasher: Option<Sha256>,
     prefix: BytesMut,
     after_gap: bool,
+    /// Bytes held for unterminated lines by this framer and those sharing
+    /// its limit: within `limit`.
+    shared_held: Arc<AtomicUsize>,
 }
 
 impl Framer {
     /// A framer for `direction` that keeps lines up to `limit` bytes whole.
     pub fn new(direction: Direction, limit: usize) -> Framer {
+        Framer::with_pool(direction, limit, Arc::default())
+    }
+
+    /// A framer for `direction` whose held lines and this one's together
+    /// stay within this one's limit.
+    pub fn sharing(&self, direction: Direction) -> Framer {
+        Framer::with_pool(direction, self.limit, Arc::clone(&self.shared_held))
+    }
+
+    fn with_pool(direction: Direction, limit: usize, shared_held: Arc<AtomicUsize>) -> Framer {
         Framer {
             direction,
             limit: limit.max(OVERSIZED_PREFIX),
@@ -135,6 +155,7 @@ impl Framer {
             hasher: None,
             prefix: BytesMut::new(),
             after_gap: false,
+            shared_held,
         }
     }
 
@@ -181,6 +202,9 @@ impl Framer {
     /// The hand-off lost bytes of this direction: the line in progress is no
     /// longer trustworthy, and the next frame is marked `after_gap`.
     pub fn gap(&mut self) {
+        if self.hasher.is_none() {
+            self.unshare(self.partial_len);
+        }
         self.release_held();
         self.prefix.clear();
         self.partial_len = 0;
@@ -207,7 +231,9 @@ impl Framer {
             hash_pausing(hasher, piece, pause);
             return;
         }
-        if self.partial_len > self.limit {
+        let all_held = self.shared_held.fetch_add(piece.len(), Ordering::Relaxed) + piece.len();
+        if self.partial_len > self.limit || all_held > self.limit {
+            self.unshare(self.partial_len);
             // Oversized: hash what we held (straight from the chunks, no
             // copy), keep only the prefix, let the rest go as it is hashed
             // (the relay reads on while the caller pauses between pieces,
@@ -237,6 +263,7 @@ impl Framer {
             let bytes = self.prefix.split().freeze();
             return self.frame(bytes, len, Some(hasher.finalize().into()), terminated, at);
         }
+        self.unshare(len);
         let bytes = if self.held.is_empty() {
             // Only small pieces: they are the line already.
             self.small.split().freeze()
@@ -254,6 +281,11 @@ impl Framer {
         };
         self.release_held();
         self.frame(bytes, len, None, terminated, at)
+    }
+
+    /// This framer no longer holds `n` bytes of the shared limit.
+    fn unshare(&self, n: usize) {
+        self.shared_held.fetch_sub(n, Ordering::Relaxed);
     }
 
     fn release_held(&mut self) {
@@ -307,6 +339,28 @@ mod tests {
         );
         assert_eq!(out[1].len, 8);
         assert!(out[1].terminated && !out[2].terminated);
+    }
+
+    #[test]
+    fn both_directions_share_one_limit() {
+        let at = Instant::now();
+        let mut a = Framer::new(Direction::ClientToServer, 5000);
+        let mut b = a.sharing(Direction::ServerToClient);
+        let part = Bytes::from(vec![b'x'; 3000]);
+        let mut out = Vec::new();
+        a.push(part.clone(), at, &mut out);
+        b.push(part.clone(), at, &mut out);
+        b.push(Bytes::from_static(b"\n"), at, &mut out);
+        assert!(out[0].oversized(), "3000 + 3000 held is over 5000");
+        a.push(Bytes::from_static(b"\n"), at, &mut out);
+        assert!(!out[1].oversized(), "the first line was within the limit");
+        b.push(part, at, &mut out);
+        b.push(Bytes::from_static(b"\n"), at, &mut out);
+        assert!(
+            !out[2].oversized(),
+            "a's line ended: all of the limit is free"
+        );
+        assert_eq!(b.shared_held.load(Ordering::Relaxed), 0);
     }
 
     #[test]

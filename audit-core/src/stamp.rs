@@ -23,7 +23,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::clock::Rfc3339Millis;
-use crate::event::{new_event_id, Event, SCHEMA_VERSION};
+use crate::event::{new_event_id, write_line_safe, Event, SCHEMA_VERSION};
 
 /// The suffix every stamped line ends with, before the newline: `,"hash":"` +
 /// 64 hex digits + `"}`.
@@ -120,7 +120,7 @@ impl Stamper {
         let start = out.len();
         self.write_head(event, event_id, out);
         let body_at = out.len();
-        if serde_json::to_writer(&mut *out, event).is_err() {
+        if write_line_safe(out, event).is_err() {
             // A payload that cannot be serialised (it cannot happen with
             // serde_json::Value, but never lose the event over it).
             out.truncate(body_at);
@@ -172,9 +172,10 @@ impl Stamper {
     }
 }
 
-/// `s` as a JSON string, escaped exactly as serde_json escapes it.
+/// `s` as a JSON string, escaped as every string of a line is
+/// ([`write_line_safe`]).
 fn json_str(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(out, s).expect("serialising to a Vec cannot fail");
+    write_line_safe(out, s).expect("serialising to a Vec cannot fail");
 }
 
 /// Lower-case hex of a hash, in a caller's buffer (no allocation).

@@ -14,6 +14,12 @@
 //! numbers as serde_json writes them. The sorting is done here, explicitly,
 //! so the hash does not depend on serde_json's `preserve_order` feature being
 //! off somewhere in the dependency graph.
+//!
+//! Memory: at most [`MAX_TOOLS`] tools a listing, each definition read only
+//! when its parsed size is estimated within 1 MiB (`budget::parse_kept`), a
+//! name over 1 KiB counted in `over_limit`, and each entry at most 17
+//! member hashes (the first 16 members with names of at most 64 bytes; the
+//! rest hashed together as `(other fields)`).
 
 use std::collections::BTreeMap;
 
@@ -137,7 +143,8 @@ impl Catalog {
         let b = self.building.as_mut()?;
         b.pages += 1;
         for raw in page.tools {
-            let Ok(def) = serde_json::from_str::<Value>(raw.get()) else {
+            // A definition too large to read is counted with the unnamed.
+            let Some(def) = super::budget::parse_kept(raw.get()) else {
                 b.unnamed += 1;
                 continue;
             };
@@ -145,7 +152,8 @@ impl Catalog {
                 b.unnamed += 1;
                 continue;
             };
-            if b.tools.len() >= MAX_TOOLS && !b.tools.contains_key(name) {
+            let too_long = name.len() > super::budget::MAX_NAME_BYTES;
+            if too_long || (b.tools.len() >= MAX_TOOLS && !b.tools.contains_key(name)) {
                 b.over_limit += 1;
                 continue;
             }
@@ -174,14 +182,29 @@ impl Catalog {
     }
 }
 
+/// Most members of a definition compared one by one; the rest (and any
+/// member with a name over [`MAX_FIELD_NAME`] bytes) are compared together
+/// as [`OTHER_FIELDS`], so an entry's memory is bounded.
+const MAX_FIELDS: usize = 16;
+const MAX_FIELD_NAME: usize = 64;
+const OTHER_FIELDS: &str = "(other fields)";
+
 fn entry(def: &Value) -> ToolEntry {
-    let fields = match def {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), Sha256::digest(canonical_json(v)).into()))
-            .collect(),
-        _ => BTreeMap::new(),
-    };
+    let mut fields = BTreeMap::new();
+    if let Value::Object(m) = def {
+        let mut rest = Map::new();
+        for (k, v) in m {
+            if fields.len() < MAX_FIELDS && k.len() <= MAX_FIELD_NAME {
+                fields.insert(k.clone(), Sha256::digest(canonical_json(v)).into());
+            } else {
+                rest.insert(k.clone(), v.clone());
+            }
+        }
+        if !rest.is_empty() {
+            let hash = Sha256::digest(canonical_json(&Value::Object(rest))).into();
+            fields.insert(OTHER_FIELDS.to_owned(), hash);
+        }
+    }
     ToolEntry {
         hash: definition_hash(def),
         fields,
@@ -240,6 +263,21 @@ mod tests {
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn entries_compare_at_most_sixteen_members_one_by_one() {
+        let mut def = serde_json::json!({"name": "t"});
+        for i in 0..40 {
+            def[format!("m{i:02}")] = i.into();
+        }
+        def["x".repeat(100)] = 1.into();
+        let e = entry(&def);
+        assert_eq!(e.fields.len(), MAX_FIELDS + 1);
+        assert!(e.fields.contains_key(OTHER_FIELDS));
+        let mut changed = def.clone();
+        changed["x".repeat(100)] = 2.into();
+        assert_ne!(entry(&changed).fields[OTHER_FIELDS], e.fields[OTHER_FIELDS]);
     }
 
     #[test]

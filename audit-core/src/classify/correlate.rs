@@ -1,7 +1,8 @@
 //! Correlation of requests with their answers, one table per direction.
 //!
 //! Keys are the JSON id's exact text: `1` and `"1"` are different ids, as
-//! JSON-RPC says. Progress tokens are keyed the same way. The table is
+//! JSON-RPC says; an id longer than [`crate::event::MAX_ID_BYTES`] is keyed
+//! by its SHA-256 ([`id_key`]). Progress tokens are keyed the same way. The table is
 //! bounded ([`DEFAULT_MAX_PENDING`] per direction): a request that does not
 //! fit is still relayed, only not correlated, and is counted.
 //!
@@ -14,10 +15,11 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use serde_json::value::RawValue;
-use serde_json::Value;
 
+use super::budget::{Kept, PENDING_KEPT_BYTES};
 use super::params::TraceContext;
 use super::risk::RiskAssessment;
+use crate::event::id_key;
 
 /// Default for the most requests in flight tracked per direction.
 pub const DEFAULT_MAX_PENDING: usize = 4096;
@@ -33,13 +35,15 @@ pub struct Progress {
 /// A request awaiting its answer.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    pub id: Box<RawValue>,
+    /// The id's key ([`id_key`]): its text, or the digest of a long one.
+    pub id: Box<str>,
     pub method: String,
     pub tool: Option<String>,
     /// The `event_id` its answer links to.
     pub event_id: String,
     pub at: SystemTime,
-    pub progress_token: Option<Box<RawValue>>,
+    /// The key ([`id_key`]) of its progress token.
+    pub progress_token: Option<Box<str>>,
     pub progress: Progress,
     pub trace: Option<TraceContext>,
     pub risk: Option<RiskAssessment>,
@@ -49,8 +53,9 @@ pub struct Pending {
     pub continued: bool,
     /// What the request is about: a resource URI, a prompt name.
     pub subject: Option<String>,
-    /// Params kept for the event written at completion (bounded by the caller).
-    pub arguments: Option<Value>,
+    /// Params kept for the event written at completion: their text, or
+    /// their digest once the table's [`PENDING_KEPT_BYTES`] are taken.
+    pub arguments: Option<Kept>,
     pub arguments_bytes: usize,
     /// The call this request certainly belongs to.
     pub parent: Option<String>,
@@ -62,8 +67,8 @@ impl Pending {
     /// A request of `method` with id `id`, and nothing else known yet.
     pub fn new(id: &RawValue, method: &str, event_id: String, at: SystemTime) -> Pending {
         Pending {
-            id: id.to_owned(),
-            method: method.to_owned(),
+            id: id_key(id.get()).into(),
+            method: super::budget::bounded_name(method),
             tool: None,
             event_id,
             at,
@@ -96,6 +101,8 @@ pub struct PendingTable {
     by_token: HashMap<Box<str>, Box<str>>,
     max: usize,
     overflowed: u64,
+    /// Bytes of params text the requests in the table keep.
+    kept_bytes: usize,
 }
 
 impl PendingTable {
@@ -106,16 +113,17 @@ impl PendingTable {
             by_token: HashMap::new(),
             max,
             overflowed: 0,
+            kept_bytes: 0,
         }
     }
 
     /// Tracks `pending`; a duplicate of a live id keeps the first request.
-    pub fn insert(&mut self, pending: Pending) -> Result<(), Rejected> {
-        let key: Box<str> = pending.id.get().into();
+    pub fn insert(&mut self, mut pending: Pending) -> Result<(), Rejected> {
+        let key = pending.id.clone();
         match self.by_id.get(&key) {
             Some(old) if old.cancelled.is_none() => return Err(Rejected { duplicate: true }),
             Some(_) => {
-                self.remove(&pending.id);
+                self.remove_key(&key);
             }
             None => {}
         }
@@ -123,8 +131,16 @@ impl PendingTable {
             self.overflowed += 1;
             return Err(Rejected { duplicate: false });
         }
+        if let Some(Kept::Text(t)) = &pending.arguments {
+            if self.kept_bytes + t.len() > PENDING_KEPT_BYTES {
+                let digest = crate::stamp::sha256_hex(t.as_bytes());
+                pending.arguments = Some(Kept::Digest(digest));
+            } else {
+                self.kept_bytes += t.len();
+            }
+        }
         if let Some(t) = &pending.progress_token {
-            self.by_token.insert(t.get().into(), key.clone());
+            self.by_token.insert(t.clone(), key.clone());
         }
         self.by_id.insert(key, pending);
         Ok(())
@@ -132,26 +148,33 @@ impl PendingTable {
 
     /// The request with this id, left in the table.
     pub fn get(&self, id: &RawValue) -> Option<&Pending> {
-        self.by_id.get(id.get())
+        self.by_id.get(id_key(id.get()).as_ref())
     }
 
     /// The request answered by a response with this id.
     pub fn remove(&mut self, id: &RawValue) -> Option<Pending> {
-        let p = self.by_id.remove(id.get())?;
+        self.remove_key(&id_key(id.get()))
+    }
+
+    fn remove_key(&mut self, key: &str) -> Option<Pending> {
+        let p = self.by_id.remove(key)?;
+        if let Some(Kept::Text(t)) = &p.arguments {
+            self.kept_bytes -= t.len();
+        }
         if let Some(t) = &p.progress_token {
-            self.by_token.remove(t.get());
+            self.by_token.remove(t);
         }
         Some(p)
     }
 
     /// The request with this id, still in flight.
     pub fn get_mut(&mut self, id: &RawValue) -> Option<&mut Pending> {
-        self.by_id.get_mut(id.get())
+        self.by_id.get_mut(id_key(id.get()).as_ref())
     }
 
     /// The request that asked for progress with this token.
     pub fn by_progress_token(&mut self, token: &RawValue) -> Option<&mut Pending> {
-        let id = self.by_token.get(token.get())?;
+        let id = self.by_token.get(id_key(token.get()).as_ref())?;
         self.by_id.get_mut(id)
     }
 
@@ -187,6 +210,7 @@ impl PendingTable {
     /// Everything still in flight, oldest first.
     pub fn drain(&mut self) -> impl Iterator<Item = Pending> {
         self.by_token.clear();
+        self.kept_bytes = 0;
         let mut all: Vec<Pending> = self.by_id.drain().map(|(_, p)| p).collect();
         all.sort_by_key(|p| p.at);
         all.into_iter()
@@ -199,7 +223,7 @@ impl PendingTable {
             .filter(|p| p.cancelled.is_some())
             .min_by_key(|p| p.at)
             .map(|p| p.id.clone());
-        oldest.is_some_and(|id| self.remove(&id).is_some())
+        oldest.is_some_and(|id| self.remove_key(&id).is_some())
     }
 }
 
@@ -252,7 +276,7 @@ mod tests {
     fn progress_tokens_find_their_request() {
         let mut t = PendingTable::new(4);
         let mut a = p("1");
-        a.progress_token = Some(raw("\"tok\""));
+        a.progress_token = Some("\"tok\"".into());
         t.insert(a).unwrap();
         assert!(t.by_progress_token(&raw("\"tok\"")).is_some());
         assert!(t.by_progress_token(&raw("7")).is_none());

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::budget::{ParseBudget, Parsed};
 use super::members::members;
 use crate::event::RpcErrorInfo;
 
@@ -84,18 +85,25 @@ impl<'a> Envelope<'a> {
             .unwrap_or_default()
     }
 
-    /// The `error` member as an event records it.
-    pub fn error_info(&self) -> Option<RpcErrorInfo> {
-        let raw = self.error?;
-        let v: Value = serde_json::from_str(raw.get()).ok()?;
+    /// The `error` member as an event records it; its `data` is parsed
+    /// within `budget`, and left out (`data_omitted`) when over it.
+    pub fn error_info(&self, budget: &mut ParseBudget) -> Option<RpcErrorInfo> {
+        members! {
+            struct ErrorMembers<'b> {
+                code: Option<&'b RawValue> = "code",
+                message: Option<Cow<'b, str>> = "message",
+                data: Option<&'b RawValue> = "data",
+            }
+        }
+        let m: ErrorMembers<'_> = serde_json::from_str(self.error?.get()).ok()?;
+        let code = m.code.and_then(|c| c.get().parse::<i64>().ok());
+        let message = m.message.unwrap_or_default().into_owned();
+        let data = m.data.map(|d| budget.parse(d.get()));
         Some(RpcErrorInfo {
-            code: v.get("code").and_then(Value::as_i64).unwrap_or(0),
-            message: v
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            data: v.get("data").cloned(),
+            code: code.unwrap_or(0),
+            message,
+            data_omitted: matches!(data, Some(Parsed::OverBudget)),
+            data: data.and_then(Parsed::value),
         })
     }
 
@@ -117,7 +125,7 @@ fn meta_of(raw: &RawValue) -> Option<Value> {
         }
     }
     let w: WithMeta<'_> = serde_json::from_str(raw.get()).ok()?;
-    serde_json::from_str(w.meta?.get()).ok()
+    super::budget::parse_kept(w.meta?.get())
 }
 
 #[cfg(test)]

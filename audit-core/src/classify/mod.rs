@@ -17,8 +17,12 @@
 //! The files: [`envelope`] and [`params`] read frames, [`methods`] decides what
 //! each method is worth, `request`, `response` and `notify` make the events,
 //! [`correlate`] pairs answers with requests, [`catalog`] watches tool
-//! definitions, [`risk`] rates tool calls, [`session`] knows the era.
+//! definitions, [`risk`] rates tool calls, [`session`] knows the era,
+//! [`budget`] bounds what is parsed and kept (the memory bound: a per-frame
+//! parse budget, bounded summaries of requests in flight) and `payload`
+//! puts payloads on events within it.
 
+pub mod budget;
 pub mod catalog;
 mod correlate;
 mod counts;
@@ -28,10 +32,13 @@ mod methods;
 mod notify;
 mod oversized;
 pub mod params;
+mod payload;
 mod request;
 mod response;
 pub mod results;
 pub mod risk;
+#[cfg(any(test, feature = "test-support"))]
+pub mod selfcheck;
 mod session;
 
 use std::time::{Instant, SystemTime};
@@ -61,6 +68,7 @@ pub const MAX_BATCH_ELEMENTS: usize = 1024;
 pub const MAX_EVENTS_PER_MESSAGE: usize = 3 + response::MAX_TOOL_CHANGES;
 /// Request params larger than this are not kept for events written when the
 /// exchange ends (`resource_read`, `sampling_request`, ...); their size is.
+/// Smaller ones are kept as text, within [`budget::PENDING_KEPT_BYTES`].
 pub const KEPT_PARAMS_BYTES: usize = 64 * 1024;
 /// Results larger than this are recorded by size and SHA-256
 /// (`details.result_sha256`) rather than parsed whole: redaction would cut
@@ -115,6 +123,8 @@ pub struct Classifier {
     /// is large enough to hold a result over [`KEPT_RESULT_BYTES`]: what
     /// such a result's [`PendingDigest`] shares.
     large_frame: Option<Bytes>,
+    /// What the frame being classified may still parse.
+    budget: budget::ParseBudget,
 }
 
 impl Classifier {
@@ -137,6 +147,7 @@ impl Classifier {
             awaiting_retry: response::AwaitingRetry::default(),
             counts: SessionCounts::default(),
             large_frame: None,
+            budget: budget::ParseBudget::default(),
         }
     }
 
@@ -148,6 +159,7 @@ impl Classifier {
     /// Classifies one frame, appending its events to `out`.
     pub fn observe(&mut self, frame: &Frame, out: &mut Vec<Event>) {
         self.counts.frames += 1;
+        self.budget.reset();
         let at = self.clock.wall(frame.at);
         let dir = frame.direction;
         if frame.oversized() {
@@ -189,6 +201,7 @@ impl Classifier {
     /// `session_end` (after `session_start`, if it was still held back).
     pub fn end(&mut self, end: &SessionEnd, out: &mut Vec<Event>) {
         let at = self.clock.wall(end.at);
+        self.budget.reset();
         self.session.flush_start(at, out);
         let client: Vec<Pending> = self.from_client.drain().collect();
         let server: Vec<Pending> = self.from_server.drain().collect();
@@ -254,14 +267,17 @@ impl Classifier {
         }
         e.direction = Some(Direction::ClientToServer);
         e.details.insert("rule".into(), rule.into());
+        self.budget.reset();
         if let Ok(Message::Single(env)) = envelope::parse(frame) {
             e.method = env.method.as_deref().map(str::to_owned);
-            e.jsonrpc_id = env.id.map(ToOwned::to_owned);
+            if let Some(id) = env.id {
+                e.set_jsonrpc_id(&crate::event::id_key(id.get()));
+            }
             let params = params::RequestParams::parse(env.params);
-            e.tool = params.name();
+            e.tool = params.name().map(|n| budget::bounded_name(&n));
             let args = params
                 .arguments
-                .and_then(|a| serde_json::from_str(a.get()).ok());
+                .and_then(|a| self.payload(payload::ARGUMENTS, a, &mut e));
             if let Some(tool) = &e.tool {
                 let hints = self.catalog.hints(tool);
                 let risk = self.names.risk(tool, args.as_ref(), &hints);
@@ -273,7 +289,7 @@ impl Classifier {
             }
         }
         if let Ok(Message::Single(env)) = envelope::parse(reply) {
-            e.error = env.error_info();
+            e.error = env.error_info(&mut self.budget);
         }
         self.emit(e, out);
     }

@@ -208,7 +208,7 @@ impl Classifier {
             self.counts.rpc_errors += 1;
             e = e.severity(Severity::Warning).outcome(Outcome::Failure);
         }
-        e.arguments = p.arguments;
+        self.kept_arguments(&p, &mut e);
         Some(Some(
             e.detail("frame_bytes", len)
                 .detail("result_omitted", "over_record_limit"),

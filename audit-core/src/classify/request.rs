@@ -4,10 +4,11 @@
 use std::time::SystemTime;
 
 use serde_json::value::RawValue;
-use serde_json::Value;
 
+use super::budget::{bounded_name, Kept, Parsed};
 use super::methods::{request_recording, Recording};
 use super::params::{opaque_digest, RequestParams};
+use super::payload::ARGUMENTS;
 use super::{Classifier, Envelope, Pending, KEPT_PARAMS_BYTES};
 use crate::clock::millis_between;
 use crate::event::{new_event_id, Direction, Event, EventType, Outcome, Severity};
@@ -35,7 +36,9 @@ impl Classifier {
             .observe_request(method, &params, &meta, dir, at, out);
         let recording = request_recording(method);
         let mut p = Pending::new(id, method, new_event_id(), at);
-        p.progress_token = meta.progress_token();
+        p.progress_token = meta
+            .progress_token()
+            .map(|t| crate::event::id_key(t.get()).into());
         let trace = meta.trace();
         p.trace = trace.clone().and_then(Result::ok);
         p.arguments_bytes = env.params.map_or(0, |r| r.get().len());
@@ -45,24 +48,28 @@ impl Classifier {
             p.parent = self.awaiting_retry.take(&digest);
             state = Some(digest);
         }
+        let mut call_args = None;
         match recording {
             Recording::ToolCall => {
-                p.tool = params.name();
+                p.tool = params.name().map(|n| bounded_name(&n));
                 p.arguments_bytes = params.arguments.map_or(0, |a| a.get().len());
-                let args: Option<Value> = params
-                    .arguments
-                    .and_then(|a| serde_json::from_str(a.get()).ok());
+                let args = params.arguments.map(|a| (a, self.budget.parse(a.get())));
                 let tool = p.tool.clone().unwrap_or_default();
                 let hints = self.catalog.hints(&tool);
-                p.risk = Some(self.names.risk(&tool, args.as_ref(), &hints));
-                p.arguments = args.filter(|_| self.config.include_arguments);
+                let parsed = args.as_ref().and_then(|(_, a)| match a {
+                    Parsed::Value(v) => Some(v),
+                    _ => None,
+                });
+                p.risk = Some(self.names.risk(&tool, parsed, &hints));
+                call_args = args.filter(|_| self.config.include_arguments);
             }
             Recording::ToolsList => p.continued = params.has_cursor(),
             Recording::Exchange(_) | Recording::Generic => {
                 p.subject = params.uri().or_else(|| params.name());
+                p.subject = p.subject.as_deref().map(bounded_name);
                 let small = p.arguments_bytes <= KEPT_PARAMS_BYTES;
                 if self.config.include_arguments && small {
-                    p.arguments = env.params.and_then(|r| serde_json::from_str(r.get()).ok());
+                    p.arguments = env.params.map(|r| Kept::Text(r.get().into()));
                 }
                 if dir == Direction::ServerToClient {
                     p.in_flight_calls = self
@@ -78,7 +85,11 @@ impl Classifier {
             e.duration_ms = None;
             e.event_id = Some(p.event_id.clone());
             e.outcome = Outcome::Pending;
-            e.arguments = p.arguments.take();
+            match call_args {
+                Some((_, Parsed::Value(v))) => e.arguments = Some(v),
+                Some((raw, Parsed::OverBudget)) => self.omitted(ARGUMENTS, raw, &mut e),
+                _ => {}
+            }
             if let Some(Err(())) = trace {
                 e.details.insert("traceparent_invalid".into(), true.into());
             }
@@ -119,7 +130,7 @@ impl Classifier {
         e.direction = Some(dir);
         e.method = Some(p.method.clone());
         e.tool = p.tool.clone();
-        e.jsonrpc_id = Some(p.id.clone());
+        e.set_jsonrpc_id(&p.id);
         e.call_event_id = Some(p.event_id.clone());
         e.parent_event_id = p.parent.clone();
         e.duration_ms = Some(millis_between(p.at, at));
@@ -139,8 +150,14 @@ impl Classifier {
                 .insert("arguments_bytes".into(), p.arguments_bytes.into());
         }
         if let Some(t) = &p.progress_token {
-            let token: Value = serde_json::from_str(t.get()).unwrap_or(Value::Null);
-            e.details.insert("progress_token".into(), token);
+            let (key, token) = match t.strip_prefix('#') {
+                Some(digest) => ("progress_token_sha256", digest.into()),
+                None => (
+                    "progress_token",
+                    serde_json::from_str(t).unwrap_or_default(),
+                ),
+            };
+            e.details.insert(key.into(), token);
         }
         if p.progress.count > 0 {
             e.details.insert(
@@ -166,7 +183,7 @@ impl Classifier {
     /// The event of an exchange that ended without an answer: `status` is
     /// `cancelled` or `abandoned`. None for methods that are only counted.
     pub(super) fn unanswered_event(
-        &self,
+        &mut self,
         p: &Pending,
         dir: Direction,
         at: SystemTime,
@@ -184,7 +201,7 @@ impl Classifier {
             .severity(Severity::Warning)
             .outcome(Outcome::Failure);
         e.details.insert("status".into(), status.into());
-        e.arguments = p.arguments.clone();
+        self.kept_arguments(p, &mut e);
         Some(e)
     }
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::catalog::Listing;
 use super::methods::{input_request_event, request_recording, Recording};
+use super::payload::{ARGUMENTS, RESULT};
 use super::results::ResultSummary;
 use super::{Classifier, Envelope, Pending, KEPT_RESULT_BYTES};
 use crate::event::{new_event_id, Direction, Event, EventType, Outcome, Severity};
@@ -75,7 +76,7 @@ impl Classifier {
         }
         let held = self.session.observe_response(&p.method, env, at, out);
         let recording = request_recording(&p.method);
-        if let Some(err) = env.error_info() {
+        if let Some(err) = env.error_info(&mut self.budget) {
             if held {
                 return; // the discover probe's -32601 is the normal legacy fallback
             }
@@ -89,7 +90,7 @@ impl Classifier {
                 .severity(Severity::Warning)
                 .outcome(Outcome::Failure);
             e.error = Some(err);
-            e.arguments = p.arguments.clone();
+            self.kept_arguments(&p, &mut e);
             self.emit(e, out);
             return;
         }
@@ -141,13 +142,13 @@ impl Classifier {
         if let Some(t) = summary.result_type {
             e.details.insert("result_type".into(), t.into());
         }
-        e.arguments = p.arguments.clone();
+        self.kept_arguments(p, &mut e);
         if result.get().len() > KEPT_RESULT_BYTES {
             e.pending_digest = Some(self.digest_later("result_sha256", result.get().as_bytes()));
             e.details
                 .insert("result_omitted".into(), "over_record_limit".into());
         } else if self.config.include_results {
-            e.result = serde_json::from_str(result.get()).ok();
+            e.result = self.payload(RESULT, result, &mut e);
         }
         self.emit(e, out);
     }
@@ -190,7 +191,7 @@ impl Classifier {
                 e.details
                     .insert("arguments_bytes".into(), params.get().len().into());
                 if self.config.include_arguments {
-                    e.arguments = serde_json::from_str(params.get()).ok();
+                    e.arguments = self.payload(ARGUMENTS, params, &mut e);
                 }
             }
             self.emit(e, out);
@@ -275,7 +276,7 @@ impl Classifier {
             .severity(Severity::Warning)
             .outcome(Outcome::Failure);
         e.direction = Some(dir);
-        e.error = env.error_info();
+        e.error = env.error_info(&mut self.budget);
         self.emit(e, out);
     }
 }

@@ -207,6 +207,8 @@ pub struct NameTags {
 impl NameTags {
     /// Most names remembered.
     pub const MAX: usize = 4096;
+    /// Longest name remembered (a longer one is assessed every time).
+    pub const MAX_NAME_BYTES: usize = super::budget::MAX_NAME_BYTES;
 
     /// The default risk of calling `tool`, as [`default_risk`].
     pub fn risk(
@@ -220,7 +222,7 @@ impl NameTags {
         }
         let tags = name_tags(tool);
         let risk = assess(&tags, arguments, hints);
-        if self.known.len() < Self::MAX {
+        if self.known.len() < Self::MAX && tool.len() <= Self::MAX_NAME_BYTES {
             self.known.insert(tool.into(), tags);
         }
         risk

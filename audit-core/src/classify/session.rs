@@ -22,6 +22,8 @@ use std::time::SystemTime;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::budget::parse_kept;
+
 use super::envelope::Envelope;
 use super::params::{string, RequestMeta, RequestParams};
 use crate::event::{Direction, Event, EventType};
@@ -168,10 +170,7 @@ impl SessionState {
         }
         match method {
             "initialize" => {
-                if let Some(r) = env
-                    .result
-                    .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
-                {
+                if let Some(r) = env.result.and_then(|r| parse_kept(r.get())) {
                     self.set_era(Era::Handshake);
                     if let Some(v) = r.get("protocolVersion").and_then(Value::as_str) {
                         self.set_version(Some(v.to_owned()));
@@ -188,10 +187,7 @@ impl SessionState {
                     return true;
                 }
                 self.discover_probe = Some("answered");
-                if let Some(r) = env
-                    .result
-                    .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
-                {
+                if let Some(r) = env.result.and_then(|r| parse_kept(r.get())) {
                     let modern = r
                         .get("supportedVersions")
                         .and_then(Value::as_array)
@@ -232,7 +228,7 @@ impl SessionState {
     }
 
     fn set_value(&mut self, field: Field, raw: Option<&RawValue>) {
-        let Some(v) = raw.and_then(|r| serde_json::from_str::<Value>(r.get()).ok()) else {
+        let Some(v) = raw.and_then(|r| parse_kept(r.get())) else {
             return;
         };
         let (slot, name) = match field {

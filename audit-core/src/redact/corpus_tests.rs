@@ -93,6 +93,7 @@ fn placements(s: &FakeSecret) -> Vec<(&'static str, Event)> {
     }
     let mut err = Event::new(EventType::RpcError, SystemTime::UNIX_EPOCH);
     err.error = Some(RpcErrorInfo {
+        data_omitted: false,
         code: -32000,
         message: format!("request failed: {t}"),
         data: Some(json!({ "detail": t })),

@@ -21,8 +21,10 @@ fn is_protected(key: &str) -> bool {
 }
 
 impl Redactor {
-    /// Redacts every payload field of `e` in place: `arguments`, `result`,
-    /// `error.message`, `error.data`, `excerpt`, and the values of `details`
+    /// Redacts every field of `e` that carries peer data, in place: `method`,
+    /// `tool`, `jsonrpc_id`, `arguments`, `result`, `error.message`,
+    /// `error.data`, `excerpt`, and the values of `details` (resource URIs,
+    /// prompt names, client and server info, tool names, tokens, ...)
     /// (except `chain_seed`, `redactions` and keys ending in `hash`, `sha256` or `seed`; the top-level keys of
     /// `details` are our own names and not matched as secret names). Long
     /// strings are cut. When anything was removed, `details.redactions` lists
@@ -35,6 +37,12 @@ impl Redactor {
     /// result. The caller stamps it right after `e`.
     pub fn redact_event(&self, e: &mut Event) -> Option<Event> {
         let mut found = Redactions::default();
+        for name in [&mut e.method, &mut e.tool].into_iter().flatten() {
+            self.redact_string_field(name, &mut found);
+        }
+        if let Some(id) = &mut e.jsonrpc_id {
+            self.redact_value(id, &mut found);
+        }
         if let Some(a) = &mut e.arguments {
             self.redact_value(a, &mut found);
         }

@@ -118,6 +118,7 @@ fn event_of(v: &Value, s: &str) -> Event {
     e.result = Some(v.clone());
     e.excerpt = Some(s.to_owned());
     e.error = Some(RpcErrorInfo {
+        data_omitted: false,
         code: 1,
         message: s.to_owned(),
         data: Some(v.clone()),

@@ -212,7 +212,7 @@ fn tool_result(result: Value) -> Event {
     e.tool = Some("fetch".into());
     e.method = Some("tools/call".into());
     e.call_event_id = Some("call-1".into());
-    e.jsonrpc_id = Some(serde_json::value::RawValue::from_string("7".into()).unwrap());
+    e.jsonrpc_id = Some(7.into());
     e.result = Some(result);
     e
 }
@@ -229,7 +229,7 @@ fn a_secret_in_a_tool_result_raises_secret_detected() {
     assert_eq!(alert.severity, Severity::Warning);
     assert_eq!(alert.call_event_id.as_deref(), Some("call-1"));
     assert_eq!(alert.tool.as_deref(), Some("fetch"));
-    assert_eq!(alert.jsonrpc_id.as_ref().unwrap().get(), "7");
+    assert_eq!(alert.jsonrpc_id, Some(7.into()));
     assert_eq!(alert.details["redactions"], json!(["github_token"]));
     assert_eq!(alert.details["source_type"], "tool_result");
     assert!(!serde_json::to_string(&alert).unwrap().contains("ghp_"));
@@ -250,6 +250,7 @@ fn error_excerpt_and_details_are_redacted_and_kinds_merge() {
         .detail("command", json!(["server", "--token", "abc"]))
         .detail("prev_hash", GHP);
     e.error = Some(RpcErrorInfo {
+        data_omitted: false,
         code: -32000,
         message: format!("bad credentials {GHP}"),
         data: Some(json!({"password": "x"})),

@@ -24,6 +24,9 @@
 //!   - `--echo-description TEXT`: `tools/list` gives `echo` this description
 //!     (it has none otherwise), so two runs can list different definitions
 //!     of the same tool (for pinning). Ignored with `--drift`.
+//!   - `--server-info-name TEXT`: the `serverInfo.name` of its `initialize`
+//!     answer (`fake-server` otherwise), and `error.data` of each error
+//!     (none otherwise), so a test can put any string there.
 //! - `hang [--ignore-term]`: never reads stdin and never exits on its own
 //!   (optionally ignoring SIGTERM too).
 //! - `flood --bytes N`: writes N bytes of `blackbox_tests::pattern` with no
@@ -65,6 +68,7 @@ fn main() {
                 record: take_opt(&mut args, "--record").map(PathBuf::from),
                 fill_dir: take_opt(&mut args, "--fill-dir").map(PathBuf::from),
                 echo_description: take_opt(&mut args, "--echo-description"),
+                server_info_name: take_opt(&mut args, "--server-info-name"),
             };
             setup();
             serve_mcp(options);
@@ -161,6 +165,7 @@ struct McpOptions {
     record: Option<PathBuf>,
     fill_dir: Option<PathBuf>,
     echo_description: Option<String>,
+    server_info_name: Option<String>,
 }
 
 fn serve_mcp(options: McpOptions) {
@@ -216,10 +221,20 @@ fn reply_to(msg: &Value, options: &McpOptions, listings: &mut u32) -> Option<Val
         (Some(dir), "tools/call", "fill_disk" | "free_disk") => disk_tool(dir, tool),
         _ => answer(method, &msg["params"], options.echo_description.as_deref()),
     };
+    let name = options.server_info_name.as_deref();
     Some(match answer {
-        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Ok(mut result) => {
+            if let (Some(n), Some(info)) = (name, result.get_mut("serverInfo")) {
+                info["name"] = json!(n);
+            }
+            json!({"jsonrpc": "2.0", "id": id, "result": result})
+        }
         Err((code, message)) => {
-            json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+            let mut error = json!({"code": code, "message": message});
+            if let Some(n) = name {
+                error["data"] = json!({"detail": n});
+            }
+            json!({"jsonrpc": "2.0", "id": id, "error": error})
         }
     })
 }

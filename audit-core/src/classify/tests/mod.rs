@@ -2,6 +2,8 @@
 //! the first scenarios. The other files group scenarios by concern.
 
 mod exchanges;
+mod lines;
+mod memory;
 mod prop;
 mod tools;
 
@@ -133,7 +135,7 @@ fn tool_call_result_error_and_links() {
     assert_eq!(types(&res), ["tool_result"]);
     assert_eq!(res[0].call_event_id, call.event_id);
     assert_eq!(res[0].duration_ms, Some(10.0));
-    assert_eq!(res[0].jsonrpc_id.as_ref().unwrap().get(), "4");
+    assert_eq!(res[0].jsonrpc_id, Some(4.into()));
 
     h.c2s(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get-sum","arguments":{"a":1,"b":"x"}}}"#);
     let err = h.s2c(r#"{"result":{"content":[{"type":"text","text":"bad"}],"isError":true},"jsonrpc":"2.0","id":5}"#);
