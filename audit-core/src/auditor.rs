@@ -602,7 +602,7 @@ impl Auditor {
         let mut e = Event::new(EventType::AuditDropped, at)
             .severity(Severity::Warning)
             .outcome(Outcome::Failure);
-        e.details.insert("stage".into(), "writer".into());
+        e.details.insert("stage".into(), loss.reason.stage().into());
         e.details
             .insert("reason".into(), loss.reason.as_str().into());
         e.details.insert("lines".into(), loss.lines.into());

@@ -18,6 +18,7 @@ pub mod classify;
 pub mod clock;
 pub mod config;
 pub mod event;
+pub mod forward;
 pub mod frame;
 pub mod handoff;
 pub mod pin;

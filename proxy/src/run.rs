@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use audit_core::auditor::{Auditor, AuditorConfig, AuditorReport};
 use audit_core::classify::SessionFacts;
 use audit_core::config::{FsyncMode, LoadInput, QueuePolicy, Settings, Source};
+use audit_core::forward::{ForwardConfig, Forwarders};
 use audit_core::handoff::{self, AuditHandle, AuditMsg, ChildExit, SessionEnd};
 use audit_core::pin::PinFile;
 use audit_core::policy::gate::Gate;
@@ -282,7 +283,12 @@ impl Session {
         session.policy = Some(policy);
         session.checkpoints = checkpointer(settings)?;
         session.redact = Some(redact_config(settings)?);
-        session.target = audit_target(settings)?.map(|t| (t, writer_config(settings)));
+        let forward = forwarders(settings)?;
+        session.target = audit_target(settings)?.map(|t| {
+            let mut config = writer_config(settings);
+            config.forward = forward;
+            (t, config)
+        });
         Ok(session)
     }
 
@@ -408,6 +414,24 @@ fn writer_config(settings: &Settings) -> WriterConfig {
             max_files: a.max_files.value.get() as usize,
         },
         ..WriterConfig::default()
+    }
+}
+
+/// The forwarders of `[forward]`, started (they connect when events come).
+/// `Err` is an exit status: a bad URL, TLS file or spool fails fast.
+fn forwarders(settings: &Settings) -> Result<Option<Arc<Forwarders>>, i32> {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!(
+            "mcp-blackbox: forward ({}): {e}",
+            settings.forward.urls.source
+        );
+        2
+    };
+    match ForwardConfig::from_settings(settings).map_err(|e| fail(&e))? {
+        Some(config) => Ok(Some(Arc::new(
+            Forwarders::start(&config).map_err(|e| fail(&e))?,
+        ))),
+        None => Ok(None),
     }
 }
 

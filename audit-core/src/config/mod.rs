@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, Located};
 pub use schema::{
-    AuditSettings, KeyInfo, PolicySettings, ProxySettings, Sections, ENV_PREFIX, KEYS,
+    AuditSettings, ForwardSettings, KeyInfo, PolicySettings, ProxySettings, Sections, ENV_PREFIX,
+    KEYS,
 };
 pub use value::{
     DefaultAction, FsyncMode, Input, LogLevel, PatternTable, QueuePolicy, Source, Sourced,

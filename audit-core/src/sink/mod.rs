@@ -103,6 +103,8 @@ pub struct WriterConfig {
     pub rotation: RotationPolicy,
     /// Decides the day of the file a batch goes to.
     pub clock: WallClock,
+    /// Collectors that also get every stamped line ([`crate::forward`]).
+    pub forward: Option<Arc<crate::forward::Forwarders>>,
 }
 
 impl Default for WriterConfig {
@@ -114,6 +116,7 @@ impl Default for WriterConfig {
             fsync_interval: DEFAULT_FSYNC_INTERVAL,
             rotation: RotationPolicy::default(),
             clock: system_clock(),
+            forward: None,
         }
     }
 }
@@ -126,6 +129,7 @@ impl fmt::Debug for WriterConfig {
             .field("fsync", &self.fsync)
             .field("fsync_interval", &self.fsync_interval)
             .field("rotation", &self.rotation)
+            .field("forward", &self.forward)
             .finish_non_exhaustive()
     }
 }
