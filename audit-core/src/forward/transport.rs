@@ -122,6 +122,8 @@ impl Connector {
 /// A byte stream whose far end may have closed.
 trait Stream: Read + Write + Send {
     fn socket(&self) -> &TcpStream;
+    /// Ends the stream politely (TLS: `close_notify`), best effort.
+    fn close(&mut self) {}
 }
 
 impl Stream for TcpStream {
@@ -134,10 +136,15 @@ impl Stream for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     fn socket(&self) -> &TcpStream {
         &self.sock
     }
+
+    fn close(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.conn.complete_io(&mut self.sock);
+    }
 }
 
 /// Syslog over TCP or TLS, octet-counted.
-struct StreamLink<S> {
+struct StreamLink<S: Stream> {
     stream: S,
     format: SyslogFormat,
     out: Vec<u8>,
@@ -160,6 +167,12 @@ impl<S: Stream> StreamLink<S> {
             }
         };
         closed || self.stream.socket().set_nonblocking(false).is_err()
+    }
+}
+
+impl<S: Stream> Drop for StreamLink<S> {
+    fn drop(&mut self) {
+        self.stream.close();
     }
 }
 

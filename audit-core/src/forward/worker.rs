@@ -79,7 +79,11 @@ impl Worker {
             if closed && lines.is_empty() && !self.backlog() {
                 break;
             }
-            if closed && self.past_deadline() {
+            if closed && (self.past_deadline() || self.away()) {
+                // A collector that is away at the end is not waited for.
+                if !lines.is_empty() && self.spool.is_some() {
+                    self.spool_lines(&mut lines);
+                }
                 break;
             }
             self.step(&mut lines);
@@ -91,6 +95,11 @@ impl Worker {
 
     fn backlog(&self) -> bool {
         self.spool.as_ref().is_some_and(Spool::has_backlog)
+    }
+
+    /// No link, and the next connection attempt is not due yet.
+    fn away(&self) -> bool {
+        self.link.is_none() && Instant::now() < self.retry_at
     }
 
     fn past_deadline(&self) -> bool {
