@@ -1,9 +1,11 @@
-//! Forwarding to a real rsyslog, over TCP and over TLS (certificates made by
-//! the test): a session through the proxy arrives whole, every event
-//! parseable and byte-identical to its trail line, in order, a 20 KB event
-//! intact; and with a spool, a collector that is down at the start, comes
-//! up mid-session and goes down again loses nothing, while the session
-//! completes with the collector down.
+//! Forwarding to real collectors. To rsyslog, over TCP and over TLS
+//! (certificates made by the test): a session through the proxy arrives
+//! whole, every event parseable and byte-identical to its trail line, in
+//! order, a 20 KB event intact; and with a spool, a collector that is down
+//! at the start, comes up mid-session and goes down again loses nothing,
+//! while the session completes with the collector down. To rotel over
+//! OTLP/HTTP: one record per event, with its attributes and the request's
+//! trace context.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -11,7 +13,7 @@ use std::process::Stdio;
 
 use blackbox_tests::audit::AuditDir;
 use blackbox_tests::client::{initialize, proxy_command, tool_call, LineClient};
-use blackbox_tests::collectors::{parse_5424, Rsyslog, ServerTls};
+use blackbox_tests::collectors::{parse_5424, rotel_field, Rotel, Rsyslog, ServerTls};
 use blackbox_tests::peers::Peers;
 use blackbox_tests::process::wait_until;
 use serde_json::{json, Value};
@@ -258,4 +260,74 @@ fn with_a_spool_a_collector_that_comes_and_goes_loses_nothing() {
         assert_eq!(firsts, ids.iter().collect::<Vec<_>>(), "per-session order");
     }
     rsyslog.stop();
+}
+
+#[test]
+fn otlp_records_arrive_with_attributes_and_trace_context() {
+    let Some(peers) = Peers::find() else { return };
+    let Some(binary) = Rotel::binary() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rotel = Rotel::start(&binary, dir.path());
+    let url = format!("otlp+http://127.0.0.1:{}", rotel.port);
+    let audit = AuditDir::new();
+    let mut session = Session::start(&peers, &audit, &["--forward", &url]);
+    let (trace, span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let mut call = tool_call(0, "echo", json!({"message": "traced"}));
+    call["params"]["_meta"] = json!({"traceparent": format!("00-{trace}-{span}-01")});
+    assert!(session.call(call)["result"].is_object());
+    session.end();
+
+    let trail = trail_lines(&audit);
+    wait_until("rotel received every event", || {
+        rotel.records().len() >= trail.len()
+    });
+    let records = rotel.records();
+    let bodies: Vec<&str> = records
+        .iter()
+        .map(|r| rotel_field(r, "Body").expect("a body"))
+        .collect();
+    assert_eq!(
+        bodies, trail,
+        "one record per event, the line as its body, in order"
+    );
+    for (record, line) in records.iter().zip(&trail) {
+        let event: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            rotel_field(record, "-> event_id"),
+            event["event_id"].as_str(),
+            "{record}"
+        );
+        assert_eq!(
+            rotel_field(record, "-> type"),
+            event["type"].as_str(),
+            "{record}"
+        );
+        assert_eq!(
+            rotel_field(record, "-> session_id"),
+            event["session_id"].as_str(),
+            "{record}"
+        );
+        assert!(
+            record.contains("SeverityText: INFO") || record.contains("SeverityText: WARN"),
+            "{record}"
+        );
+    }
+    let traced: Vec<&String> = records
+        .iter()
+        .filter(|r| rotel_field(r, "Trace ID") == Some(trace))
+        .collect();
+    assert!(
+        !traced.is_empty(),
+        "no record carries the trace id: {records:#?}"
+    );
+    for r in traced {
+        assert_eq!(rotel_field(r, "Span ID"), Some(span), "{r}");
+    }
+    let call = records
+        .iter()
+        .find(|r| rotel_field(r, "-> type") == Some("tool_call"))
+        .unwrap();
+    assert_eq!(rotel_field(call, "Trace ID"), Some(trace), "{call}");
 }
