@@ -101,6 +101,13 @@ fn event_id(line: &str) -> String {
     v["event_id"].as_str().expect("event_id").to_owned()
 }
 
+/// The MCP peers and a scratch directory, when the peers and rsyslog are
+/// installed (`None`: skip; under CI a missing one fails).
+fn with_rsyslog() -> Option<(Peers, tempfile::TempDir)> {
+    let peers = Peers::find()?;
+    Rsyslog::available().then(|| (peers, tempfile::tempdir().unwrap()))
+}
+
 /// A session with small and 20 KB events arrives whole and in order.
 fn session_arrives_whole(peers: &Peers, rsyslog: &Rsyslog, url: &str, extra: &[&str]) {
     let audit = AuditDir::new();
@@ -141,11 +148,9 @@ fn session_arrives_whole(peers: &Peers, rsyslog: &Rsyslog, url: &str, extra: &[&
 
 #[test]
 fn a_session_arrives_whole_over_tcp() {
-    let Some(peers) = Peers::find() else { return };
-    if !Rsyslog::available() {
+    let Some((peers, dir)) = with_rsyslog() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    };
     let mut rsyslog = Rsyslog::new(dir.path(), None, MAX_MESSAGE);
     rsyslog.start();
     let url = format!("syslog+tcp://127.0.0.1:{}", rsyslog.port);
@@ -179,11 +184,9 @@ fn certificates(dir: &Path) -> ServerTls {
 
 #[test]
 fn a_session_arrives_whole_over_tls() {
-    let Some(peers) = Peers::find() else { return };
-    if !Rsyslog::available() {
+    let Some((peers, dir)) = with_rsyslog() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    };
     let tls = certificates(dir.path());
     let mut rsyslog = Rsyslog::new(dir.path(), Some(tls.clone()), MAX_MESSAGE);
     rsyslog.start();
@@ -195,11 +198,9 @@ fn a_session_arrives_whole_over_tls() {
 
 #[test]
 fn with_a_spool_a_collector_that_comes_and_goes_loses_nothing() {
-    let Some(peers) = Peers::find() else { return };
-    if !Rsyslog::available() {
+    let Some((peers, dir)) = with_rsyslog() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    };
     let spool = dir.path().join("spool");
     let mut rsyslog = Rsyslog::new(dir.path(), None, MAX_MESSAGE);
     let url = format!("syslog+tcp://127.0.0.1:{}", rsyslog.port);

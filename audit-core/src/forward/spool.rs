@@ -60,6 +60,14 @@ impl Spool {
                 dir.display()
             )));
         }
+        // SAFETY: geteuid cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me || meta.mode() & 0o022 != 0 {
+            return Err(io::Error::other(format!(
+                "{} must be ours and writable by no one else (mode 0700)",
+                dir.display()
+            )));
+        }
         let mut spool = Spool {
             dir: dir.to_owned(),
             key: key.to_owned(),
@@ -143,7 +151,7 @@ impl Spool {
             .filter(|e| {
                 let name = e.file_name();
                 let name = name.to_string_lossy();
-                name.starts_with(&prefix) && name.ends_with(".jsonl")
+                is_segment_of(&name, &prefix)
             })
             .map(|e| e.path())
             .collect();
@@ -210,6 +218,24 @@ impl Spool {
             offset: 0,
         })
     }
+}
+
+/// Whether `name` is `PREFIX<20 digits>.<pid>.jsonl` (another destination's
+/// key may start with this one's).
+fn is_segment_of(name: &str, prefix: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_suffix(".jsonl"))
+    else {
+        return false;
+    };
+    let Some((nanos, pid)) = rest.split_once('.') else {
+        return false;
+    };
+    nanos.len() == 20
+        && nanos.bytes().all(|b| b.is_ascii_digit())
+        && !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Complete lines of `seg` from its offset, about `max_bytes` of them. A torn
@@ -322,6 +348,25 @@ mod tests {
     }
 
     #[test]
+    fn only_this_destinations_segments_and_only_a_private_dir() {
+        assert!(is_segment_of("k-1.00000000000000000001.7.jsonl", "k-1."));
+        assert!(!is_segment_of(
+            "k-1.b-2.00000000000000000001.7.jsonl",
+            "k-1."
+        ));
+        assert!(!is_segment_of(
+            "k-1.00000000000000000001.7.jsonl.tmp",
+            "k-1."
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+        std::fs::set_permissions(&open, mode).unwrap();
+        assert!(Spool::open(&open, "k").is_err());
+    }
+
+    #[test]
     fn a_torn_last_line_and_a_long_line_come_back_whole() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Spool::open(dir.path(), "k").unwrap();
@@ -335,8 +380,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret");
         std::fs::write(&secret, "private\n").unwrap();
-        std::fs::create_dir(dir.path().join("spool")).unwrap();
-        std::os::unix::fs::symlink(&secret, dir.path().join("spool/k.1.1.jsonl")).unwrap();
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dir.path().join("spool"))
+            .unwrap();
+        std::os::unix::fs::symlink(
+            &secret,
+            dir.path().join(format!("spool/k.{:020}.1.jsonl", 1)),
+        )
+        .unwrap();
         let mut s = Spool::open(&dir.path().join("spool"), "k").unwrap();
         assert!(drain(&mut s).is_empty());
     }
