@@ -36,6 +36,28 @@ installed() {
         && [[ -f "$everything_js" ]]
 }
 
+# --- Forwarding collectors (tests/tests/forward*.rs) -------------------------
+# rsyslog with its GnuTLS driver (Debian), and rotel's OTLP collector (PyPI,
+# a binary inside the wheel) in its own venv, .peers/collectors.
+ROTEL_VERSION=0.0.1a15
+if ! command -v rsyslogd >/dev/null || ! dpkg -s rsyslog-gnutls >/dev/null 2>&1; then
+    echo "install-peers: installing rsyslog rsyslog-gnutls" >&2
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y rsyslog rsyslog-gnutls
+fi
+collectors="$peers/collectors"
+if [[ "$(cat "$collectors/stamp" 2>/dev/null)" != "rotel==$ROTEL_VERSION" ]]; then
+    cpython="${PYTHON:-}"
+    if [[ -z "$cpython" ]]; then
+        if command -v python3.11 >/dev/null; then cpython=python3.11; else cpython=python3; fi
+    fi
+    mkdir -p "$peers"
+    [[ -x "$collectors/bin/python" ]] || "$cpython" -m venv "$collectors"
+    "$collectors/bin/python" -m pip install --quiet --disable-pip-version-check "rotel==$ROTEL_VERSION"
+    echo "rotel==$ROTEL_VERSION" >"$collectors/stamp"
+fi
+# --- end of forwarding collectors --------------------------------------------
+
 if installed; then
     exit 0
 fi

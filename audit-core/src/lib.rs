@@ -29,6 +29,7 @@ pub(crate) mod classify;
 pub(crate) mod clock;
 pub mod config;
 pub mod event;
+pub mod forward;
 pub(crate) mod frame;
 pub mod handoff;
 pub mod pin;

@@ -34,13 +34,16 @@ use std::time::Duration;
 use crate::auditor::{Auditor, AuditorConfig};
 use crate::classify::SessionFacts;
 use crate::config::{Settings, Source};
+use crate::forward::ForwardError;
 use crate::handoff::{self, AuditHandle, AuditMsg, HandoffStats};
 use crate::policy::{Gate, Policy, PolicyError};
 use crate::redact::{RedactConfig, RedactError, Redactor};
 use crate::sign::{Checkpointer, KeyError};
 use crate::sink::{self, SinkTarget, WriterConfig};
 use crate::stamp::SessionIdentity;
-use settings::{audit_target, checkpointer, pinned_tools, redact_config, writer_config};
+use settings::{
+    audit_target, checkpointer, forwarders, pinned_tools, redact_config, writer_config,
+};
 
 pub use crate::auditor::AuditorReport;
 pub use crate::session_end::{ChildExit, SessionEnd};
@@ -62,6 +65,9 @@ pub enum StartError {
     /// An audit directory or file the user named cannot be written.
     #[error(transparent)]
     Target(SinkError),
+    /// A `[forward]` URL, TLS file or spool cannot be used.
+    #[error("forward ({from}): {error}")]
+    Forward { from: Source, error: ForwardError },
 }
 
 /// Who the session is: what the proxy knows and the settings do not.
@@ -133,10 +139,12 @@ impl Plan {
         let Some(target) = audit_target(settings)? else {
             return Ok(plan);
         };
+        let mut writer = writer_config(settings);
+        writer.forward = forwarders(settings)?;
         let a = &settings.audit;
         plan.audit = Some(AuditPlan {
             target,
-            writer: writer_config(settings),
+            writer,
             redact,
             checkpoints,
             policy,

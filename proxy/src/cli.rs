@@ -171,6 +171,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
+    #[command(flatten)]
+    pub forward: ForwardArgs,
+
     /// The MCP server command and its arguments. Everything from the first
     /// argument that is not one of our options belongs to it; a `--` before
     /// it is optional.
@@ -297,7 +300,89 @@ impl RunArgs {
                 .filter(|s| s.1)
                 .map(|(key, _, value, flag)| (key, value.to_owned(), flag)),
         );
+        flags.extend(self.forward.setting_flags());
         flags
+    }
+}
+
+/// Flags of forwarding to collectors (`[forward]` in the settings file).
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// Also ship every event to a collector: syslog+tcp://, syslog+tls://,
+    /// syslog+udp://HOST:PORT or otlp+http://HOST:PORT (repeatable).
+    #[arg(long = "forward", value_name = "URL")]
+    pub urls: Vec<String>,
+
+    /// Keep what a collector missed in this directory and send it when it is back.
+    #[arg(long, value_name = "DIR")]
+    pub forward_spool: Option<String>,
+
+    /// Largest syslog message sent whole; larger events go truncated (ids and hashes kept) [8192].
+    #[arg(long, value_name = "N")]
+    pub forward_max_message_bytes: Option<String>,
+
+    /// PEM CA certificates trusted for syslog+tls [the system bundle].
+    #[arg(long, value_name = "PATH")]
+    pub forward_ca_file: Option<String>,
+
+    /// PEM client certificate for syslog+tls.
+    #[arg(long, value_name = "PATH")]
+    pub forward_client_cert: Option<String>,
+
+    /// PEM key of the client certificate.
+    #[arg(long, value_name = "PATH")]
+    pub forward_client_key: Option<String>,
+
+    /// When a forwarder falls behind: block (wait up to --forward-block-ms, then drop) or drop [block].
+    #[arg(long, value_name = "POLICY")]
+    pub forward_queue_policy: Option<String>,
+
+    /// Under --forward-queue-policy block: longest wait for room, per batch [1000].
+    #[arg(long, value_name = "MS")]
+    pub forward_block_ms: Option<String>,
+}
+
+impl ForwardArgs {
+    /// The forwarding flags given, as `(key, raw value, flag)`.
+    fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
+        let urls = (!self.urls.is_empty()).then(|| self.urls.join(","));
+        [
+            ("forward.urls", &urls, "--forward"),
+            ("forward.spool", &self.forward_spool, "--forward-spool"),
+            (
+                "forward.max_message_bytes",
+                &self.forward_max_message_bytes,
+                "--forward-max-message-bytes",
+            ),
+            (
+                "forward.ca_file",
+                &self.forward_ca_file,
+                "--forward-ca-file",
+            ),
+            (
+                "forward.client_cert",
+                &self.forward_client_cert,
+                "--forward-client-cert",
+            ),
+            (
+                "forward.client_key",
+                &self.forward_client_key,
+                "--forward-client-key",
+            ),
+            (
+                "forward.queue_policy",
+                &self.forward_queue_policy,
+                "--forward-queue-policy",
+            ),
+            (
+                "forward.block_ms",
+                &self.forward_block_ms,
+                "--forward-block-ms",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, value, flag)| Some((key, value.clone()?, flag)))
+        .collect()
     }
 }
 
@@ -367,6 +452,29 @@ mod tests {
         assert!(flags.contains(&("audit.redact_sensitive", "false".into(), "--no-redact")));
         assert!(flags.contains(&("policy.enforce_pins", "true".into(), "--enforce-pins")));
         assert_eq!(flags.len(), 3);
+    }
+
+    #[test]
+    fn repeated_forward_flags_become_one_list() {
+        let cli = Cli::try_parse_from([
+            "mcp-blackbox",
+            "--forward",
+            "syslog+tcp://a:1",
+            "--forward",
+            "otlp+http://b:2",
+            "--forward-spool",
+            "/s",
+            "--",
+            "x",
+        ])
+        .unwrap();
+        let flags = cli.run.setting_flags();
+        assert!(flags.contains(&(
+            "forward.urls",
+            "syslog+tcp://a:1,otlp+http://b:2".into(),
+            "--forward"
+        )));
+        assert!(flags.contains(&("forward.spool", "/s".into(), "--forward-spool")));
     }
 
     #[test]

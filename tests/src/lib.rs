@@ -6,6 +6,7 @@
 //! - [`client`]: a line-based client driving one proxy process;
 //! - [`audit`]: a private audit directory per test and reading its events;
 //! - [`process`]: waiting for processes, pid files and process liveness;
+//! - [`collectors`]: rsyslog and rotel, the real collectors of the forwarding tests;
 //! - [`peers`]: the pinned real MCP peers installed by `scripts/install-peers.sh`;
 //! - [`pattern`]: the deterministic byte stream the flood server writes;
 //! - [`bench`]: the benchmark peers (loadgen, bench server, relays, report).
@@ -14,6 +15,7 @@ pub mod audit;
 pub mod bench;
 pub mod binary;
 pub mod client;
+pub mod collectors;
 pub mod pattern;
 pub mod peers;
 pub mod process;

@@ -15,9 +15,9 @@ pub(super) fn handoff_dropped(loss: Loss, direction: Direction, at: SystemTime) 
     e
 }
 
-/// Stamped lines the writer lost.
+/// Stamped lines the writer (or a forwarder) lost.
 pub(super) fn writer_dropped(loss: Losses, at: SystemTime) -> Event {
-    let mut e = dropped(at, "writer");
+    let mut e = dropped(at, loss.reason.stage());
     e.details
         .insert("reason".into(), loss.reason.as_str().into());
     e.details.insert("lines".into(), loss.lines.into());

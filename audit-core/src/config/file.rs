@@ -16,9 +16,9 @@ use super::schema::{fields_of, Sections, SetError};
 use super::value::{type_name, Input};
 
 /// Keys allowed at the top of a settings file.
-const TOP_KEYS: &[&str] = &["audit", "proxy", "policy", "rules", "servers"];
+const TOP_KEYS: &[&str] = &["audit", "proxy", "policy", "rules", "servers", "forward"];
 /// Keys allowed in a `[servers.NAME]` section.
-const SERVER_KEYS: &[&str] = &["command", "audit", "proxy", "policy", "rules"];
+const SERVER_KEYS: &[&str] = &["command", "audit", "proxy", "policy", "rules", "forward"];
 
 /// Which `[servers.NAME]` section applies: by name, else by command glob.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +49,7 @@ pub fn apply(
     let mut servers = None;
     for (key, value) in doc.get_ref() {
         match key.get_ref().as_ref() {
-            name @ ("audit" | "proxy" | "policy") => {
+            name @ ("audit" | "proxy" | "policy" | "forward") => {
                 apply_section(sections, name, "", value, at)?;
             }
             "rules" => global_rules = rules(value, "rules", at)?,
@@ -143,7 +143,7 @@ fn server_section(
     for (key, value) in table {
         match key.get_ref().as_ref() {
             "command" => command_matches(section, "", prefix, at).map(drop)?,
-            name @ ("audit" | "proxy" | "policy") => {
+            name @ ("audit" | "proxy" | "policy" | "forward") => {
                 apply_section(sections, name, prefix, value, at)?;
             }
             "rules" => out = rules(value, &format!("{prefix}.rules"), at)?,

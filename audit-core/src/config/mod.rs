@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, Located};
 pub use rules::RuleSpec;
 pub use schema::{
-    AuditSettings, KeyInfo, PolicySettings, ProxySettings, Sections, ENV_PREFIX, KEYS,
+    AuditSettings, ForwardSettings, KeyInfo, PolicySettings, ProxySettings, Sections, ENV_PREFIX,
+    KEYS,
 };
 pub use value::{
     DefaultAction, FsyncPolicy, Input, LogLevel, PatternTable, QueueFullPolicy, Source, Sourced,

@@ -14,7 +14,7 @@ use super::value::{
 /// One key of the settings, as listed for help and error messages.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyInfo {
-    /// The section: `audit`, `proxy` or `policy`.
+    /// The section: `audit`, `proxy`, `policy` or `forward`.
     pub section: &'static str,
     /// The key inside its section.
     pub field: &'static str,
@@ -167,6 +167,25 @@ settings! {
         pins: PathBuf = PathBuf::from(".mcp-blackbox/pins.json"), env Some("PINS");
         /// Refuse calls to tools whose definition changed since pinning, or that are new.
         enforce_pins: bool = false, env Some("ENFORCE_PINS");
+    }
+    /// `[forward]`: shipping every event to syslog or OTLP collectors.
+    [forward] ForwardSettings {
+        /// Collectors: syslog+tcp://, syslog+tls://, syslog+udp://HOST:PORT, otlp+http://HOST:PORT[/PATH].
+        urls: Vec<String> = Vec::new(), env Some("FORWARD");
+        /// Directory keeping what a collector missed, replayed when it is back (unset: memory only).
+        spool: Option<PathBuf> = None, env Some("FORWARD_SPOOL");
+        /// Largest syslog message sent whole; a larger event goes in its truncated form (ids and hashes).
+        max_message_bytes: NonZeroU64 = NonZeroU64::new(8192).expect("non-zero"), env Some("FORWARD_MAX_MESSAGE_BYTES");
+        /// PEM CA certificates trusted for syslog+tls (unset: the system bundle).
+        ca_file: Option<PathBuf> = None, env Some("FORWARD_CA_FILE");
+        /// PEM client certificate for syslog+tls collectors that ask for one.
+        client_cert: Option<PathBuf> = None, env Some("FORWARD_CLIENT_CERT");
+        /// PEM private key of the client certificate.
+        client_key: Option<PathBuf> = None, env Some("FORWARD_CLIENT_KEY");
+        /// When a forwarder's queue is full: drop (count) or block (wait up to block_ms, then drop and count).
+        queue_policy: QueueFullPolicy = QueueFullPolicy::Block, env Some("FORWARD_QUEUE_POLICY");
+        /// Under queue_policy = block: the longest wait for room, per batch.
+        block_ms: u64 = 1000, env Some("FORWARD_BLOCK_MS");
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::StartError;
 use crate::config::{Settings, Source};
+use crate::forward::{ForwardConfig, Forwarders};
 use crate::pin::PinFile;
 use crate::redact::{HmacKey, RedactConfig};
 use crate::sign::{Checkpointer, SecretKey};
@@ -113,5 +114,18 @@ pub(super) fn pinned_tools(
             tracing::warn!("{e}; tool definitions are not compared with pins");
             None
         }
+    }
+}
+
+/// The forwarders of `[forward]`, started (they connect when events come):
+/// a bad URL, TLS file or spool fails before the server starts.
+pub(super) fn forwarders(settings: &Settings) -> Result<Option<Arc<Forwarders>>, StartError> {
+    let fail = |error| StartError::Forward {
+        from: settings.forward.urls.source.clone(),
+        error,
+    };
+    match ForwardConfig::from_settings(settings).map_err(fail)? {
+        Some(config) => Ok(Some(Arc::new(Forwarders::start(&config).map_err(fail)?))),
+        None => Ok(None),
     }
 }

@@ -30,6 +30,12 @@ pub enum LossReason {
     QueueFull,
     /// Writing to the audit file failed (disk full, permissions, …).
     Storage,
+    /// A forwarder's queue was full (its collector is slow or away).
+    ForwardQueueFull,
+    /// A forwarder's spool could not take the lines (full, or a write failed).
+    ForwardSpool,
+    /// A collector refused the lines for good (an HTTP 4xx answer).
+    ForwardRefused,
 }
 
 impl LossReason {
@@ -38,6 +44,19 @@ impl LossReason {
         match self {
             LossReason::QueueFull => "queue_full",
             LossReason::Storage => "storage",
+            LossReason::ForwardQueueFull => "forward_queue_full",
+            LossReason::ForwardSpool => "forward_spool",
+            LossReason::ForwardRefused => "forward_refused",
+        }
+    }
+
+    /// The stage written in `audit_dropped`'s `details.stage`: `writer` for
+    /// the local trail, `forward` for lines the local trail has but a
+    /// collector did not get.
+    pub fn stage(self) -> &'static str {
+        match self {
+            LossReason::QueueFull | LossReason::Storage => "writer",
+            _ => "forward",
         }
     }
 }

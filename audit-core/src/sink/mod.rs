@@ -106,6 +106,8 @@ pub struct WriterConfig {
     pub clock: WallClock,
     /// Signs the seal index's entries ([`seal`]), when set.
     pub seal_key: Option<Arc<crate::sign::SecretKey>>,
+    /// Collectors that also get every stamped line ([`crate::forward`]).
+    pub forward: Option<Arc<crate::forward::Forwarders>>,
 }
 
 impl Default for WriterConfig {
@@ -118,6 +120,7 @@ impl Default for WriterConfig {
             rotation: RotationPolicy::default(),
             clock: system_clock(),
             seal_key: None,
+            forward: None,
         }
     }
 }
@@ -130,6 +133,7 @@ impl fmt::Debug for WriterConfig {
             .field("fsync", &self.fsync)
             .field("fsync_interval", &self.fsync_interval)
             .field("rotation", &self.rotation)
+            .field("forward", &self.forward)
             .finish_non_exhaustive()
     }
 }

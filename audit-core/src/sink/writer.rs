@@ -19,6 +19,11 @@
 //! the benchmark VM): on a 50,000-call burst ~25,000 faults, most of the
 //! auditor's and the writer's faults (docs/performance.md).
 //!
+//! With forwarding on ([`crate::forward`]), each queued batch becomes a
+//! shared [`Bytes`] buffer: its lines go to the forwarders by reference
+//! count and the batch is written from the same buffer (it is then not
+//! recycled).
+//!
 //! Disk trouble never stops the session: a failed batch is counted as lost
 //! (lines and `seq` range, see [`super::losses`]), reported once per outage
 //! with `tracing::error!`, and the next batch tries again (reopening the file,
@@ -30,6 +35,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
 
 use super::append::{DailyFiles, SingleFile, SyncMode};
@@ -38,6 +44,7 @@ use super::gzip::Compressor;
 use super::losses::{Ledger, LossReason, Losses};
 use super::storage::Storage;
 use super::{FsyncPolicy, QueueFullPolicy, SinkError, SinkTarget, WallClock, WriterConfig};
+use crate::forward::Forwarders;
 
 /// The writer thread appends at most this many coalesced bytes per `write`.
 pub const COALESCE_BYTES: usize = 1 << 20;
@@ -92,6 +99,7 @@ pub struct WriterHandle {
     when_full: QueueFullPolicy,
     dropped: AtomicU64,
     spares: Arc<ArrayQueue<Vec<u8>>>,
+    forward: Option<Arc<Forwarders>>,
 }
 
 impl WriterHandle {
@@ -151,13 +159,19 @@ impl WriterHandle {
     /// reason at a time: call until `None`, and write an `audit_dropped`
     /// event for each (with `details.first_seq` / `last_seq`).
     pub fn take_losses(&self) -> Option<Losses> {
-        self.ledger.take()
+        self.ledger
+            .take()
+            .or_else(|| self.forward.as_ref()?.take_losses())
     }
 
     /// Closes the queue and waits, for at most `timeout`, until everything
     /// queued is written (and synced unless the policy is `never`) and
     /// compression of rotated files is done. `None` if that took too long.
     pub fn finish(self, timeout: Duration) -> Option<WriterReport> {
+        if let Some(forward) = &self.forward {
+            // Forwarders get half: the local trail comes first.
+            forward.stop_by(Instant::now() + timeout / 2);
+        }
         drop(self.tx);
         self.done.recv_timeout(timeout).ok()?;
         let mut report = self.join.join().ok()?;
@@ -184,11 +198,16 @@ pub(crate) fn spawn(
     let always = config.fsync == FsyncPolicy::Always;
     let spares = Arc::new(ArrayQueue::new(SPARE_BATCHES));
     let returned = spares.clone();
+    let forward = config.forward.clone();
+    let forwarders = forward.clone();
     let join = std::thread::Builder::new()
         .name("audit-writer".into())
         .spawn(move || {
-            run(&mut core, rx, always, &returned);
+            run(&mut core, rx, always, &returned, forwarders.as_deref());
             let report = core.finish();
+            if let Some(f) = &forwarders {
+                f.finish();
+            }
             let _ = done_tx.send(());
             report
         })
@@ -201,6 +220,7 @@ pub(crate) fn spawn(
         when_full: config.when_full,
         dropped: AtomicU64::new(0),
         spares,
+        forward,
     })
 }
 
@@ -212,9 +232,39 @@ enum Job {
     Barrier(SyncSender<()>),
 }
 
+/// A batch taken from the queue: owned, or shared with the forwarders.
+enum Batch {
+    Owned(Vec<u8>),
+    Shared(Bytes),
+}
+
+impl Batch {
+    /// The batch, its lines handed to `forward` first if there are forwarders.
+    fn taken(lines: Vec<u8>, forward: Option<&Forwarders>) -> Batch {
+        match forward {
+            Some(f) => {
+                let shared = Bytes::from(lines);
+                f.offer(&shared);
+                Batch::Shared(shared)
+            }
+            None => Batch::Owned(lines),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Batch::Owned(v) => v,
+            Batch::Shared(b) => b,
+        }
+    }
+}
+
 /// Keeps a written batch for reuse if it is of a size worth keeping and
 /// there is room; frees it otherwise.
-fn recycle(mut batch: Vec<u8>, spares: &ArrayQueue<Vec<u8>>) {
+fn recycle(batch: Batch, spares: &ArrayQueue<Vec<u8>>) {
+    let Batch::Owned(mut batch) = batch else {
+        return; // the forwarders still hold its lines
+    };
     if (SPARE_CAPACITY / 2..=SPARE_CAPACITY).contains(&batch.capacity()) {
         batch.clear();
         let _ = spares.push(batch);
@@ -222,12 +272,18 @@ fn recycle(mut batch: Vec<u8>, spares: &ArrayQueue<Vec<u8>>) {
 }
 
 /// Appends a queued batch to `coalesced` and lets the batch go.
-fn absorb(coalesced: &mut Vec<u8>, lines: Vec<u8>, spares: &ArrayQueue<Vec<u8>>) {
-    coalesced.extend_from_slice(&lines);
+fn absorb(coalesced: &mut Vec<u8>, lines: Batch, spares: &ArrayQueue<Vec<u8>>) {
+    coalesced.extend_from_slice(lines.as_slice());
     recycle(lines, spares);
 }
 
-fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool, spares: &ArrayQueue<Vec<u8>>) {
+fn run(
+    core: &mut WriterCore,
+    rx: Receiver<Job>,
+    always: bool,
+    spares: &ArrayQueue<Vec<u8>>,
+    forward: Option<&Forwarders>,
+) {
     // Where queued batches are coalesced, kept from write to write.
     let mut coalesced: Vec<u8> = Vec::new();
     let mut next = None;
@@ -254,7 +310,7 @@ fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool, spares: &ArrayQue
             },
         };
         let batch = match job {
-            Job::Lines(batch) => batch,
+            Job::Lines(batch) => Batch::taken(batch, forward),
             Job::Barrier(ack) => {
                 let _ = ack.send(());
                 continue;
@@ -264,14 +320,19 @@ fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool, spares: &ArrayQue
         // whatever else is queued joins it in `coalesced`; a batch found
         // alone is written as it is.
         let mut alone = Some(batch);
-        while !always && alone.as_ref().map_or(coalesced.len(), Vec::len) < COALESCE_BYTES {
+        while !always
+            && alone
+                .as_ref()
+                .map_or(coalesced.len(), |b| b.as_slice().len())
+                < COALESCE_BYTES
+        {
             match rx.try_recv() {
                 Ok(Job::Lines(more)) => {
                     if let Some(first) = alone.take() {
                         coalesced.clear();
                         absorb(&mut coalesced, first, spares);
                     }
-                    absorb(&mut coalesced, more, spares);
+                    absorb(&mut coalesced, Batch::taken(more, forward), spares);
                 }
                 Ok(barrier) => {
                     next = Some(barrier); // after this write
@@ -282,7 +343,7 @@ fn run(core: &mut WriterCore, rx: Receiver<Job>, always: bool, spares: &ArrayQue
         }
         match alone {
             Some(batch) => {
-                core.write(&batch);
+                core.write(batch.as_slice());
                 recycle(batch, spares);
             }
             None => {
