@@ -69,6 +69,7 @@ use crate::redact::Redactor;
 use crate::sign::Checkpointer;
 use crate::sink::{Losses, WriterHandle};
 use crate::stamp::{SessionIdentity, Stamper};
+use crate::transcript::TranscriptTap;
 
 /// A batch is handed to the writer once it holds this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -277,6 +278,8 @@ pub struct AuditorConfig {
     pub policy: Option<Arc<Policy>>,
     /// Removes secrets and cuts long strings before anything is stamped.
     pub redactor: Option<Redactor>,
+    /// Receives every frame, in order, for the session's transcript.
+    pub transcript: Option<TranscriptTap>,
 }
 
 impl AuditorConfig {
@@ -291,6 +294,7 @@ impl AuditorConfig {
             checkpoints: None,
             policy: None,
             redactor: None,
+            transcript: None,
         }
     }
 }
@@ -319,6 +323,7 @@ pub struct Auditor {
     since_checkpoint: u64,
     policy: Option<Arc<Policy>>,
     redactor: Option<Redactor>,
+    transcript: Option<TranscriptTap>,
     frames: Vec<Frame>,
     events: Vec<Event>,
     batch: Vec<u8>,
@@ -346,6 +351,7 @@ impl Auditor {
             since_checkpoint: 0,
             policy: config.policy,
             redactor: config.redactor,
+            transcript: config.transcript,
             frames: Vec::new(),
             events: Vec::new(),
             batch: Vec::with_capacity(BATCH_CAPACITY),
@@ -580,6 +586,9 @@ impl Auditor {
     fn classify(&mut self, frames: &mut Vec<Frame>) {
         for frame in frames.drain(..) {
             self.report.frames += 1;
+            if let Some(tap) = &self.transcript {
+                tap.offer(&frame, self.clock.wall(frame.at));
+            }
             self.classifier.observe(&frame, &mut self.events);
         }
     }

@@ -163,6 +163,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub enforce_pins: bool,
 
+    /// Also write a transcript of every frame to this file (redacted unless --transcript-raw).
+    #[arg(long, value_name = "PATH")]
+    pub transcript: Option<String>,
+
+    /// Keep exact bytes in the transcript (secrets included; a warning is printed).
+    #[arg(long)]
+    pub transcript_raw: bool,
+
     /// Diagnostics level on stderr: error, warn, info, debug, trace [warn; or RUST_LOG].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -233,6 +241,7 @@ impl RunArgs {
             ),
             ("policy.pins", &self.pins, "--pins"),
             ("proxy.log_level", &self.log_level, "--log-level"),
+            ("audit.transcript", &self.transcript, "--transcript"),
         ];
         let switches = [
             (
@@ -270,6 +279,12 @@ impl RunArgs {
                 self.enforce_pins,
                 "true",
                 "--enforce-pins",
+            ),
+            (
+                "audit.transcript_raw",
+                self.transcript_raw,
+                "true",
+                "--transcript-raw",
             ),
         ];
         let mut flags: Vec<_> = text

@@ -21,6 +21,7 @@ use audit_core::sink::{
     self, FsyncPolicy, QueueFullPolicy, RotationPolicy, SinkTarget, WriterConfig, WriterReport,
 };
 use audit_core::stamp::SessionIdentity;
+use audit_core::transcript::{self, TranscriptOptions, TranscriptWriter};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::child;
@@ -241,6 +242,8 @@ struct Session {
     policy: Option<Arc<Policy>>,
     gate: Option<Arc<Gate>>,
     parse_limit: usize,
+    /// The transcript file, opened, and whether it keeps exact bytes.
+    transcript: Option<(std::fs::File, bool)>,
 }
 
 impl Session {
@@ -257,8 +260,14 @@ impl Session {
             policy: None,
             gate: None,
             parse_limit,
+            transcript: None,
         };
+        session.transcript = open_transcript(settings)?;
         if settings.is_pure_relay() {
+            if session.transcript.is_some() {
+                eprintln!("mcp-blackbox: audit.transcript needs the audit pipeline, but audit.enabled is false");
+                return Err(2);
+            }
             tracing::info!("audit.enabled is false: relaying only");
             return Ok(session);
         }
@@ -317,6 +326,25 @@ impl Session {
         );
         let pins_path = settings.policy.pins.value.clone();
         let flush_timeout = Duration::from_millis(args.flush_timeout_ms);
+        let session_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
+        let (tap, transcript) = match self.transcript {
+            Some((file, raw)) => {
+                let mut options = TranscriptOptions::new(
+                    self.redact.clone().filter(|r| r.enabled && !raw),
+                    self.parse_limit,
+                );
+                options.session_id = session_id.to_string();
+                options.server = self.server_name.clone();
+                match transcript::spawn(file, options) {
+                    Ok((tap, writer)) => (Some(tap), Some(writer)),
+                    Err(e) => {
+                        tracing::error!("cannot start the transcript writer: {e}");
+                        (None, None)
+                    }
+                }
+            }
+            None => (None, None),
+        };
         let Session {
             server_name,
             redact,
@@ -345,7 +373,7 @@ impl Session {
                 }
             };
             let identity = SessionIdentity {
-                session_id: uuid::Uuid::now_v7().to_string().into(),
+                session_id,
                 server: server_name.as_str().into(),
                 user: user.unwrap_or_else(identity::os_user).into(),
             };
@@ -357,11 +385,16 @@ impl Session {
             config.checkpoints = checkpoints;
             config.policy = policy;
             config.redactor = redactor;
+            config.transcript = tap;
             let report = Auditor::new(config).run(inbox, &writer);
             let written = writer.finish(flush_timeout);
             let _ = done_tx.send((report, written));
         });
-        Some(Audit { handle, done })
+        Some(Audit {
+            handle,
+            done,
+            transcript,
+        })
     }
 }
 
@@ -490,6 +523,7 @@ fn checkpointer(settings: &Settings) -> Result<Option<Checkpointer>, i32> {
 struct Audit {
     handle: AuditHandle,
     done: Receiver<(AuditorReport, Option<WriterReport>)>,
+    transcript: Option<TranscriptWriter>,
 }
 
 impl Audit {
@@ -526,7 +560,47 @@ impl Audit {
                 );
             }
         }
+        if let Some(transcript) = self.transcript {
+            finish_transcript(transcript, timeout);
+        }
     }
+}
+
+/// Waits for the transcript's end line; says on stderr what it lost.
+fn finish_transcript(transcript: TranscriptWriter, timeout: Duration) {
+    match transcript.finish(timeout) {
+        Some(Ok(report)) if report.lost_frames > 0 => eprintln!(
+            "mcp-blackbox: transcript incomplete: {} frames ({} bytes) not recorded",
+            report.lost_frames, report.lost_bytes
+        ),
+        Some(Ok(_)) => {}
+        Some(Err(e)) => eprintln!("mcp-blackbox: transcript: {e}"),
+        None => eprintln!(
+            "mcp-blackbox: the transcript did not reach disk within {} ms",
+            timeout.as_millis()
+        ),
+    }
+}
+
+/// Opens the transcript file if one is configured; `Err` is an exit status.
+fn open_transcript(settings: &Settings) -> Result<Option<(std::fs::File, bool)>, i32> {
+    let a = &settings.audit;
+    let Some(path) = &a.transcript.value else {
+        return Ok(None);
+    };
+    let file = transcript::open_private(path).map_err(|e| {
+        eprintln!("mcp-blackbox: audit.transcript {}: {e}", path.display());
+        2
+    })?;
+    let raw = a.transcript_raw.value;
+    if raw {
+        tracing::warn!(
+            "the transcript {} keeps exact bytes ({}): credentials in tool traffic will reach it unredacted",
+            path.display(),
+            a.transcript_raw.source
+        );
+    }
+    Ok(Some((file, raw)))
 }
 
 fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {

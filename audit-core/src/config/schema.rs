@@ -137,6 +137,10 @@ settings! {
         checkpoint_events: u64 = 1000, env Some("CHECKPOINT_EVENTS");
         /// Write a checkpoint every this many seconds (0: never by time).
         checkpoint_seconds: u64 = 60, env Some("CHECKPOINT_SECONDS");
+        /// Also write a transcript of every frame (for replay, check and diff) to this file.
+        transcript: Option<PathBuf> = None, env Some("TRANSCRIPT");
+        /// Keep exact bytes in the transcript instead of redacting it (a warning is printed).
+        transcript_raw: bool = false, env Some("TRANSCRIPT_RAW");
     }
     /// `[proxy]`: the session and the child process.
     [proxy] ProxySettings {
