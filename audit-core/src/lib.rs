@@ -23,6 +23,7 @@ pub mod handoff;
 pub mod pin;
 pub mod policy;
 pub mod redact;
+pub mod replay;
 pub mod sign;
 pub mod sink;
 pub mod stamp;

@@ -37,6 +37,8 @@ pub enum Command {
     Config(crate::config_cmd::ConfigArgs),
     /// Record (or re-approve) the hashes of a server's tool definitions.
     Pin(crate::pin_cmd::PinArgs),
+    /// Act as the MCP server on stdio, answering from a recorded transcript.
+    Replay(crate::replay_cmd::ReplayArgs),
 }
 
 /// Flags of the default mode: run a server behind the proxy.

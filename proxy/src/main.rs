@@ -35,6 +35,7 @@ mod lifecycle;
 mod pin_client;
 mod pin_cmd;
 mod relay;
+mod replay_cmd;
 mod run;
 mod verify_cmd;
 
@@ -58,6 +59,7 @@ fn main() {
                 cli::Command::Keygen(args) => report(keygen_cmd::run(args)),
                 cli::Command::Config(args) => report(config_cmd::run(args)),
                 cli::Command::Pin(args) => report(pin_cmd::run(args)),
+                cli::Command::Replay(args) => report(replay_cmd::run(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.
