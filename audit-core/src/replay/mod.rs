@@ -104,7 +104,7 @@ impl Replayer {
         let all = 0..ex.len();
         all.clone()
             .find(|i| !self.used[*i] && same(i))
-            .or_else(|| all.clone().filter(same).last())
+            .or_else(|| all.clone().rfind(same))
             .or_else(|| {
                 let listing = matches!(method, "initialize" | "server/discover" | "ping")
                     || method.ends_with("/list");
