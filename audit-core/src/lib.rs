@@ -14,6 +14,7 @@
 //! happens on the auditor's own threads.
 
 pub mod auditor;
+pub mod check;
 pub mod classify;
 pub mod clock;
 pub mod config;

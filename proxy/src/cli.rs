@@ -39,6 +39,8 @@ pub enum Command {
     Pin(crate::pin_cmd::PinArgs),
     /// Act as the MCP server on stdio, answering from a recorded transcript.
     Replay(crate::replay_cmd::ReplayArgs),
+    /// Check a recorded session (transcript or audit files) against CI rules.
+    Check(crate::check_cmd::CheckArgs),
 }
 
 /// Flags of the default mode: run a server behind the proxy.

@@ -24,6 +24,7 @@
 //! 5. The writer flushes last (bounded by `--flush-timeout-ms`).
 //! 6. We exit with the server's status (128 + N if it died of signal N).
 
+mod check_cmd;
 mod child;
 mod cli;
 mod config_cmd;
@@ -60,6 +61,7 @@ fn main() {
                 cli::Command::Config(args) => report(config_cmd::run(args)),
                 cli::Command::Pin(args) => report(pin_cmd::run(args)),
                 cli::Command::Replay(args) => report(replay_cmd::run(args)),
+                cli::Command::Check(args) => report(check_cmd::run(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.

@@ -129,7 +129,8 @@ pub fn read_trail(files: Vec<PathBuf>) -> Result<Trail, VerifyError> {
     Ok(trail)
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, VerifyError> {
+/// The bytes of an audit file, gunzipped if its name ends in `.gz`.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, VerifyError> {
     let read_err = |source| VerifyError::Read {
         path: path.to_owned(),
         source,
