@@ -18,6 +18,7 @@ pub mod check;
 pub mod classify;
 pub mod clock;
 pub mod config;
+pub mod diff;
 pub mod event;
 pub mod frame;
 pub mod handoff;

@@ -41,6 +41,8 @@ pub enum Command {
     Replay(crate::replay_cmd::ReplayArgs),
     /// Check a recorded session (transcript or audit files) against CI rules.
     Check(crate::check_cmd::CheckArgs),
+    /// Compare two recorded sessions' tool calls (or, with --tools, tool definitions).
+    Diff(crate::diff_cmd::DiffArgs),
 }
 
 /// Flags of the default mode: run a server behind the proxy.

@@ -28,6 +28,7 @@ mod check_cmd;
 mod child;
 mod cli;
 mod config_cmd;
+mod diff_cmd;
 mod fdio;
 mod gated;
 mod identity;
@@ -62,6 +63,7 @@ fn main() {
                 cli::Command::Pin(args) => report(pin_cmd::run(args)),
                 cli::Command::Replay(args) => report(replay_cmd::run(args)),
                 cli::Command::Check(args) => report(check_cmd::run(args)),
+                cli::Command::Diff(args) => report(diff_cmd::run(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.

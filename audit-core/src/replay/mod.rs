@@ -18,6 +18,7 @@ mod script;
 
 use serde_json::{json, Value};
 
+pub use closest::leaves;
 pub use script::{normalise, Exchange, Reply, Script};
 
 use script::Message;
