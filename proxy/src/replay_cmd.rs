@@ -5,6 +5,7 @@ use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
+use audit_core::redact::{RedactConfig, Redactor};
 use audit_core::replay::{Replayer, Script};
 use audit_core::transcript::{read_transcript, verify_chain};
 use clap::Args;
@@ -52,6 +53,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
         );
     }
     let mut replayer = Replayer::new(Script::from_transcript(&transcript), args.strict);
+    if transcript.redacted {
+        // As the recording proxy did by default, without cutting strings.
+        let config = RedactConfig {
+            max_field_chars: 0,
+            ..RedactConfig::default()
+        };
+        replayer = replayer.redacting(Redactor::new(&config).context("building the redactor")?);
+    }
     drop(transcript);
     let stdin = std::io::stdin().lock();
     let mut out = BufWriter::new(std::io::stdout().lock());

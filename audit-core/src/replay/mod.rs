@@ -18,6 +18,8 @@ mod script;
 
 use serde_json::{json, Value};
 
+use crate::redact::{Redactions, Redactor};
+
 pub use closest::leaves;
 pub use script::{normalise, Exchange, Reply, Script};
 
@@ -33,6 +35,10 @@ pub struct Replayer {
     used: Vec<bool>,
     strict: bool,
     preamble_sent: bool,
+    /// Redacts each request before matching, when the transcript is
+    /// redacted: its recorded params hold placeholders where the client's
+    /// hold secrets.
+    redactor: Option<Redactor>,
 }
 
 /// One line to write to the client.
@@ -50,7 +56,15 @@ impl Replayer {
             script,
             strict,
             preamble_sent: false,
+            redactor: None,
         }
+    }
+
+    /// Matches requests after removing their secrets with `redactor`, as the
+    /// recording proxy removed them from the transcript.
+    pub fn redacting(mut self, redactor: Redactor) -> Replayer {
+        self.redactor = Some(redactor);
+        self
     }
 
     /// What to write for one line from the client (nothing for a
@@ -64,7 +78,10 @@ impl Replayer {
         else {
             return Vec::new();
         };
-        let params = normalise(params);
+        let mut params = normalise(params);
+        if let Some(r) = &self.redactor {
+            r.redact_value(&mut params, &mut Redactions::default());
+        }
         let mut out = Vec::new();
         if !self.preamble_sent {
             self.preamble_sent = true;
