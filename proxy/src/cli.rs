@@ -354,10 +354,36 @@ mod tests {
     }
 
     #[test]
+    fn transcript_flags_name_their_keys() {
+        let cli = Cli::try_parse_from([
+            "mcp-blackbox",
+            "--transcript",
+            "/tmp/t.jsonl",
+            "--transcript-raw",
+            "--",
+            "x",
+        ])
+        .unwrap();
+        let flags = cli.run.setting_flags();
+        assert!(flags.contains(&("audit.transcript", "/tmp/t.jsonl".into(), "--transcript")));
+        assert!(flags.contains(&("audit.transcript_raw", "true".into(), "--transcript-raw")));
+    }
+
+    #[test]
     fn subcommands_parse() {
         let cli = Cli::try_parse_from(["mcp-blackbox", "verify", "/tmp/x"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Verify(_))));
         let cli = Cli::try_parse_from(["mcp-blackbox", "config", "show"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Config(_))));
+        for (args, what) in [
+            (&["replay", "t.jsonl", "--strict"][..], "replay"),
+            (&["check", "t.jsonl", "--rules", "ci.toml"], "check"),
+            (&["diff", "a", "b", "--tools"], "diff"),
+        ] {
+            let cli =
+                Cli::try_parse_from(std::iter::once("mcp-blackbox").chain(args.iter().copied()))
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(cli.command.is_some(), "{what}");
+        }
     }
 }
