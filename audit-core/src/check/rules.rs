@@ -43,7 +43,8 @@ pub enum RulesError {
     Pointer { tool: String, pointer: String },
 }
 
-const FORBIDDABLE: [&str; 6] = [
+/// The event types `[forbid]` can switch, in rule order.
+pub const FORBIDDABLE: [&str; 6] = [
     "tool_error",
     "rpc_error",
     "protocol_violation",

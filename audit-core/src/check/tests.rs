@@ -89,14 +89,7 @@ fn durations() {
 
 #[test]
 fn each_forbidden_event_type_is_switchable() {
-    for kind in [
-        "tool_error",
-        "rpc_error",
-        "protocol_violation",
-        "policy_blocked",
-        "tool_changed",
-        "secret_detected",
-    ] {
+    for kind in rules::FORBIDDABLE {
         let clean = session(vec![call("a", "echo", json!({}))]);
         let dirty = session(vec![json!({"type": kind, "event_id": "e1"})]);
         let rules = parse_rules("[session]\nended_cleanly=false\nchain_verifies=false").unwrap();

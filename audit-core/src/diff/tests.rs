@@ -4,17 +4,7 @@ use crate::transcript::{Dir, Transcript, TranscriptFrame};
 fn t(lines: &[(Dir, &str)]) -> Session {
     let frames = lines
         .iter()
-        .map(|(dir, b)| TranscriptFrame {
-            seq: 0,
-            dir: *dir,
-            wall: String::new(),
-            mono_us: 0,
-            bytes: b.as_bytes().to_vec(),
-            len: b.len(),
-            truncated: false,
-            redacted: false,
-            unterminated: false,
-        })
+        .map(|(dir, b)| TranscriptFrame::new(*dir, b.as_bytes()))
         .collect();
     Session::from_transcript(&Transcript {
         frames,

@@ -2,17 +2,7 @@ use super::*;
 use crate::transcript::{Dir, Transcript, TranscriptFrame};
 
 fn frame(dir: Dir, bytes: &[u8]) -> TranscriptFrame {
-    TranscriptFrame {
-        seq: 0,
-        dir,
-        wall: String::new(),
-        mono_us: 0,
-        bytes: bytes.to_vec(),
-        len: bytes.len(),
-        truncated: false,
-        redacted: false,
-        unterminated: false,
-    }
+    TranscriptFrame::new(dir, bytes)
 }
 
 fn replayer(strict: bool) -> Replayer {
