@@ -39,48 +39,11 @@ fn verdict(rule: &Rule, s: &Loaded) -> Verdict {
                 .collect();
             (ids.is_empty(), format!("{} {kind} events", ids.len()), ids)
         }
-        Test::EndedCleanly => match &s.clean_end {
-            Ok(()) => (true, "ended cleanly".into(), vec![]),
-            Err(why) => (false, why.clone(), vec![]),
-        },
-        Test::ChainVerifies => match &s.chain {
-            Ok(()) => (true, "the hash chain verifies".into(), vec![]),
-            Err(why) => (false, why.clone(), vec![]),
-        },
-        Test::MinCalls(tool, n) | Test::MaxCalls(tool, n) => {
-            let calls = calls_of(events, tool);
-            let ok = match rule.test {
-                Test::MinCalls(..) => calls.len() as u64 >= *n,
-                _ => calls.len() as u64 <= *n,
-            };
-            let ids = if ok {
-                vec![]
-            } else {
-                calls.iter().map(|e| id_of(e)).collect()
-            };
-            (ok, format!("{} calls of {tool}", calls.len()), ids)
-        }
-        Test::MaxDuration(tool, ms) => {
-            let slow: Vec<&Value> = events
-                .iter()
-                .filter(|e| is_tool(e, tool) && e["call_event_id"].is_string())
-                .filter(|e| e["duration_ms"].as_f64().is_some_and(|d| d > *ms))
-                .collect();
-            let worst = slow
-                .iter()
-                .filter_map(|e| e["duration_ms"].as_f64())
-                .fold(0.0, f64::max);
-            let message = if slow.is_empty() {
-                format!("every answer within {ms} ms")
-            } else {
-                format!("{} answers over {ms} ms (slowest {worst} ms)", slow.len())
-            };
-            (
-                slow.is_empty(),
-                message,
-                slow.iter().map(|e| id_of(e)).collect(),
-            )
-        }
+        Test::EndedCleanly => holds(&s.clean_end, "ended cleanly"),
+        Test::ChainVerifies => holds(&s.chain, "the hash chain verifies"),
+        Test::MinCalls(tool, n) => count_calls(events, tool, |c| c >= *n),
+        Test::MaxCalls(tool, n) => count_calls(events, tool, |c| c <= *n),
+        Test::MaxDuration(tool, ms) => durations(events, tool, *ms),
         Test::Argument(tool, pointer, re) => {
             let calls = calls_of(events, tool);
             let bad: Vec<&Value> = calls
@@ -97,11 +60,7 @@ fn verdict(rule: &Rule, s: &Loaded) -> Verdict {
                 bad.len(),
                 calls.len()
             );
-            (
-                bad.is_empty(),
-                message,
-                bad.iter().map(|e| id_of(e)).collect(),
-            )
+            (bad.is_empty(), message, ids_of(&bad))
         }
     };
     Verdict {
@@ -110,6 +69,46 @@ fn verdict(rule: &Rule, s: &Loaded) -> Verdict {
         message,
         events: ids,
     }
+}
+
+type Found = (bool, String, Vec<String>);
+
+fn holds(check: &Result<(), String>, ok: &str) -> Found {
+    match check {
+        Ok(()) => (true, ok.into(), vec![]),
+        Err(why) => (false, why.clone(), vec![]),
+    }
+}
+
+/// The calls of `tool`, failing with their ids when their count is not `ok`.
+fn count_calls(events: &[Value], tool: &str, ok: impl Fn(u64) -> bool) -> Found {
+    let calls = calls_of(events, tool);
+    let passed = ok(calls.len() as u64);
+    let ids = if passed { vec![] } else { ids_of(&calls) };
+    (passed, format!("{} calls of {tool}", calls.len()), ids)
+}
+
+/// Answers of `tool` that took longer than `ms`.
+fn durations(events: &[Value], tool: &str, ms: f64) -> Found {
+    let slow: Vec<&Value> = events
+        .iter()
+        .filter(|e| is_tool(e, tool) && e["call_event_id"].is_string())
+        .filter(|e| e["duration_ms"].as_f64().is_some_and(|d| d > ms))
+        .collect();
+    let worst = slow
+        .iter()
+        .filter_map(|e| e["duration_ms"].as_f64())
+        .fold(0.0, f64::max);
+    let message = if slow.is_empty() {
+        format!("every answer within {ms} ms")
+    } else {
+        format!("{} answers over {ms} ms (slowest {worst} ms)", slow.len())
+    };
+    (slow.is_empty(), message, ids_of(&slow))
+}
+
+fn ids_of(events: &[&Value]) -> Vec<String> {
+    events.iter().map(|e| id_of(e)).collect()
 }
 
 fn calls_of<'a>(events: &'a [Value], tool: &str) -> Vec<&'a Value> {
