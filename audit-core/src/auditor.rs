@@ -525,6 +525,9 @@ impl Auditor {
             }
             AuditMsg::Refused(r) => {
                 let at = self.clock.wall(r.at);
+                if let Some(tap) = &self.transcript {
+                    tap.refused(&r, at);
+                }
                 self.classifier.refused(
                     at,
                     &r.frame,

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::auditor::{Auditor, AuditorConfig};
 use crate::classify::SessionFacts;
 use crate::event::Direction;
-use crate::handoff::{AuditMsg, ChildExit, SessionEnd};
+use crate::handoff::{AuditMsg, ChildExit, Refusal, SessionEnd};
 use crate::redact::{RedactConfig, Redactor};
 use crate::stamp::SessionIdentity;
 use crate::transcript::{looks_like_transcript, read_transcript, verify_chain, Dir, Transcript};
@@ -100,7 +100,22 @@ pub fn transcript_events(t: &Transcript) -> Vec<Value> {
     let start = Instant::now();
     let at = |us: u64| start + Duration::from_micros(us);
     let mut last = 0;
-    for f in &t.frames {
+    let mut frames = t.frames.iter().peekable();
+    while let Some(f) = frames.next() {
+        last = last.max(f.mono_us);
+        if let (Dir::C2s, Some(rule)) = (f.dir, &f.refused_by) {
+            // The proxy's reply to a refused frame follows it, marked alike.
+            let reply = frames.next_if(|r| r.dir == Dir::S2c && r.refused_by.is_some());
+            let line = |b: &[u8]| Bytes::from([b, b"\n"].concat());
+            auditor.handle(AuditMsg::Refused(Box::new(Refusal {
+                at: at(f.mono_us),
+                frame: line(&f.bytes),
+                reply: reply.map(|r| line(&r.bytes)).unwrap_or_default(),
+                rule: rule.clone(),
+                dry_run: false,
+            })));
+            continue;
+        }
         let mut bytes = f.bytes.clone();
         if !f.unterminated {
             bytes.push(b'\n');
@@ -109,7 +124,6 @@ pub fn transcript_events(t: &Transcript) -> Vec<Value> {
             Dir::C2s => Direction::ClientToServer,
             Dir::S2c => Direction::ServerToClient,
         };
-        last = last.max(f.mono_us);
         auditor.handle(AuditMsg::Chunk {
             direction,
             at: at(f.mono_us),

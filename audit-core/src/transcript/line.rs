@@ -53,6 +53,10 @@ pub struct FrameLine {
     /// The line has no newline at the end of the stream.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unterminated: bool,
+    /// The policy rule that refused this client frame (it never reached
+    /// the server), or that this reply of the proxy's answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_by: Option<String>,
 }
 
 impl FrameLine {
@@ -70,6 +74,7 @@ impl FrameLine {
             sha256: None,
             redactions: None,
             unterminated: false,
+            refused_by: None,
         }
     }
 }

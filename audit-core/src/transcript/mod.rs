@@ -18,6 +18,9 @@
 //! has secrets removed from every frame (`json` re-serialised, with
 //! `"redactions":N` when any were found); a raw one keeps exact bytes.
 //!
+//! A request the policy refused is recorded with the proxy's reply to it,
+//! both marked `"refused_by":<rule>`: what the client sent and got.
+//!
 //! The frames reach the writer from the auditor ([`TranscriptTap::offer`],
 //! never blocking) through a bounded queue; a frame that does not fit is
 //! counted in the end line's `lost_frames`, and the writer thread does the

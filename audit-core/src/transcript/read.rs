@@ -33,6 +33,9 @@ pub struct TranscriptFrame {
     pub redacted: bool,
     /// The frame had no newline (the last line of a stream).
     pub unterminated: bool,
+    /// The policy rule that refused this client frame, or that the proxy's
+    /// reply (this server-side frame) answered for.
+    pub refused_by: Option<String>,
 }
 
 impl TranscriptFrame {
@@ -48,6 +51,7 @@ impl TranscriptFrame {
             truncated: false,
             redacted: false,
             unterminated: false,
+            refused_by: None,
         }
     }
 }
@@ -90,6 +94,7 @@ struct Line<'a> {
     truncated: bool,
     #[serde(default)]
     unterminated: bool,
+    refused_by: Option<String>,
     redactions: Option<usize>,
     #[serde(borrow)]
     json: Option<&'a RawValue>,
@@ -139,6 +144,7 @@ pub fn read_transcript(bytes: &[u8]) -> Result<Transcript, ReadError> {
                     truncated: line.truncated,
                     redacted: line.redactions.is_some(),
                     unterminated: line.unterminated,
+                    refused_by: line.refused_by,
                 });
             }
             "end" => {

@@ -21,7 +21,9 @@ use serde::Serialize;
 use super::line::{is_exact_json, write_line, FrameLine, Payload};
 use super::FORMAT_VERSION;
 use crate::clock::rfc3339_millis;
+use crate::event::Direction;
 use crate::frame::Frame;
+use crate::handoff::Refusal;
 use crate::redact::{RedactConfig, Redactions, Redactor};
 
 /// Opens `path` for a transcript: created 0600 if missing, never through a
@@ -89,6 +91,14 @@ pub struct TranscriptReport {
     pub truncated_frames: u64,
 }
 
+/// A frame on its way to the writer.
+#[derive(Debug)]
+struct Queued {
+    frame: Frame,
+    wall: SystemTime,
+    refused_by: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     pinned: AtomicUsize,
@@ -99,7 +109,7 @@ struct Shared {
 /// The auditor's end of the transcript queue.
 #[derive(Debug)]
 pub struct TranscriptTap {
-    tx: SyncSender<(Frame, SystemTime)>,
+    tx: SyncSender<Queued>,
     shared: Arc<Shared>,
     queue_bytes: usize,
 }
@@ -108,11 +118,49 @@ impl TranscriptTap {
     /// Queues `frame` (read at wall time `wall`), or counts it lost if the
     /// queue is full. Never blocks.
     pub fn offer(&self, frame: &Frame, wall: SystemTime) {
+        self.queue(frame.clone(), wall, None);
+    }
+
+    /// Records a frame the policy refused (it never reached the server) and
+    /// the proxy's reply to it (what the client got instead), both marked
+    /// with the rule. A dry run's frame was relayed and is recorded as such.
+    pub fn refused(&self, r: &Refusal, wall: SystemTime) {
+        if r.dry_run {
+            return;
+        }
+        for (direction, bytes) in [
+            (Direction::ClientToServer, &r.frame),
+            (Direction::ServerToClient, &r.reply),
+        ] {
+            let line = bytes
+                .strip_suffix(b"\n")
+                .map_or(bytes.clone(), |l| bytes.slice(..l.len()));
+            if line.is_empty() {
+                continue;
+            }
+            let frame = Frame {
+                direction,
+                at: r.at,
+                len: line.len(),
+                bytes: line,
+                sha256: None,
+                terminated: true,
+                after_gap: false,
+            };
+            self.queue(frame, wall, Some(r.rule.clone()));
+        }
+    }
+
+    fn queue(&self, frame: Frame, wall: SystemTime, refused_by: Option<String>) {
         let len = frame.bytes.len();
         let pinned = self.shared.pinned.fetch_add(len, Ordering::Relaxed);
         let sent = pinned == 0 || pinned + len <= self.queue_bytes;
         let sent = sent
-            && match self.tx.try_send((frame.clone(), wall)) {
+            && match self.tx.try_send(Queued {
+                frame,
+                wall,
+                refused_by,
+            }) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
             };
@@ -121,7 +169,7 @@ impl TranscriptTap {
             self.shared.lost_frames.fetch_add(1, Ordering::Relaxed);
             self.shared
                 .lost_bytes
-                .fetch_add(frame.len as u64, Ordering::Relaxed);
+                .fetch_add(len as u64, Ordering::Relaxed);
         }
     }
 }
@@ -227,7 +275,7 @@ impl Writer {
         })
     }
 
-    fn run(&mut self, rx: Receiver<(Frame, SystemTime)>) -> io::Result<TranscriptReport> {
+    fn run(&mut self, rx: Receiver<Queued>) -> io::Result<TranscriptReport> {
         let header = Header {
             kind: "header",
             transcript: FORMAT_VERSION,
@@ -238,8 +286,13 @@ impl Writer {
             started: rfc3339_millis(SystemTime::now()),
         };
         write_line(&mut self.head, &header, None, &mut self.out)?;
-        for (frame, wall) in rx {
-            let result = self.frame(&frame, wall);
+        for Queued {
+            frame,
+            wall,
+            refused_by,
+        } in rx
+        {
+            let result = self.frame(&frame, wall, refused_by);
             self.shared
                 .pinned
                 .fetch_sub(frame.bytes.len(), Ordering::Relaxed);
@@ -262,7 +315,12 @@ impl Writer {
         Ok(self.report.clone())
     }
 
-    fn frame(&mut self, frame: &Frame, wall: SystemTime) -> io::Result<()> {
+    fn frame(
+        &mut self,
+        frame: &Frame,
+        wall: SystemTime,
+        refused_by: Option<String>,
+    ) -> io::Result<()> {
         self.report.frames += 1;
         let mono_us = frame.at.saturating_duration_since(self.start).as_micros() as u64;
         let mut meta = FrameLine::new(
@@ -273,6 +331,7 @@ impl Writer {
             frame.len,
         );
         meta.after_gap = frame.after_gap;
+        meta.refused_by = refused_by;
         meta.unterminated = !frame.terminated;
         if let Some(sha) = frame.sha256 {
             meta.truncated = true;
@@ -329,7 +388,6 @@ fn redact_frame(r: &Redactor, bytes: &[u8], truncated: bool) -> (Option<(usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Direction;
     use bytes::Bytes;
 
     fn frame(bytes: &'static [u8]) -> Frame {
