@@ -28,15 +28,15 @@
 
 mod line;
 mod read;
+mod tap;
 mod writer;
 
 pub use line::{Dir, FrameLine};
 pub use read::{
     looks_like_transcript, read_transcript, verify_chain, ReadError, Transcript, TranscriptFrame,
 };
-pub use writer::{
-    open_private, spawn, TranscriptOptions, TranscriptReport, TranscriptTap, TranscriptWriter,
-};
+pub use tap::TranscriptTap;
+pub use writer::{open_private, spawn, TranscriptOptions, TranscriptReport, TranscriptWriter};
 
 /// The format version, written as `"transcript"` in the header.
 pub const FORMAT_VERSION: u32 = 1;

@@ -1,29 +1,26 @@
-//! The transcript's writer thread and the tap that feeds it.
-//!
-//! The tap never blocks: a frame goes into a bounded queue (at most
-//! [`TranscriptOptions::queue_frames`] frames and
-//! [`TranscriptOptions::queue_bytes`] bytes, the frames held by reference
-//! count) or is counted as lost. The thread owns the file; it redacts,
-//! formats and writes each frame, and when the tap is dropped (the auditor
+//! The transcript's writer thread, fed by a [`TranscriptTap`] through a
+//! bounded queue (at most [`TranscriptOptions::queue_frames`] frames and
+//! [`TranscriptOptions::queue_bytes`] bytes). The thread owns the file; it
+//! redacts, formats and writes each frame, and when the tap is dropped (the auditor
 //! has seen the session end) writes the end line, flushes and syncs.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
 use super::line::{is_exact_json, write_line, FrameLine, Payload};
+pub use super::tap::TranscriptTap;
+use super::tap::{Queued, Shared};
 use super::FORMAT_VERSION;
 use crate::clock::rfc3339_millis;
-use crate::event::Direction;
 use crate::frame::Frame;
-use crate::handoff::Refusal;
 use crate::redact::{RedactConfig, Redactions, Redactor};
 
 /// Opens `path` for a transcript: created 0600 if missing, never through a
@@ -89,89 +86,6 @@ pub struct TranscriptReport {
     pub lost_frames: u64,
     pub lost_bytes: u64,
     pub truncated_frames: u64,
-}
-
-/// A frame on its way to the writer.
-#[derive(Debug)]
-struct Queued {
-    frame: Frame,
-    wall: SystemTime,
-    refused_by: Option<String>,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    pinned: AtomicUsize,
-    lost_frames: AtomicU64,
-    lost_bytes: AtomicU64,
-}
-
-/// The auditor's end of the transcript queue.
-#[derive(Debug)]
-pub struct TranscriptTap {
-    tx: SyncSender<Queued>,
-    shared: Arc<Shared>,
-    queue_bytes: usize,
-}
-
-impl TranscriptTap {
-    /// Queues `frame` (read at wall time `wall`), or counts it lost if the
-    /// queue is full. Never blocks.
-    pub fn offer(&self, frame: &Frame, wall: SystemTime) {
-        self.queue(frame.clone(), wall, None);
-    }
-
-    /// Records a frame the policy refused (it never reached the server) and
-    /// the proxy's reply to it (what the client got instead), both marked
-    /// with the rule. A dry run's frame was relayed and is recorded as such.
-    pub fn refused(&self, r: &Refusal, wall: SystemTime) {
-        if r.dry_run {
-            return;
-        }
-        for (direction, bytes) in [
-            (Direction::ClientToServer, &r.frame),
-            (Direction::ServerToClient, &r.reply),
-        ] {
-            let line = bytes
-                .strip_suffix(b"\n")
-                .map_or(bytes.clone(), |l| bytes.slice(..l.len()));
-            if line.is_empty() {
-                continue;
-            }
-            let frame = Frame {
-                direction,
-                at: r.at,
-                len: line.len(),
-                bytes: line,
-                sha256: None,
-                terminated: true,
-                after_gap: false,
-            };
-            self.queue(frame, wall, Some(r.rule.clone()));
-        }
-    }
-
-    fn queue(&self, frame: Frame, wall: SystemTime, refused_by: Option<String>) {
-        let len = frame.bytes.len();
-        let pinned = self.shared.pinned.fetch_add(len, Ordering::Relaxed);
-        let sent = pinned == 0 || pinned + len <= self.queue_bytes;
-        let sent = sent
-            && match self.tx.try_send(Queued {
-                frame,
-                wall,
-                refused_by,
-            }) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-            };
-        if !sent {
-            self.shared.pinned.fetch_sub(len, Ordering::Relaxed);
-            self.shared.lost_frames.fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .lost_bytes
-                .fetch_add(len as u64, Ordering::Relaxed);
-        }
-    }
 }
 
 /// The running writer thread; [`TranscriptWriter::finish`] waits for it.
@@ -388,6 +302,7 @@ fn redact_frame(r: &Redactor, bytes: &[u8], truncated: bool) -> (Option<(usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Direction;
     use bytes::Bytes;
 
     fn frame(bytes: &'static [u8]) -> Frame {
