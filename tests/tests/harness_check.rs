@@ -192,3 +192,40 @@ fn a_tampered_or_unfinished_transcript_fails_the_session_rules() {
     );
     assert!(text.contains("ok     hash chain verifies"), "{text}");
 }
+
+/// A secret the recording proxy removed from a redacted transcript still
+/// fails `no secret_detected` (found from the frame's `redactions`).
+#[test]
+fn a_secret_removed_from_a_redacted_transcript_fails_no_secret_detected() {
+    use blackbox_tests::client::{initialize, proxy_command, tool_call, LineClient};
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("t.jsonl");
+    let flags = ["--transcript", transcript.to_str().unwrap()];
+    let server = [env!("CARGO_BIN_EXE_fake_server"), "mcp"];
+    let mut proxy = LineClient::spawn(&mut proxy_command(
+        &dir.path().join("audit"),
+        "fake",
+        &flags,
+        &server,
+    ));
+    let secret = "sk-live-abcdefghijklmnopqrstuvwx0123456789";
+    for r in [
+        initialize(1, "secrets"),
+        tool_call(2, "echo", serde_json::json!({"api_key": secret})),
+    ] {
+        proxy.send(&r);
+        proxy.recv();
+    }
+    proxy.close_stdin();
+    assert!(proxy.wait().success());
+    let rules = "[forbid]\ntool_error = false\n";
+    let out = check(dir.path(), &transcript, rules, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "FAILED no secret_detected: 2 secret_detected events; events: transcript-frame-"
+        ),
+        "{text}"
+    );
+}

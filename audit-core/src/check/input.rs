@@ -77,9 +77,11 @@ fn load_transcript(path: &Path, bytes: &[u8]) -> Result<Loaded, LoadError> {
     } else {
         Ok(())
     };
+    let mut events = transcript_events(&t);
+    events.extend(redacted_frames(&t));
     Ok(Loaded {
         label: path.display().to_string(),
-        events: transcript_events(&t),
+        events,
         chain,
         clean_end,
         transcript: Some(t),
@@ -137,6 +139,19 @@ pub fn transcript_events(t: &Transcript) -> Vec<Value> {
         reason: "transcript_end".into(),
     }));
     parse_lines(&auditor.take_batch())
+}
+
+/// A `secret_detected` event for each frame the recording proxy removed
+/// secrets from: in a redacted transcript they are placeholders already, so
+/// classifying the frames again would not find them.
+fn redacted_frames(t: &Transcript) -> impl Iterator<Item = Value> + '_ {
+    t.frames.iter().filter(|f| f.redacted).map(|f| {
+        serde_json::json!({
+            "type": "secret_detected",
+            "event_id": format!("transcript-frame-{}", f.seq),
+            "details": {"source": "transcript", "frame_seq": f.seq},
+        })
+    })
 }
 
 fn parse_lines(bytes: &[u8]) -> Vec<Value> {
