@@ -57,8 +57,29 @@ if [[ "$(cat "$collectors/stamp" 2>/dev/null)" != "rotel==$ROTEL_VERSION" ]]; th
     echo "rotel==$ROTEL_VERSION" >"$collectors/stamp"
 fi
 # --- end of forwarding collectors --------------------------------------------
+# --- CI harness peers (record/replay/check tests): the TypeScript SDK client
+# (tests/js/drive.mjs) and junitparser (validates check's JUnit XML). Their own
+# stamp; run whether or not the peers above were already installed.
+TS_SDK_VERSION=1.32.2
+JUNITPARSER_VERSION=5.0.3
+harness_want="@modelcontextprotocol/sdk@$TS_SDK_VERSION junitparser==$JUNITPARSER_VERSION"
+install_harness_peers() {
+    local hstamp="$peers/stamp-harness"
+    if [[ -f "$hstamp" && "$(cat "$hstamp")" == "$harness_want" ]] \
+        && [[ -f "$peers/npm/node_modules/@modelcontextprotocol/sdk/package.json" ]]; then
+        return 0
+    fi
+    echo "install-peers: installing $harness_want into $peers" >&2
+    "$peers/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "junitparser==$JUNITPARSER_VERSION"
+    npm install --prefix "$peers/npm" --no-audit --no-fund --loglevel=error \
+        --save-exact "@modelcontextprotocol/sdk@$TS_SDK_VERSION"
+    echo "$harness_want" >"$hstamp"
+}
+# --- end of CI harness peers
 
 if installed; then
+    install_harness_peers
     exit 0
 fi
 
@@ -87,4 +108,5 @@ npm install --prefix "$peers/npm" --no-audit --no-fund --loglevel=error \
 
 [[ -f "$everything_js" ]] || { echo "install-peers: $everything_js missing after npm install" >&2; exit 1; }
 echo "$want" >"$stamp"
+install_harness_peers
 echo "install-peers: done" >&2

@@ -47,6 +47,7 @@ use crate::redact::Redactor;
 use crate::sign::Checkpointer;
 use crate::sink::{Losses, WriterHandle};
 use crate::stamp::{SessionIdentity, Stamper};
+use crate::transcript::TranscriptTap;
 use pace::{Pacer, Pacing};
 
 /// A batch is handed to the writer once it holds this many bytes.
@@ -77,6 +78,8 @@ pub struct AuditorConfig {
     pub policy: Option<Arc<Policy>>,
     /// Removes secrets and cuts long strings before anything is stamped.
     pub redactor: Option<Redactor>,
+    /// Receives every frame, in order, for the session's transcript.
+    pub transcript: Option<TranscriptTap>,
 }
 
 impl AuditorConfig {
@@ -91,6 +94,7 @@ impl AuditorConfig {
             checkpoints: None,
             policy: None,
             redactor: None,
+            transcript: None,
         }
     }
 }
@@ -119,6 +123,7 @@ pub struct Auditor {
     since_checkpoint: u64,
     policy: Option<Arc<Policy>>,
     redactor: Option<Redactor>,
+    transcript: Option<TranscriptTap>,
     frames: Vec<Frame>,
     events: Vec<Event>,
     batch: Vec<u8>,
@@ -145,6 +150,7 @@ impl Auditor {
             since_checkpoint: 0,
             policy: config.policy,
             redactor: config.redactor,
+            transcript: config.transcript,
             frames: Vec::new(),
             events: Vec::new(),
             batch: Vec::with_capacity(BATCH_CAPACITY),
@@ -255,6 +261,9 @@ impl Auditor {
             }
             AuditMsg::Refused(r) => {
                 let at = self.clock.wall(r.at);
+                if let Some(tap) = &self.transcript {
+                    tap.refused(&r, at);
+                }
                 self.classifier.refused(
                     at,
                     &r.frame,
@@ -314,6 +323,9 @@ impl Auditor {
     fn classify(&mut self, frames: &mut Vec<Frame>) {
         for frame in frames.drain(..) {
             self.report.frames += 1;
+            if let Some(tap) = &self.transcript {
+                tap.offer(&frame, self.clock.wall(frame.at));
+            }
             self.classifier.observe(&frame, &mut self.events);
         }
     }

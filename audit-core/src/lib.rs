@@ -22,12 +22,14 @@
 //! pipeline are private.
 
 pub(crate) mod auditor;
+pub mod check;
 // Some of their items are used only by their own unit tests (listed by
 // `cargo check` without this allow); their owners trim them.
 #[allow(dead_code, unused_imports)]
 pub(crate) mod classify;
 pub(crate) mod clock;
 pub mod config;
+pub mod diff;
 pub mod event;
 pub mod forward;
 pub(crate) mod frame;
@@ -36,12 +38,14 @@ pub mod pin;
 pub mod pipeline;
 pub mod policy;
 pub mod redact;
+pub mod replay;
 pub mod reply;
 mod session_end;
 pub mod sign;
 #[allow(dead_code, unused_imports)]
 pub(crate) mod sink;
 pub mod stamp;
+pub mod transcript;
 pub mod verify;
 
 /// The pipeline's stages one by one, for `bench_pipeline`; not an API.
@@ -49,6 +53,6 @@ pub mod verify;
 pub mod stages {
     pub use crate::auditor::{Auditor, AuditorConfig, AuditorReport};
     pub use crate::classify::SessionFacts;
-    pub use crate::frame::{Framer, DEFAULT_PARSE_LIMIT};
+    pub use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
     pub use crate::sink::{spawn_writer, SinkTarget, DEFAULT_WRITER_QUEUE};
 }

@@ -41,8 +41,10 @@ use crate::redact::{RedactConfig, RedactError, Redactor};
 use crate::sign::{Checkpointer, KeyError};
 use crate::sink::{self, SinkTarget, WriterConfig};
 use crate::stamp::SessionIdentity;
+use crate::transcript::{self, TranscriptOptions, TranscriptWriter};
 use settings::{
-    audit_target, checkpointer, forwarders, pinned_tools, redact_config, writer_config,
+    audit_target, checkpointer, forwarders, open_transcript, pinned_tools, redact_config,
+    writer_config,
 };
 
 pub use crate::auditor::AuditorReport;
@@ -65,6 +67,9 @@ pub enum StartError {
     /// An audit directory or file the user named cannot be written.
     #[error(transparent)]
     Target(SinkError),
+    /// `audit.transcript` cannot be opened, or is set with auditing off.
+    #[error("audit.transcript {path}: {reason}")]
+    Transcript { path: PathBuf, reason: String },
     /// A `[forward]` URL, TLS file or spool cannot be used.
     #[error("forward ({from}): {error}")]
     Forward { from: Source, error: ForwardError },
@@ -107,6 +112,8 @@ struct AuditPlan {
     pins: PathBuf,
     user: Option<String>,
     config_file: Option<PathBuf>,
+    /// The transcript file, opened, and whether it keeps exact bytes.
+    transcript: Option<(std::fs::File, bool)>,
 }
 
 impl Plan {
@@ -121,6 +128,12 @@ impl Plan {
             audit: None,
         };
         if settings.is_pure_relay() {
+            if let Some(path) = &settings.audit.transcript.value {
+                return Err(StartError::Transcript {
+                    path: path.clone(),
+                    reason: "needs the audit pipeline, but audit.enabled is false".into(),
+                });
+            }
             tracing::info!("audit.enabled is false: relaying only");
             return Ok(plan);
         }
@@ -141,6 +154,7 @@ impl Plan {
         };
         let mut writer = writer_config(settings);
         writer.forward = forwarders(settings)?;
+        let transcript = open_transcript(settings)?;
         let a = &settings.audit;
         plan.audit = Some(AuditPlan {
             target,
@@ -153,6 +167,7 @@ impl Plan {
             pins: settings.policy.pins.value.clone(),
             user: settings.proxy.user.value.clone(),
             config_file: settings.config_file.clone(),
+            transcript,
         });
         Ok(plan)
     }
@@ -252,16 +267,32 @@ impl Pipeline {
 
 /// The auditor thread: sinks, redactor and auditor, run until the end.
 fn run_auditor(
-    plan: AuditPlan,
+    mut plan: AuditPlan,
     identity: Identity,
     server: String,
     parse_limit: usize,
     inbox: handoff::AuditInbox,
     flush_timeout: Duration,
 ) -> Finished {
-    let Some(sinks) = Sinks::start(&plan) else {
+    let session_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
+    let transcript = plan.transcript.take().and_then(|(file, raw)| {
+        let mut options = TranscriptOptions::new(
+            Some(plan.redact.clone()).filter(|r| r.enabled && !raw),
+            parse_limit,
+        );
+        options.session_id = session_id.to_string();
+        options.server = server.clone();
+        transcript::spawn(file, options)
+            .map_err(|e| tracing::error!("cannot start the transcript writer: {e}"))
+            .ok()
+    });
+    let Some(mut sinks) = Sinks::start(&plan) else {
         return Finished::default_unwritten();
     };
+    let tap = transcript.map(|(tap, writer)| {
+        sinks.transcript = Some(writer);
+        tap
+    });
     // Settings validated every pattern; a failure here still never lets an
     // unredacted event through: nothing is recorded.
     let redactor = match Redactor::new(&plan.redact) {
@@ -276,7 +307,7 @@ fn run_auditor(
         }
     };
     let session = SessionIdentity {
-        session_id: uuid::Uuid::now_v7().to_string().into(),
+        session_id,
         server: server.as_str().into(),
         user: plan.user.unwrap_or_else(identity.os_user).into(),
     };
@@ -288,6 +319,7 @@ fn run_auditor(
     config.checkpoints = plan.checkpoints;
     config.policy = Some(plan.policy);
     config.redactor = Some(redactor);
+    config.transcript = tap;
     let auditor = Auditor::new(config).run(inbox, &sinks.trail);
     Finished {
         auditor,
@@ -309,6 +341,8 @@ impl Finished {
 struct Sinks {
     /// The hash-chained JSONL trail.
     trail: sink::WriterHandle,
+    /// The transcript of every frame (`audit.transcript`), fed by the auditor.
+    transcript: Option<TranscriptWriter>,
 }
 
 impl Sinks {
@@ -316,7 +350,10 @@ impl Sinks {
     /// an audit trail.
     fn start(plan: &AuditPlan) -> Option<Sinks> {
         match sink::spawn_writer_with(plan.target.clone(), plan.writer.clone()) {
-            Ok(trail) => Some(Sinks { trail }),
+            Ok(trail) => Some(Sinks {
+                trail,
+                transcript: None,
+            }),
             Err(e) => {
                 tracing::error!("{e}; relaying without an audit trail");
                 None
@@ -326,7 +363,27 @@ impl Sinks {
 
     /// Flushes every sink, the trail last; its report.
     fn finish(self, timeout: Duration) -> Option<WriterReport> {
+        if let Some(transcript) = self.transcript {
+            finish_transcript(transcript, timeout);
+        }
         self.trail.finish(timeout)
+    }
+}
+
+/// Waits for the transcript's end line; says on stderr what it lost.
+fn finish_transcript(transcript: TranscriptWriter, timeout: Duration) {
+    match transcript.finish(timeout) {
+        Some(Ok(report)) if report.lost_frames > 0 => tracing::error!(
+            "transcript incomplete: {} frames ({} bytes) not recorded",
+            report.lost_frames,
+            report.lost_bytes
+        ),
+        Some(Ok(_)) => {}
+        Some(Err(e)) => tracing::error!("transcript: {e}"),
+        None => tracing::error!(
+            "the transcript did not reach disk within {} ms",
+            timeout.as_millis()
+        ),
     }
 }
 

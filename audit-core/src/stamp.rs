@@ -133,16 +133,8 @@ impl Stamper {
             out[body_at] = b',';
             out.pop();
         }
-        let mut hex_buf = [0u8; 64];
-        out.extend_from_slice(b",\"prev_hash\":\"");
-        out.extend_from_slice(hex_of(&self.head, &mut hex_buf));
-        out.extend_from_slice(b"\"}");
-        let hash: [u8; 32] = Sha256::digest(&out[start..]).into();
-        out.pop(); // `}` again: the hash member follows
-        out.extend_from_slice(b",\"hash\":\"");
-        out.extend_from_slice(hex_of(&hash, &mut hex_buf));
-        out.extend_from_slice(b"\"}\n");
-        self.head = hash;
+        let tail = chain_tail(&mut self.head, &[&out[start..]]);
+        out.extend_from_slice(&tail);
     }
 
     /// The envelope, without its closing brace: `{"v":1,"event_id":…,"seq":N`.
@@ -170,6 +162,39 @@ impl Stamper {
         out.extend_from_slice(b",\"seq\":");
         out.extend_from_slice(num.format(self.seq).as_bytes());
     }
+}
+
+/// Length of what [`chain_tail`] returns.
+pub const CHAIN_TAIL_LEN: usize = 14 + 64 + 1 + HASH_SUFFIX_LEN + 1;
+
+/// Links one line into a hash chain: `body` is the line's JSON object without
+/// its closing brace (in pieces, so that a large payload is hashed where it
+/// lies). Returns what follows it, `,"prev_hash":"<head>","hash":"<hash>"}`
+/// and the newline, and moves `head` to the new hash: SHA-256 over `body`
+/// followed by `,"prev_hash":"<head>"}`, the line's [`canonical_bytes`].
+pub fn chain_tail(head: &mut [u8; 32], body: &[&[u8]]) -> [u8; CHAIN_TAIL_LEN] {
+    let mut tail = [0u8; CHAIN_TAIL_LEN];
+    let mut hex_buf = [0u8; 64];
+    let prev = [b",\"prev_hash\":\"", hex_of(head, &mut hex_buf), b"\"}"].concat();
+    let mut hasher = Sha256::new();
+    for piece in body {
+        hasher.update(piece);
+    }
+    hasher.update(&prev);
+    let hash: [u8; 32] = hasher.finalize().into();
+    let mut at = 0;
+    for part in [
+        &prev[..prev.len() - 1], // `}` again: the hash member follows
+        b",\"hash\":\"",
+        hex_of(&hash, &mut hex_buf),
+        b"\"}\n",
+    ] {
+        tail[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    debug_assert_eq!(at, CHAIN_TAIL_LEN);
+    *head = hash;
+    tail
 }
 
 /// `s` as a JSON string, escaped as every string of a line is

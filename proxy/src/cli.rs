@@ -41,6 +41,12 @@ pub enum Command {
     Install(crate::install_cmd::InstallArgs),
     /// Undo `install`: restore each wrapped server's own command.
     Uninstall(crate::install_cmd::UninstallArgs),
+    /// Act as the MCP server on stdio, answering from a recorded transcript.
+    Replay(crate::replay_cmd::ReplayArgs),
+    /// Check a recorded session (transcript or audit files) against CI rules.
+    Check(crate::check_cmd::CheckArgs),
+    /// Compare two recorded sessions' tool calls (or, with --tools, tool definitions).
+    Diff(crate::diff_cmd::DiffArgs),
 }
 
 /// Flags of the default mode: run a server behind the proxy.
@@ -167,6 +173,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub enforce_pins: bool,
 
+    /// Also write a transcript of every frame to this file (redacted unless --transcript-raw).
+    #[arg(long, value_name = "PATH")]
+    pub transcript: Option<String>,
+
+    /// Keep exact bytes in the transcript (secrets included; a warning is printed).
+    #[arg(long)]
+    pub transcript_raw: bool,
+
     /// Diagnostics level on stderr: error, warn, info, debug, trace [warn; or RUST_LOG].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -251,6 +265,7 @@ impl RunArgs {
             ),
             ("policy.pins", &self.pins, "--pins"),
             ("proxy.log_level", &self.log_level, "--log-level"),
+            ("audit.transcript", &self.transcript, "--transcript"),
         ];
         let switches = [
             (
@@ -288,6 +303,12 @@ impl RunArgs {
                 self.enforce_pins,
                 "true",
                 "--enforce-pins",
+            ),
+            (
+                "audit.transcript_raw",
+                self.transcript_raw,
+                "true",
+                "--transcript-raw",
             ),
         ];
         let mut flags: Vec<_> = text
@@ -478,6 +499,22 @@ mod tests {
     }
 
     #[test]
+    fn transcript_flags_name_their_keys() {
+        let cli = Cli::try_parse_from([
+            "mcp-blackbox",
+            "--transcript",
+            "/tmp/t.jsonl",
+            "--transcript-raw",
+            "--",
+            "x",
+        ])
+        .unwrap();
+        let flags = cli.run.setting_flags();
+        assert!(flags.contains(&("audit.transcript", "/tmp/t.jsonl".into(), "--transcript")));
+        assert!(flags.contains(&("audit.transcript_raw", "true".into(), "--transcript-raw")));
+    }
+
+    #[test]
     fn subcommands_parse() {
         let cli = Cli::try_parse_from(["mcp-blackbox", "verify", "/tmp/x"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Verify(_))));
@@ -495,5 +532,15 @@ mod tests {
             run.setting_flags(),
             [("audit.max_files", "3".into(), "--max-files")]
         );
+        for (args, what) in [
+            (&["replay", "t.jsonl", "--strict"][..], "replay"),
+            (&["check", "t.jsonl", "--rules", "ci.toml"], "check"),
+            (&["diff", "a", "b", "--tools"], "diff"),
+        ] {
+            let cli =
+                Cli::try_parse_from(std::iter::once("mcp-blackbox").chain(args.iter().copied()))
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(cli.command.is_some(), "{what}");
+        }
     }
 }

@@ -24,10 +24,12 @@
 //! 5. The writer flushes last (bounded by `--flush-timeout-ms`).
 //! 6. We exit with the server's status (128 + N if it died of signal N).
 
+mod check_cmd;
 mod child;
 mod cli;
 mod client_config;
 mod config_cmd;
+mod diff_cmd;
 mod fdio;
 mod gated;
 mod identity;
@@ -37,6 +39,7 @@ mod lifecycle;
 mod pin_client;
 mod pin_cmd;
 mod relay;
+mod replay_cmd;
 mod run;
 mod start_failure;
 mod verify_cmd;
@@ -60,6 +63,9 @@ fn main() {
                 cli::Command::Pin(args) => report(pin_cmd::run(args)),
                 cli::Command::Install(args) => report(install_cmd::install(args)),
                 cli::Command::Uninstall(args) => report(install_cmd::uninstall(args)),
+                cli::Command::Replay(args) => report(replay_cmd::run(args)),
+                cli::Command::Check(args) => report(check_cmd::run(args)),
+                cli::Command::Diff(args) => report(diff_cmd::run(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.

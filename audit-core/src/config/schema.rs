@@ -139,6 +139,10 @@ settings! {
         checkpoint_seconds: u64 = 60, env Some("CHECKPOINT_SECONDS");
         /// Longest wait, in milliseconds, for the trail to reach disk at exit.
         flush_timeout_ms: u64 = 5000, env Some("FLUSH_TIMEOUT_MS");
+        /// Also write a transcript of every frame (for replay, check and diff) to this file.
+        transcript: Option<PathBuf> = None, env Some("TRANSCRIPT");
+        /// Keep exact bytes in the transcript instead of redacting it (a warning is printed).
+        transcript_raw: bool = false, env Some("TRANSCRIPT_RAW");
     }
     /// `[proxy]`: the session and the child process.
     [proxy] ProxySettings {

@@ -374,3 +374,36 @@ fn show_lists_every_key_once_and_rules_in_order() {
     };
     assert_eq!(values(&reread), values(&s));
 }
+
+#[test]
+fn transcript_settings_come_from_file_env_and_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "[audit]\ntranscript = \"/f/t.jsonl\"\n");
+    let load = |env_pairs: &[(&str, &str)], flags: Vec<(&'static str, String, &'static str)>| {
+        Settings::load(LoadInput {
+            config_path: Some(path.clone()),
+            home: Some(dir.path().to_owned()),
+            env: env(env_pairs),
+            flags,
+            ..LoadInput::default()
+        })
+        .unwrap()
+    };
+    let s = load(&[], vec![]);
+    assert_eq!(s.audit.transcript.value, Some(PathBuf::from("/f/t.jsonl")));
+    assert!(!s.audit.transcript_raw.value, "redacted by default");
+    let s = load(
+        &[
+            ("MCP_BLACKBOX_TRANSCRIPT", "/e/t.jsonl"),
+            ("MCP_BLACKBOX_TRANSCRIPT_RAW", "true"),
+        ],
+        vec![],
+    );
+    assert_eq!(s.audit.transcript.value, Some(PathBuf::from("/e/t.jsonl")));
+    assert!(s.audit.transcript_raw.value);
+    let s = load(
+        &[("MCP_BLACKBOX_TRANSCRIPT", "/e/t.jsonl")],
+        vec![("audit.transcript", "/x/t.jsonl".into(), "--transcript")],
+    );
+    assert_eq!(s.audit.transcript.value, Some(PathBuf::from("/x/t.jsonl")));
+}

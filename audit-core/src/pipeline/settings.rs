@@ -129,3 +129,27 @@ pub(super) fn forwarders(settings: &Settings) -> Result<Option<Arc<Forwarders>>,
         None => Ok(None),
     }
 }
+
+/// The transcript file, opened (0600, no link followed), if one is set, and
+/// whether it keeps exact bytes.
+pub(super) fn open_transcript(
+    settings: &Settings,
+) -> Result<Option<(std::fs::File, bool)>, StartError> {
+    let a = &settings.audit;
+    let Some(path) = &a.transcript.value else {
+        return Ok(None);
+    };
+    let file = crate::transcript::open_private(path).map_err(|e| StartError::Transcript {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let raw = a.transcript_raw.value;
+    if raw {
+        tracing::warn!(
+            "the transcript {} keeps exact bytes ({}): credentials in tool traffic will reach it unredacted",
+            path.display(),
+            a.transcript_raw.source
+        );
+    }
+    Ok(Some((file, raw)))
+}

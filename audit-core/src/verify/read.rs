@@ -273,6 +273,23 @@ fn open_nofollow(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// The whole bytes of an audit file, gunzipped if its name ends in `.gz`
+/// (for `check`, which reads small CI trails whole).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, VerifyError> {
+    let read_err = |source| VerifyError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let raw = std::fs::read(path).map_err(read_err)?;
+    if !path.extension().is_some_and(|e| e == "gz") {
+        return Ok(raw);
+    }
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut out)
+        .map_err(read_err)?;
+    Ok(out)
+}
+
 /// Reads one file's lines into `trail` and returns the digest of its
 /// (decompressed) content.
 pub fn read_file(
