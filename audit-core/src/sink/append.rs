@@ -190,7 +190,7 @@ impl DailyFiles {
         let incoming = batch.len() as u64;
         let size = match &self.open {
             Some(open) => Some(open.size()?),
-            None => std::fs::metadata(self.dir.join(active_name(&today)))
+            None => std::fs::symlink_metadata(self.dir.join(active_name(&today)))
                 .ok()
                 .map(|m| m.len()),
         };

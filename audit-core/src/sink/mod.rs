@@ -9,6 +9,9 @@
 //!   what to rotate and delete.
 //! - [`gzip`]: background compression of rotated files.
 //! - [`storage`]: the file operations, behind a trait for fault injection.
+//! - [`private_file`]: every open in the audit directory (`O_NOFOLLOW`, then
+//!   `fstat`: a regular file of ours, mode 0600).
+//! - [`target`]: the start check of the target ([`prepare`]).
 //!
 //! Files are created 0600 in a 0700 directory.
 
@@ -16,9 +19,11 @@ mod append;
 pub mod group_commit;
 pub mod gzip;
 pub mod losses;
+pub mod private_file;
 pub mod retention;
 pub mod rotate;
 pub mod storage;
+pub mod target;
 pub mod writer;
 
 use std::fmt;
@@ -31,6 +36,7 @@ pub use group_commit::DEFAULT_FSYNC_INTERVAL;
 pub use losses::{LossReason, Losses};
 pub use rotate::{RotationPolicy, DEFAULT_MAX_FILES, DEFAULT_MAX_FILE_SIZE};
 pub use storage::{OsStorage, Storage};
+pub use target::{prepare, PreparedTarget, TargetError, TargetOptions};
 pub use writer::{system_clock, Rejected, WriterHandle, WriterReport};
 
 use crate::clock::utc_date;
