@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use audit_core::auditor::{Auditor, AuditorConfig, AuditorReport};
 use audit_core::classify::SessionFacts;
-use audit_core::config::{FsyncMode, LoadInput, QueuePolicy, Settings, Source};
+use audit_core::config::{FsyncMode, LoadInput, OnAuditFailure, QueuePolicy, Settings};
 use audit_core::handoff::{self, AuditHandle, AuditMsg, ChildExit, SessionEnd};
 use audit_core::pin::PinFile;
 use audit_core::policy::gate::Gate;
@@ -59,7 +59,8 @@ pub fn run(args: RunArgs) -> i32 {
     let (tx, rx) = mpsc::channel();
     watch_signals_and_parent(tx.clone());
 
-    let server = match child::spawn(&args.command) {
+    let relay_stderr = matches!(session.target, Some((SinkTarget::Stderr, _)));
+    let mut server = match child::spawn(&args.command, relay_stderr) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mcp-blackbox: {e}");
@@ -68,6 +69,10 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let pgid = server.pid;
     tracing::info!(pid = pgid, command = ?args.command, "server started");
+    let stderr_relay = server
+        .stderr
+        .take()
+        .and_then(|e| child::relay_stderr(e).ok());
 
     let grace = Duration::from_millis(settings.proxy.grace_ms.value);
     let kill_grace = Duration::from_millis(settings.proxy.kill_grace_ms.value);
@@ -133,6 +138,9 @@ pub fn run(args: RunArgs) -> i32 {
             reason: ladder.reason().to_owned(),
         };
         audit.finish(end, Duration::from_millis(args.flush_timeout_ms));
+    }
+    if let Some(relay) = stderr_relay {
+        relay.finish(kill_grace);
     }
     exit.shell_status()
 }
@@ -237,6 +245,8 @@ struct Session {
     server_name: String,
     redact: Option<RedactConfig>,
     target: Option<(SinkTarget, WriterConfig)>,
+    /// The audit directory's real path, recorded in `session_start`.
+    audit_dir: Option<PathBuf>,
     checkpoints: Option<Checkpointer>,
     policy: Option<Arc<Policy>>,
     gate: Option<Arc<Gate>>,
@@ -253,6 +263,7 @@ impl Session {
             server_name,
             redact: None,
             target: None,
+            audit_dir: None,
             checkpoints: None,
             policy: None,
             gate: None,
@@ -282,7 +293,9 @@ impl Session {
         session.policy = Some(policy);
         session.checkpoints = checkpointer(settings)?;
         session.redact = Some(redact_config(settings)?);
-        session.target = audit_target(settings)?.map(|t| (t, writer_config(settings)));
+        let prepared = audit_target(settings)?;
+        session.audit_dir = prepared.as_ref().and_then(|p| p.real_dir.clone());
+        session.target = prepared.map(|p| (p.target, writer_config(settings)));
         Ok(session)
     }
 
@@ -305,6 +318,10 @@ impl Session {
         facts
             .extra
             .insert("proxy_version".into(), env!("CARGO_PKG_VERSION").into());
+        if let Some(dir) = &self.audit_dir {
+            let dir = dir.display().to_string();
+            facts.extra.insert("audit_dir".into(), dir.into());
+        }
         if let Some(path) = &settings.config_file {
             facts
                 .extra
@@ -365,27 +382,21 @@ impl Session {
     }
 }
 
-/// Where events go. `Err` is an exit status: an audit directory or file the
-/// user named and that cannot be written fails fast; trouble with the default
-/// directory only turns the proxy into a relay, with an error on stderr.
-fn audit_target(settings: &Settings) -> Result<Option<SinkTarget>, i32> {
-    let (target, explicit) = match &settings.audit.file.value {
-        Some(f) if f == "-" => (SinkTarget::Stderr, true),
-        Some(f) => (SinkTarget::File(PathBuf::from(f)), true),
-        None => (
-            SinkTarget::Dir(settings.audit.dir.value.clone()),
-            settings.audit.dir.source != Source::Default,
-        ),
-    };
-    match sink::prepare_target(&target) {
-        Ok(()) => Ok(Some(target)),
-        Err(e) if explicit => {
-            eprintln!("mcp-blackbox: {e}");
-            Err(2)
+/// Where events go, checked before the server starts. `Err` is an exit
+/// status: an unusable target fails fast with one line, unless
+/// `audit.on_failure` is `open`, which runs the server unaudited.
+fn audit_target(settings: &Settings) -> Result<Option<sink::PreparedTarget>, i32> {
+    let a = &settings.audit;
+    let options = sink::TargetOptions::from_settings(a);
+    match sink::prepare(&sink::target_of(a), options, std::time::SystemTime::now()) {
+        Ok(prepared) => Ok(Some(prepared)),
+        Err(e) if a.on_failure.value == OnAuditFailure::Open => {
+            tracing::error!("{e}; audit.on_failure is open: the server runs unaudited");
+            Ok(None)
         }
         Err(e) => {
-            tracing::error!("{e}; relaying without an audit trail");
-            Ok(None)
+            eprintln!("mcp-blackbox: {e} (--on-audit-failure open runs the server unaudited)");
+            Err(2)
         }
     }
 }
@@ -407,6 +418,7 @@ fn writer_config(settings: &Settings) -> WriterConfig {
             max_file_size: a.max_size_mb.value.get().saturating_mul(1024 * 1024),
             max_files: a.max_files.value.get() as usize,
         },
+        retention: sink::RetentionLimits::from_settings(a),
         ..WriterConfig::default()
     }
 }

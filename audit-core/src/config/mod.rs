@@ -25,6 +25,7 @@ pub use error::{ConfigError, Located};
 pub use schema::{
     AuditSettings, KeyInfo, PolicySettings, ProxySettings, Sections, ENV_PREFIX, KEYS,
 };
+pub use value::OnAuditFailure;
 pub use value::{
     DefaultAction, FsyncMode, Input, LogLevel, PatternTable, QueuePolicy, Source, Sourced,
     ValueError,

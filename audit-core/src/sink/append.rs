@@ -24,7 +24,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::rotate::{active_name, plan_rotation, RotationPlan, RotationPolicy};
+use super::retention::{OverBudget, RetentionLimits};
+use super::rotate::{
+    active_name, plan_rotation, FileEntry, RotationInput, RotationPlan, RotationPolicy,
+};
 use super::storage::{file_identity, path_identity, DirLock, FlockGuard, Storage};
 use super::SinkError;
 use crate::clock::utc_date;
@@ -151,21 +154,27 @@ impl OpenFile {
 pub(crate) struct DailyFiles {
     dir: PathBuf,
     policy: RotationPolicy,
+    limits: RetentionLimits,
     lock: DirLock,
     open: Option<OpenFile>,
     rotate_warned: bool,
+    /// Set by a rotation whose retention left the budget exceeded, cleared
+    /// by one that did not ([`DailyFiles::over_budget`]).
+    over_budget: Option<OverBudget>,
     /// `fdatasync` calls made so far.
     pub(crate) syncs: u64,
 }
 
 impl DailyFiles {
-    pub(crate) fn new(dir: PathBuf, policy: RotationPolicy) -> DailyFiles {
+    pub(crate) fn new(dir: PathBuf, policy: RotationPolicy, limits: RetentionLimits) -> DailyFiles {
         DailyFiles {
             dir,
             policy,
+            limits,
             lock: DirLock::default(),
             open: None,
             rotate_warned: false,
+            over_budget: None,
             syncs: 0,
         }
     }
@@ -181,7 +190,8 @@ impl DailyFiles {
         rotated: &mut Vec<String>,
     ) -> Result<(), SinkError> {
         let _guard = self.lock_dir(storage)?;
-        let today = utc_date(now());
+        let now = now();
+        let today = utc_date(now);
         if let Some(open) = &self.open {
             if open.date != today || !open.is_current() {
                 log_sync_error(close(&mut self.open, storage, &mut self.syncs));
@@ -197,7 +207,13 @@ impl DailyFiles {
         let full = size.is_some_and(|s| s > 0 && s + incoming > self.policy.max_file_size);
         if self.open.is_none() || full {
             log_sync_error(close(&mut self.open, storage, &mut self.syncs));
-            self.rotate(&today, size, incoming, rotated);
+            let input = RotationInput {
+                today: &today,
+                active_size: size,
+                incoming,
+                now,
+            };
+            self.rotate(&input, rotated);
             let path = self.dir.join(active_name(&today));
             self.open = Some(OpenFile::open(storage, path, today)?);
         }
@@ -238,10 +254,16 @@ impl DailyFiles {
             })
     }
 
+    /// Whether the last rotation left the retention budget exceeded, and by
+    /// what (files younger than the minimum age are kept, not deleted).
+    pub(crate) fn over_budget(&self) -> Option<OverBudget> {
+        self.over_budget
+    }
+
     /// Step 3: plans and applies rotation and retention (under the lock).
-    fn rotate(&mut self, today: &str, size: Option<u64>, incoming: u64, rotated: &mut Vec<String>) {
-        let plan = match list_names(&self.dir) {
-            Ok(names) => plan_rotation(&names, today, size, incoming, &self.policy),
+    fn rotate(&mut self, input: &RotationInput<'_>, rotated: &mut Vec<String>) {
+        let plan = match list_entries(&self.dir) {
+            Ok(entries) => plan_rotation(&entries, input, &self.policy, &self.limits),
             Err(e) => {
                 self.warn_rotation(&self.dir.clone(), e);
                 return;
@@ -250,6 +272,7 @@ impl DailyFiles {
         if let Err((path, e)) = apply(&self.dir, &plan) {
             self.warn_rotation(&path, e);
         }
+        self.over_budget = plan.over_budget;
         rotated.extend(plan.compress);
     }
 
@@ -261,14 +284,26 @@ impl DailyFiles {
     }
 }
 
-fn list_names(dir: &Path) -> io::Result<Vec<String>> {
-    let mut names = Vec::new();
+/// The directory's entries with their sizes and last writes (of the entry
+/// itself: a link is not followed).
+fn list_entries(dir: &Path) -> io::Result<Vec<FileEntry>> {
+    let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        if let Ok(name) = entry?.file_name().into_string() {
-            names.push(name);
-        }
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        // Gone meanwhile (another writer's compression): not ours to count.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        entries.push(FileEntry {
+            name,
+            bytes: meta.len(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        });
     }
-    Ok(names)
+    Ok(entries)
 }
 
 /// Drops the handle in `open`, first syncing what it left unsynced: lines

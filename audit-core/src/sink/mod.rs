@@ -34,9 +34,10 @@ use std::time::SystemTime;
 
 pub use group_commit::DEFAULT_FSYNC_INTERVAL;
 pub use losses::{LossReason, Losses};
+pub use retention::{OverBudget, RetentionLimits};
 pub use rotate::{RotationPolicy, DEFAULT_MAX_FILES, DEFAULT_MAX_FILE_SIZE};
 pub use storage::{OsStorage, Storage};
-pub use target::{prepare, PreparedTarget, TargetError, TargetOptions};
+pub use target::{prepare, target_of, PreparedTarget, TargetError, TargetOptions};
 pub use writer::{system_clock, Rejected, WriterHandle, WriterReport};
 
 use crate::clock::utc_date;
@@ -107,6 +108,8 @@ pub struct WriterConfig {
     /// The group-commit window of [`FsyncPolicy::Batch`].
     pub fsync_interval: std::time::Duration,
     pub rotation: RotationPolicy,
+    /// Retention beyond the file count: age, total size, minimum age.
+    pub retention: RetentionLimits,
     /// Decides the day of the file a batch goes to.
     pub clock: WallClock,
 }
@@ -119,6 +122,7 @@ impl Default for WriterConfig {
             fsync: FsyncPolicy::default(),
             fsync_interval: DEFAULT_FSYNC_INTERVAL,
             rotation: RotationPolicy::default(),
+            retention: RetentionLimits::default(),
             clock: system_clock(),
         }
     }
@@ -132,6 +136,7 @@ impl fmt::Debug for WriterConfig {
             .field("fsync", &self.fsync)
             .field("fsync_interval", &self.fsync_interval)
             .field("rotation", &self.rotation)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }

@@ -73,6 +73,9 @@ pub struct WriterReport {
     pub lines_dropped: u64,
     /// Times a failure was reported (once per outage, not per batch).
     pub outages: u64,
+    /// Times retention was left over its budget rather than delete files
+    /// younger than its minimum age (reported once per episode).
+    pub retention_floods: u64,
 }
 
 /// A batch refused by [`WriterHandle::try_write`]; its lines are counted as lost.
@@ -313,6 +316,8 @@ pub(crate) struct WriterCore {
     ledger: Arc<Ledger>,
     compressor: Option<Compressor>,
     failing: bool,
+    /// The retention budget is exceeded and that was reported.
+    in_flood: bool,
     report: WriterReport,
 }
 
@@ -326,7 +331,10 @@ impl WriterCore {
         let dest = match target {
             SinkTarget::Stderr => Destination::Stderr,
             SinkTarget::File(p) => Destination::File(SingleFile::new(p)),
-            SinkTarget::Dir(d) => Destination::Dir(d.clone(), DailyFiles::new(d, config.rotation)),
+            SinkTarget::Dir(d) => Destination::Dir(
+                d.clone(),
+                DailyFiles::new(d, config.rotation, config.retention),
+            ),
         };
         WriterCore {
             dest,
@@ -337,6 +345,7 @@ impl WriterCore {
             ledger,
             compressor: None,
             failing: false,
+            in_flood: false,
             report: WriterReport::default(),
         }
     }
@@ -382,10 +391,34 @@ impl WriterCore {
             Ok(()) => self.written(lines, batch.len() as u64),
             Err(e) => self.lost(batch, lines, e),
         }
+        self.report_retention();
         if let (Destination::Dir(dir, _), Some(c)) = (&self.dest, &self.compressor) {
             for name in rotated {
                 c.submit(dir, &name);
             }
+        }
+    }
+
+    /// A retention budget newly exceeded is reported (see
+    /// [`super::retention`]): the trail states that it keeps more than asked,
+    /// instead of deleting other sessions' recent files to make room.
+    fn report_retention(&mut self) {
+        let Destination::Dir(dir, d) = &self.dest else {
+            return;
+        };
+        match (d.over_budget(), self.in_flood) {
+            (Some(over), false) => {
+                self.in_flood = true;
+                self.report.retention_floods += 1;
+                tracing::error!(
+                    "audit trail: {} holds {} files, {} bytes, over the retention budget; files younger than the minimum age are kept, not deleted",
+                    dir.display(),
+                    over.files,
+                    over.bytes
+                );
+            }
+            (None, true) => self.in_flood = false,
+            _ => {}
         }
     }
 
