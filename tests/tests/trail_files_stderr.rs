@@ -1,7 +1,8 @@
 //! `--audit-file -`: event lines and the server's own stderr lines share the
 //! proxy's stderr without gluing or splitting. The server writes thousands
-//! of stderr lines (one `write` each, from a shell loop beside it) while the
-//! client keeps calling tools, so events are written all the while.
+//! of stderr lines (each in two `write`s, as a logger writing a prefix and a
+//! message does, from a shell loop beside it) while the client keeps calling
+//! tools, so events are written all the while.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -21,7 +22,7 @@ fn server_line(n: usize) -> String {
 #[test]
 fn event_lines_and_server_stderr_lines_never_interleave() {
     let script = format!(
-        "(i=0; while [ $i -lt {SERVER_LINES} ]; do printf 'server-stderr-line %05d %s\\n' $i {pad}; i=$((i+1)); done) >&2 & exec {BENCH_SERVER}",
+        "(i=0; while [ $i -lt {SERVER_LINES} ]; do printf 'server-stderr-line %05d ' $i; printf '%s\\n' {pad}; i=$((i+1)); done) >&2 & exec {BENCH_SERVER}",
         pad = "s".repeat(100),
     );
     let mut cmd = std::process::Command::new(blackbox());
