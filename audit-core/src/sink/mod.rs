@@ -227,6 +227,8 @@ pub fn daily_path(dir: &Path, t: SystemTime) -> PathBuf {
 }
 
 #[cfg(test)]
+mod flood_tests;
+#[cfg(test)]
 mod rotation_tests;
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,6 +36,7 @@ use super::append::{DailyFiles, SingleFile, SyncMode};
 use super::group_commit::SyncSchedule;
 use super::gzip::Compressor;
 use super::losses::{Ledger, LossReason, Losses};
+use super::retention::OverBudget;
 use super::storage::Storage;
 use super::{FsyncPolicy, QueueFullPolicy, SinkError, SinkTarget, WallClock, WriterConfig};
 
@@ -92,6 +93,7 @@ pub struct WriterHandle {
     done: Receiver<()>,
     join: JoinHandle<WriterReport>,
     ledger: Arc<Ledger>,
+    floods: Arc<Mutex<Option<OverBudget>>>,
     when_full: QueueFullPolicy,
     dropped: AtomicU64,
     spares: Arc<ArrayQueue<Vec<u8>>>,
@@ -150,6 +152,13 @@ impl WriterHandle {
         }
     }
 
+    /// The retention budget, if it became exceeded since the last call (see
+    /// [`super::retention`]): files younger than the minimum age were kept
+    /// rather than deleted. For the auditor to put on record.
+    pub fn take_retention_flood(&self) -> Option<OverBudget> {
+        self.floods.lock().ok()?.take()
+    }
+
     /// Lines lost since the last call (queue full, or disk trouble), one
     /// reason at a time: call until `None`, and write an `audit_dropped`
     /// event for each (with `details.first_seq` / `last_seq`).
@@ -182,6 +191,7 @@ pub(crate) fn spawn(
     };
     let mut core = WriterCore::new(target, &config, storage, ledger.clone());
     core.compressor = compressor;
+    let floods = core.floods.clone();
     let (tx, rx) = sync_channel(config.queue.max(1));
     let (done_tx, done) = sync_channel(1);
     let always = config.fsync == FsyncPolicy::Always;
@@ -201,6 +211,7 @@ pub(crate) fn spawn(
         done,
         join,
         ledger,
+        floods,
         when_full: config.when_full,
         dropped: AtomicU64::new(0),
         spares,
@@ -318,6 +329,8 @@ pub(crate) struct WriterCore {
     failing: bool,
     /// The retention budget is exceeded and that was reported.
     in_flood: bool,
+    /// A newly exceeded budget, for [`WriterHandle::take_retention_flood`].
+    floods: Arc<Mutex<Option<OverBudget>>>,
     report: WriterReport,
 }
 
@@ -346,6 +359,7 @@ impl WriterCore {
             compressor: None,
             failing: false,
             in_flood: false,
+            floods: Arc::default(),
             report: WriterReport::default(),
         }
     }
@@ -410,6 +424,9 @@ impl WriterCore {
             (Some(over), false) => {
                 self.in_flood = true;
                 self.report.retention_floods += 1;
+                if let Ok(mut slot) = self.floods.lock() {
+                    *slot = Some(over);
+                }
                 tracing::error!(
                     "audit trail: {} holds {} files, {} bytes, over the retention budget; files younger than the minimum age are kept, not deleted",
                     dir.display(),
