@@ -85,14 +85,22 @@ fn an_insecure_directory_is_refused_unless_shared_on_purpose() {
     );
     assert!(marker.exists());
 
-    // Owned by another user (only root can give a directory away).
-    if unsafe { libc::geteuid() } == 0 {
-        let other = AuditDir::new();
-        std::os::unix::fs::chown(other.path(), Some(65534), None).unwrap();
-        let marker = work.path().join("started-2");
-        let out = run_marking(other.path(), &[], &marker);
-        assert_refused(&out, "owned by uid 65534", &marker);
+    let other = AuditDir::new();
+    refused_once_given_away(other.path(), &[other.path().to_owned()], work.path());
+}
+
+/// As root: gives `paths` to another user, then the proxy over `audit_dir`
+/// must refuse to start. (Only root can give a file away.)
+fn refused_once_given_away(audit_dir: &Path, paths: &[std::path::PathBuf], work: &Path) {
+    if unsafe { libc::geteuid() } != 0 {
+        return;
     }
+    for path in paths {
+        std::os::unix::fs::chown(path, Some(65534), None).unwrap();
+    }
+    let marker = work.join("started-after-chown");
+    let out = run_marking(audit_dir, &[], &marker);
+    assert_refused(&out, "owned by uid 65534", &marker);
 }
 
 #[test]
@@ -116,14 +124,8 @@ fn a_loose_file_mode_is_fixed_and_a_foreign_file_refused() {
     let path = audit.path().join(&names[0]);
     assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o7777, 0o600);
 
-    if unsafe { libc::geteuid() } == 0 {
-        for name in &names {
-            std::os::unix::fs::chown(audit.path().join(name), Some(65534), None).unwrap();
-        }
-        let marker = work.path().join("started-2");
-        let out = run_marking(audit.path(), &[], &marker);
-        assert_refused(&out, "owned by uid 65534", &marker);
-    }
+    let files: Vec<_> = names.iter().map(|n| audit.path().join(n)).collect();
+    refused_once_given_away(audit.path(), &files, work.path());
 }
 
 #[test]
