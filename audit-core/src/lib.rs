@@ -53,6 +53,7 @@ pub mod verify;
 pub mod stages {
     pub use crate::auditor::{Auditor, AuditorConfig, AuditorReport};
     pub use crate::classify::SessionFacts;
+    pub use crate::clock::utc_date;
     pub use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
     pub use crate::sink::{spawn_writer, SinkTarget, DEFAULT_WRITER_QUEUE};
 }

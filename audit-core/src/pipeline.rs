@@ -64,9 +64,9 @@ pub enum StartError {
     /// `audit.hmac_key_file` names a key that cannot be used.
     #[error("audit.hmac_key_file: {0}")]
     HmacKey(RedactError),
-    /// An audit directory or file the user named cannot be written.
-    #[error(transparent)]
-    Target(SinkError),
+    /// The audit directory or file cannot be used.
+    #[error("{0} (--on-audit-failure open runs the server unaudited)")]
+    Target(sink::TargetError),
     /// `audit.transcript` cannot be opened, or is set with auditing off.
     #[error("audit.transcript {path}: {reason}")]
     Transcript { path: PathBuf, reason: String },
@@ -103,6 +103,8 @@ pub struct Plan {
 #[derive(Debug)]
 struct AuditPlan {
     target: SinkTarget,
+    /// The audit directory's real path, recorded in `session_start`.
+    audit_dir: Option<PathBuf>,
     writer: WriterConfig,
     redact: RedactConfig,
     checkpoints: Option<Checkpointer>,
@@ -149,7 +151,7 @@ impl Plan {
         }
         let checkpoints = checkpointer(settings)?;
         let redact = redact_config(settings)?;
-        let Some(target) = audit_target(settings)? else {
+        let Some(prepared) = audit_target(settings)? else {
             return Ok(plan);
         };
         let mut writer = writer_config(settings);
@@ -157,7 +159,8 @@ impl Plan {
         let transcript = open_transcript(settings)?;
         let a = &settings.audit;
         plan.audit = Some(AuditPlan {
-            target,
+            target: prepared.target,
+            audit_dir: prepared.real_dir,
             writer,
             redact,
             checkpoints,
@@ -175,6 +178,15 @@ impl Plan {
     /// The gate the relay passes frames through, when some call can be refused.
     pub fn gate(&self) -> Option<&Arc<Gate>> {
         self.gate.as_ref()
+    }
+
+    /// Whether events go to our stderr (`--audit-file -`): the proxy then
+    /// relays the server's stderr itself, in whole lines, so they never mix.
+    pub fn audits_to_stderr(&self) -> bool {
+        matches!(
+            self.audit.as_ref().map(|a| &a.target),
+            Some(SinkTarget::Stderr)
+        )
     }
 
     /// The longest line the gate parses (`proxy.parse_limit_mb`).
@@ -311,7 +323,12 @@ fn run_auditor(
         server: server.as_str().into(),
         user: plan.user.unwrap_or_else(identity.os_user).into(),
     };
-    let mut config = AuditorConfig::new(session, facts(&identity, plan.config_file));
+    let mut facts = facts(&identity, plan.config_file);
+    if let Some(dir) = &plan.audit_dir {
+        let dir = dir.display().to_string();
+        facts.extra.insert("audit_dir".into(), dir.into());
+    }
+    let mut config = AuditorConfig::new(session, facts);
     config.parse_limit = parse_limit;
     config.classify.include_arguments = plan.include_arguments;
     config.classify.include_results = plan.include_results;

@@ -7,11 +7,18 @@
 //! [`sweep`] can still find and end it. The direct child additionally gets
 //! `PR_SET_PDEATHSIG(SIGKILL)`, so even a `kill -9` of the proxy does not leave
 //! it running.
+//!
+//! The server's stderr is passed through untouched, except when the audit
+//! trail itself goes to our stderr (`--audit-file -`): then the proxy relays
+//! it ([`relay_stderr`]) whole lines at a time under the same lock the audit
+//! writer takes, so event lines and the server's lines never glue or split.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
 
 use audit_core::handoff::ChildExit;
 
@@ -21,6 +28,8 @@ pub struct Server {
     pub pid: i32,
     pub stdin: File,
     pub stdout: File,
+    /// The server's stderr when we relay it ([`relay_stderr`]).
+    pub stderr: Option<File>,
 }
 
 /// Why the server could not be started, with the status a shell would give.
@@ -76,14 +85,19 @@ pub fn watch_parent(signal: i32) {
 }
 
 /// Starts `command` with our environment and working directory, stdin and
-/// stdout piped to us, stderr passed through untouched.
-pub fn spawn(command: &[String]) -> Result<Server, SpawnError> {
+/// stdout piped to us, stderr passed through untouched, or piped to us when
+/// `pipe_stderr` (for [`relay_stderr`]).
+pub fn spawn(command: &[String], pipe_stderr: bool) -> Result<Server, SpawnError> {
     let program = command[0].clone();
     let mut cmd = Command::new(&program);
     cmd.args(&command[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if pipe_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .process_group(0);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
@@ -101,13 +115,89 @@ pub fn spawn(command: &[String]) -> Result<Server, SpawnError> {
     let stdout = File::from(std::os::fd::OwnedFd::from(
         child.stdout.take().expect("piped stdout"),
     ));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|e| File::from(std::os::fd::OwnedFd::from(e)));
     let pid = child.id() as i32;
     Ok(Server {
         child,
         pid,
         stdin,
         stdout,
+        stderr,
     })
+}
+
+/// A server line longer than this is relayed in pieces of this size, each
+/// ended with a newline, so that it cannot hold our stderr for long.
+pub const STDERR_LINE_LIMIT: usize = 64 * 1024;
+
+/// The thread relaying the server's stderr; see [`relay_stderr`].
+pub struct StderrRelay {
+    done: Receiver<()>,
+}
+
+impl StderrRelay {
+    /// Waits, at most `timeout`, for the server's stderr to close and be relayed.
+    pub fn finish(self, timeout: Duration) {
+        let _ = self.done.recv_timeout(timeout);
+    }
+}
+
+/// Relays `from` (the server's stderr) to our stderr: every complete line
+/// read so far in one write under the stderr lock (the audit writer's
+/// `--audit-file -` lines take the same lock); a line longer than
+/// [`STDERR_LINE_LIMIT`], or a last line without newline, is ended with one.
+pub fn relay_stderr(from: File) -> io::Result<StderrRelay> {
+    relay_lines_to(from, io::stderr)
+}
+
+fn relay_lines_to<W: Write + 'static>(
+    mut from: File,
+    to: impl Fn() -> W + Send + 'static,
+) -> io::Result<StderrRelay> {
+    let (tx, done) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("server-stderr".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; STDERR_LINE_LIMIT];
+            let mut filled = 0;
+            loop {
+                let n = match from.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                filled += n;
+                let whole = match buf[..filled].iter().rposition(|&b| b == b'\n') {
+                    Some(last) => last + 1,
+                    None if filled == buf.len() => filled, // an over-long line: cut
+                    None => continue,
+                };
+                emit(&mut to(), &buf[..whole]);
+                buf.copy_within(whole..filled, 0);
+                filled -= whole;
+            }
+            if filled > 0 {
+                emit(&mut to(), &buf[..filled]);
+            }
+            let _ = tx.send(());
+        })?;
+    Ok(StderrRelay { done })
+}
+
+/// Writes `lines` in one `write_all`, adding the newline a cut piece lacks.
+fn emit(to: &mut impl Write, lines: &[u8]) {
+    if lines.ends_with(b"\n") {
+        let _ = to.write_all(lines);
+    } else {
+        let mut owned = Vec::with_capacity(lines.len() + 1);
+        owned.extend_from_slice(lines);
+        owned.push(b'\n');
+        let _ = to.write_all(&owned);
+    }
 }
 
 /// Sends `signal` to the server's whole process group. False if nobody is left.
@@ -179,7 +269,7 @@ mod tests {
 
     #[test]
     fn missing_command_maps_to_127() {
-        let err = spawn(&["/nonexistent/definitely-not-here".into()])
+        let err = spawn(&["/nonexistent/definitely-not-here".into()], false)
             .err()
             .unwrap();
         assert_eq!(err.exit_status(), 127);
@@ -188,7 +278,7 @@ mod tests {
 
     #[test]
     fn exit_status_of_a_signalled_child() {
-        let mut s = spawn(&["sh".into(), "-c".into(), "kill -9 $$".into()]).unwrap();
+        let mut s = spawn(&["sh".into(), "-c".into(), "kill -9 $$".into()], false).unwrap();
         let status = s.child.wait().unwrap();
         assert_eq!(exit_of(status), ChildExit::Signal(9));
         assert_eq!(exit_of(status).shell_status(), 137);
@@ -197,10 +287,48 @@ mod tests {
     #[test]
     fn parent_of_reads_proc_stat() {
         let me = std::process::id() as i32;
-        let s = spawn(&["cat".into()]).unwrap();
+        let s = spawn(&["cat".into()], false).unwrap();
         assert_eq!(parent_of(s.pid), Some(me));
         signal_group(s.pid, libc::SIGKILL);
         let mut s = s;
         s.child.wait().unwrap();
+    }
+
+    /// A `Write` appending to a shared buffer, recording each write.
+    #[derive(Clone, Default)]
+    struct Writes(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+    impl Write for Writes {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().push(b.to_vec());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn stderr_is_relayed_in_whole_lines() {
+        let script = "{ printf 'a'; printf 'b\\nc'; printf 'd\\n'; head -c 70000 /dev/zero | tr '\\0' x; printf 'tail'; } >&2";
+        let mut s = spawn(&["sh".into(), "-c".into(), script.into()], true).unwrap();
+        let writes = Writes::default();
+        let sink = writes.clone();
+        let relay = relay_lines_to(s.stderr.take().unwrap(), move || sink.clone()).unwrap();
+        s.child.wait().unwrap();
+        relay.finish(Duration::from_secs(60));
+        let writes = writes.0.lock().unwrap().clone();
+        assert!(
+            writes.iter().all(|w| w.ends_with(b"\n")),
+            "every write ends a line"
+        );
+        let all: Vec<u8> = writes.concat();
+        let long = "x".repeat(70000);
+        let expect = format!(
+            "ab\ncd\n{}\n{}tail\n",
+            &long[..STDERR_LINE_LIMIT],
+            &long[STDERR_LINE_LIMIT..]
+        );
+        assert_eq!(String::from_utf8(all).unwrap(), expect);
     }
 }

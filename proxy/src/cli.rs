@@ -185,6 +185,27 @@ pub struct RunArgs {
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
+    /// An unusable audit target at start: closed (exit 2 before the server
+    /// starts) or open (run the server unaudited) [closed].
+    #[arg(long, value_name = "closed|open")]
+    pub on_audit_failure: Option<String>,
+
+    /// Accept an audit directory owned by another user or writable by group or others.
+    #[arg(long)]
+    pub allow_shared_dir: bool,
+
+    /// Delete audit files last written more than N days ago; 0 never by age [0].
+    #[arg(long, value_name = "N")]
+    pub max_age_days: Option<String>,
+
+    /// Keep at most this many MiB of audit files; 0 is no limit [0].
+    #[arg(long, value_name = "MIB")]
+    pub max_total_size_mb: Option<String>,
+
+    /// Never delete a file younger than this to meet --max-files or --max-total-size-mb [24].
+    #[arg(long, value_name = "HOURS")]
+    pub min_age_hours: Option<String>,
+
     #[command(flatten)]
     pub forward: ForwardArgs,
 
@@ -322,6 +343,41 @@ impl RunArgs {
                 .map(|(key, _, value, flag)| (key, value.to_owned(), flag)),
         );
         flags.extend(self.forward.setting_flags());
+        flags.extend(self.trail_file_flags());
+        flags
+    }
+
+    /// The flags of the audit target's start check and of retention.
+    fn trail_file_flags(&self) -> Vec<(&'static str, String, &'static str)> {
+        let text = [
+            (
+                "audit.on_failure",
+                &self.on_audit_failure,
+                "--on-audit-failure",
+            ),
+            ("audit.max_age_days", &self.max_age_days, "--max-age-days"),
+            (
+                "audit.max_total_size_mb",
+                &self.max_total_size_mb,
+                "--max-total-size-mb",
+            ),
+            (
+                "audit.min_age_hours",
+                &self.min_age_hours,
+                "--min-age-hours",
+            ),
+        ];
+        let mut flags: Vec<_> = text
+            .into_iter()
+            .filter_map(|(key, value, flag)| Some((key, value.clone()?, flag)))
+            .collect();
+        if self.allow_shared_dir {
+            flags.push((
+                "audit.allow_shared_dir",
+                "true".into(),
+                "--allow-shared-dir",
+            ));
+        }
         flags
     }
 }

@@ -86,7 +86,13 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
     let (tx, rx) = mpsc::channel();
     lifecycle::watch_signals_and_parent(tx.clone());
 
-    let server = child::spawn(&args.command).map_err(StartFailure::Spawn)?;
+    let mut server =
+        child::spawn(&args.command, plan.audits_to_stderr()).map_err(StartFailure::Spawn)?;
+    // With events on our stderr, the server's stderr is relayed in whole lines.
+    let stderr_relay = server
+        .stderr
+        .take()
+        .and_then(|e| child::relay_stderr(e).ok());
     let pgid = server.pid;
     tracing::info!(pid = pgid, command = ?args.command, "server started");
 
@@ -116,6 +122,9 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
     let server_eof = lifecycle::supervise(&mut ladder, &rx, &input, pgid);
 
     drain(pgid, server_eof, &rx, kill_grace, s2c);
+    if let Some(relay) = stderr_relay {
+        relay.finish(kill_grace);
+    }
     let exit = ladder.exit().unwrap_or(ChildExit::Unknown);
     if let Some(pipeline) = pipeline {
         // Protocol steps 4-5: `session_end` after everything seen, then the flush.

@@ -28,6 +28,7 @@ pub use schema::{
     AuditSettings, ForwardSettings, KeyInfo, PolicySettings, ProxySettings, Sections, ENV_PREFIX,
     KEYS,
 };
+pub use value::OnAuditFailure;
 pub use value::{
     DefaultAction, FsyncPolicy, Input, LogLevel, PatternTable, QueueFullPolicy, Source, Sourced,
     ValueError,

@@ -6,6 +6,7 @@
 use std::num::NonZeroU64;
 use std::path::PathBuf;
 
+use super::value::OnAuditFailure;
 use super::value::{
     DefaultAction, FsyncPolicy, Input, LogLevel, PatternTable, QueueFullPolicy, SettingValue,
     Source, Sourced, ValueError,
@@ -143,6 +144,16 @@ settings! {
         transcript: Option<PathBuf> = None, env Some("TRANSCRIPT");
         /// Keep exact bytes in the transcript instead of redacting it (a warning is printed).
         transcript_raw: bool = false, env Some("TRANSCRIPT_RAW");
+        /// An unusable audit target at start: closed (exit 2 before the server starts) or open (run unaudited).
+        on_failure: OnAuditFailure = OnAuditFailure::Closed, env Some("ON_AUDIT_FAILURE");
+        /// Accept an audit directory owned by another user or writable by group or others.
+        allow_shared_dir: bool = false, env Some("ALLOW_SHARED_DIR");
+        /// Delete audit files last written more than this many days ago (0: never by age).
+        max_age_days: u64 = 0, env Some("MAX_AGE_DAYS");
+        /// Keep at most this many MiB of audit files (0: no size limit).
+        max_total_size_mb: u64 = 0, env Some("MAX_TOTAL_SIZE_MB");
+        /// Never delete a file younger than this many hours to meet max_files or max_total_size_mb.
+        min_age_hours: u64 = 24, env Some("MIN_AGE_HOURS");
     }
     /// `[proxy]`: the session and the child process.
     [proxy] ProxySettings {

@@ -395,6 +395,16 @@ choice! {
     }
 }
 
+choice! {
+    /// What the proxy does when the audit target is unusable at start.
+    OnAuditFailure {
+        /// Refuse to start (exit status 2), before the server starts.
+        Closed = "closed",
+        /// Run the server unaudited, with an error on stderr.
+        Open = "open",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

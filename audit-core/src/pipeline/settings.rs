@@ -1,37 +1,33 @@
 //! Each part of the pipeline from the settings that describe it.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::StartError;
-use crate::config::{Settings, Source};
+use crate::config::{OnAuditFailure, Settings};
 use crate::forward::{ForwardConfig, Forwarders};
 use crate::pin::PinFile;
 use crate::redact::{HmacKey, RedactConfig};
 use crate::sign::{Checkpointer, SecretKey};
-use crate::sink::{self, RotationPolicy, SinkTarget, WriterConfig};
+use crate::sink::{self, RotationPolicy, WriterConfig};
 
-/// Where events go. An audit directory or file the user named that cannot be
-/// written is an error; trouble with the default directory only turns the
-/// proxy into a relay, with an error on stderr.
-pub(super) fn audit_target(settings: &Settings) -> Result<Option<SinkTarget>, StartError> {
-    let (target, explicit) = match &settings.audit.file.value {
-        Some(f) if f == "-" => (SinkTarget::Stderr, true),
-        Some(f) => (SinkTarget::File(PathBuf::from(f)), true),
-        None => (
-            SinkTarget::Dir(settings.audit.dir.value.clone()),
-            settings.audit.dir.source != Source::Default,
-        ),
-    };
-    match sink::prepare_target(&target) {
-        Ok(()) => Ok(Some(target)),
-        Err(e) if explicit => Err(StartError::Target(e)),
-        Err(e) => {
-            tracing::error!("{e}; relaying without an audit trail");
+/// Where events go, checked before the server starts: an unusable target
+/// fails fast with one line, unless `audit.on_failure` is `open`, which runs
+/// the server unaudited (`Ok(None)`).
+pub(super) fn audit_target(
+    settings: &Settings,
+) -> Result<Option<sink::PreparedTarget>, StartError> {
+    let a = &settings.audit;
+    let options = sink::TargetOptions::from_settings(a);
+    match sink::prepare(&sink::target_of(a), options, std::time::SystemTime::now()) {
+        Ok(prepared) => Ok(Some(prepared)),
+        Err(e) if a.on_failure.value == OnAuditFailure::Open => {
+            tracing::error!("{e}; audit.on_failure is open: the server runs unaudited");
             Ok(None)
         }
+        Err(e) => Err(StartError::Target(e)),
     }
 }
 
@@ -45,6 +41,7 @@ pub(super) fn writer_config(settings: &Settings) -> WriterConfig {
             max_file_size: a.max_size_mb.value.get().saturating_mul(1024 * 1024),
             max_files: a.max_files.value.get() as usize,
         },
+        retention: sink::RetentionLimits::from_settings(a),
         // The same key signs the seal index; `checkpointer` refuses an
         // unreadable one before the writer starts.
         seal_key: (a.signing_key.value.as_deref())

@@ -25,7 +25,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::rotate::{active_name, plan_rotation, RotationPlan, RotationPolicy};
+use super::retention::{OverBudget, RetentionLimits};
+use super::rotate::{
+    active_name, plan_rotation, FileEntry, RotationInput, RotationPlan, RotationPolicy,
+};
 use super::seal::{Seal, SealLog};
 use super::storage::{file_identity, path_identity, DirLock, FlockGuard, Storage};
 use super::SinkError;
@@ -158,22 +161,28 @@ impl OpenFile {
 pub(crate) struct DailyFiles {
     dir: PathBuf,
     policy: RotationPolicy,
+    limits: RetentionLimits,
     lock: DirLock,
     open: Option<OpenFile>,
     rotate_warned: bool,
+    /// Set by a rotation whose retention left the budget exceeded, cleared
+    /// by one that did not ([`DailyFiles::over_budget`]).
+    over_budget: Option<OverBudget>,
     /// `fdatasync` calls made so far.
     pub(crate) syncs: u64,
     seals: SealLog,
 }
 
 impl DailyFiles {
-    pub(crate) fn new(dir: PathBuf, policy: RotationPolicy) -> DailyFiles {
+    pub(crate) fn new(dir: PathBuf, policy: RotationPolicy, limits: RetentionLimits) -> DailyFiles {
         DailyFiles {
             dir,
             policy,
+            limits,
             lock: DirLock::default(),
             open: None,
             rotate_warned: false,
+            over_budget: None,
             syncs: 0,
             seals: SealLog::default(),
         }
@@ -209,7 +218,8 @@ impl DailyFiles {
         rotated: &mut Vec<String>,
     ) -> Result<(), SinkError> {
         let _guard = self.lock_dir(storage)?;
-        let today = utc_date(now());
+        let now = now();
+        let today = utc_date(now);
         if let Some(open) = &self.open {
             if open.date != today || !open.is_current() {
                 log_sync_error(close(&mut self.open, storage, &mut self.syncs));
@@ -218,14 +228,20 @@ impl DailyFiles {
         let incoming = batch.len() as u64;
         let size = match &self.open {
             Some(open) => Some(open.size()?),
-            None => std::fs::metadata(self.dir.join(active_name(&today)))
+            None => std::fs::symlink_metadata(self.dir.join(active_name(&today)))
                 .ok()
                 .map(|m| m.len()),
         };
         let full = size.is_some_and(|s| s > 0 && s + incoming > self.policy.max_file_size);
         if self.open.is_none() || full {
             log_sync_error(close(&mut self.open, storage, &mut self.syncs));
-            self.rotate(&today, size, incoming, rotated, now());
+            let input = RotationInput {
+                today: &today,
+                active_size: size,
+                incoming,
+                now,
+            };
+            self.rotate(&input, rotated);
             let path = self.dir.join(active_name(&today));
             self.open = Some(OpenFile::open(storage, path, today)?);
         }
@@ -234,7 +250,7 @@ impl DailyFiles {
         if let Some(offset) = open.repaired.take() {
             let file = active_name(&open.date);
             self.seals
-                .append(&self.dir, &[Seal::Repaired { file, offset }], now());
+                .append(&self.dir, &[Seal::Repaired { file, offset }], now);
         }
         if res.is_err() {
             // Reopen (and re-check the directory) next time. A sync failing
@@ -271,17 +287,16 @@ impl DailyFiles {
             })
     }
 
+    /// Whether the last rotation left the retention budget exceeded, and by
+    /// what (files younger than the minimum age are kept, not deleted).
+    pub(crate) fn over_budget(&self) -> Option<OverBudget> {
+        self.over_budget
+    }
+
     /// Step 3: plans and applies rotation and retention (under the lock).
-    fn rotate(
-        &mut self,
-        today: &str,
-        size: Option<u64>,
-        incoming: u64,
-        rotated: &mut Vec<String>,
-        now: SystemTime,
-    ) {
-        let plan = match list_names(&self.dir) {
-            Ok(names) => plan_rotation(&names, today, size, incoming, &self.policy),
+    fn rotate(&mut self, input: &RotationInput<'_>, rotated: &mut Vec<String>) {
+        let plan = match list_entries(&self.dir) {
+            Ok(entries) => plan_rotation(&entries, input, &self.policy, &self.limits),
             Err(e) => {
                 self.warn_rotation(&self.dir.clone(), e);
                 return;
@@ -291,7 +306,8 @@ impl DailyFiles {
             self.warn_rotation(&path, e);
         }
         let seals = seals_of(&self.dir, &plan);
-        self.seals.append(&self.dir, &seals, now);
+        self.seals.append(&self.dir, &seals, input.now);
+        self.over_budget = plan.over_budget;
         rotated.extend(plan.compress);
     }
 
@@ -303,14 +319,26 @@ impl DailyFiles {
     }
 }
 
-fn list_names(dir: &Path) -> io::Result<Vec<String>> {
-    let mut names = Vec::new();
+/// The directory's entries with their sizes and last writes (of the entry
+/// itself: a link is not followed).
+fn list_entries(dir: &Path) -> io::Result<Vec<FileEntry>> {
+    let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        if let Ok(name) = entry?.file_name().into_string() {
-            names.push(name);
-        }
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        // Gone meanwhile (another writer's compression): not ours to count.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        entries.push(FileEntry {
+            name,
+            bytes: meta.len(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        });
     }
-    Ok(names)
+    Ok(entries)
 }
 
 /// Drops the handle in `open`, first syncing what it left unsynced: lines

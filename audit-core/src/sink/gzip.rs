@@ -1,16 +1,18 @@
 //! Background compression of rotated files.
 //!
 //! A rotated `audit-…NNNN.jsonl` becomes `audit-…NNNN.jsonl.gz`: compressed
-//! into a hidden temporary file (outside the directory lock, so writers are
+//! into a hidden temporary file with a random name, created `O_EXCL`
+//! ([`super::private_file`]; the source is opened without following links
+//! too) (outside the directory lock, so writers are
 //! not held up), then — under the directory lock, so that retention cannot
 //! delete the source in between — renamed into place and the source removed.
 //! An exclusive non-blocking `flock` on the source keeps two processes from
 //! compressing the same file. A crash at any point leaves either the source or
 //! the `.gz` (or both, when the `.gz` is complete), never neither.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufReader};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Sender};
 use std::thread::JoinHandle;
@@ -18,6 +20,7 @@ use std::thread::JoinHandle;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+use super::private_file::{open_private, temporary_name, Access};
 use super::storage::{DirLock, FlockGuard};
 
 /// What became of one compression request.
@@ -33,7 +36,7 @@ pub enum Compressed {
 pub fn compress_rotated(dir: &Path, name: &str, lock: &mut DirLock) -> io::Result<Compressed> {
     let src_path = dir.join(name);
     let gz_path = dir.join(format!("{name}.gz"));
-    let src = match File::open(&src_path) {
+    let src = match open_private(&src_path, Access::Read) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Compressed::NotMine),
         Err(e) => return Err(e),
@@ -44,8 +47,9 @@ pub fn compress_rotated(dir: &Path, name: &str, lock: &mut DirLock) -> io::Resul
     if src.metadata()?.nlink() == 0 {
         return Ok(Compressed::NotMine); // finished by someone else meanwhile
     }
-    let tmp_path = dir.join(format!(".{name}.gz.tmp-{}", std::process::id()));
-    if let Err(e) = write_gzip(&src, &tmp_path) {
+    let tmp_path = temporary_name(dir, &format!("{name}.gz"))?;
+    let out = open_private(&tmp_path, Access::CreateNew)?;
+    if let Err(e) = write_gzip(&src, out) {
         let _ = std::fs::remove_file(&tmp_path);
         return Err(e);
     }
@@ -60,13 +64,7 @@ pub fn compress_rotated(dir: &Path, name: &str, lock: &mut DirLock) -> io::Resul
     Ok(Compressed::Done(gz_path))
 }
 
-fn write_gzip(src: &File, tmp_path: &Path) -> io::Result<()> {
-    let out = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(tmp_path)?;
+fn write_gzip(src: &File, out: File) -> io::Result<()> {
     // Level 1: rotated audit JSONL still shrinks several-fold, at a fraction
     // of the CPU of the default level, which on a small machine competes
     // with the relay and the auditor (docs/performance.md).
@@ -158,5 +156,32 @@ mod tests {
             compress_rotated(tmp.path(), name, &mut lock).unwrap(),
             Compressed::NotMine
         );
+    }
+
+    #[test]
+    fn links_at_the_source_or_a_temporary_name_leave_their_targets_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let name = "audit-2026-01-01.0001.jsonl";
+        // A link at the rotated name: not compressed, the victim not read.
+        std::os::unix::fs::symlink(&victim, tmp.path().join(name)).unwrap();
+        let mut lock = DirLock::default();
+        assert!(compress_rotated(tmp.path(), name, &mut lock).is_err());
+        std::fs::remove_file(tmp.path().join(name)).unwrap();
+        // Links at the temporary names a pid-based scheme would have used.
+        for pid in [std::process::id(), 1, 2] {
+            let guess = tmp.path().join(format!(".{name}.gz.tmp-{pid}"));
+            std::os::unix::fs::symlink(&victim, guess).unwrap();
+        }
+        std::fs::write(tmp.path().join(name), b"{\"a\":1}\n").unwrap();
+        let got = compress_rotated(tmp.path(), name, &mut lock).unwrap();
+        let gz = tmp.path().join(format!("{name}.gz"));
+        assert_eq!(got, Compressed::Done(gz.clone()));
+        assert!(!std::fs::symlink_metadata(&gz)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     }
 }

@@ -9,6 +9,9 @@
 //!   what to rotate and delete.
 //! - [`gzip`]: background compression of rotated files.
 //! - [`storage`]: the file operations, behind a trait for fault injection.
+//! - [`private_file`]: every open in the audit directory (`O_NOFOLLOW`, then
+//!   `fstat`: a regular file of ours, mode 0600).
+//! - [`target`]: the start check of the target ([`prepare`]).
 //!
 //! Files are created 0600 in a 0700 directory.
 
@@ -16,10 +19,12 @@ mod append;
 pub mod group_commit;
 pub mod gzip;
 pub mod losses;
+pub mod private_file;
 pub mod retention;
 pub mod rotate;
 pub mod seal;
 pub mod storage;
+pub mod target;
 pub mod writer;
 
 use std::fmt;
@@ -30,8 +35,10 @@ use std::time::SystemTime;
 
 pub use group_commit::DEFAULT_FSYNC_INTERVAL;
 pub use losses::{LossReason, Losses};
+pub use retention::{OverBudget, RetentionLimits};
 pub use rotate::{RotationPolicy, DEFAULT_MAX_FILES, DEFAULT_MAX_FILE_SIZE};
 pub use storage::{OsStorage, Storage};
+pub use target::{prepare, target_of, PreparedTarget, TargetError, TargetOptions};
 pub use writer::{system_clock, Rejected, WriterHandle, WriterReport};
 
 use crate::clock::utc_date;
@@ -102,6 +109,8 @@ pub struct WriterConfig {
     /// The group-commit window of [`FsyncPolicy::Batch`].
     pub fsync_interval: std::time::Duration,
     pub rotation: RotationPolicy,
+    /// Retention beyond the file count: age, total size, minimum age.
+    pub retention: RetentionLimits,
     /// Decides the day of the file a batch goes to.
     pub clock: WallClock,
     /// Signs the seal index's entries ([`seal`]), when set.
@@ -118,6 +127,7 @@ impl Default for WriterConfig {
             fsync: FsyncPolicy::default(),
             fsync_interval: DEFAULT_FSYNC_INTERVAL,
             rotation: RotationPolicy::default(),
+            retention: RetentionLimits::default(),
             clock: system_clock(),
             seal_key: None,
             forward: None,
@@ -134,6 +144,7 @@ impl fmt::Debug for WriterConfig {
             .field("fsync_interval", &self.fsync_interval)
             .field("rotation", &self.rotation)
             .field("forward", &self.forward)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
@@ -223,6 +234,8 @@ pub fn daily_path(dir: &Path, t: SystemTime) -> PathBuf {
     dir.join(rotate::active_name(&utc_date(t)))
 }
 
+#[cfg(test)]
+mod flood_tests;
 #[cfg(test)]
 mod rotation_tests;
 #[cfg(test)]

@@ -14,7 +14,10 @@
 //! A day's active file is renamed to the day's next part when it would pass
 //! the size limit, and when a writer finds it still there on a later day.
 
-use super::retention::files_to_delete;
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use super::retention::{choose, LogicalFile, OverBudget, RetentionLimits};
 
 /// Default size after which the active file is rotated (10 MiB).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
@@ -118,6 +121,8 @@ pub struct RotationPlan {
     pub compress: Vec<String>,
     /// Files to delete (retention), oldest first.
     pub delete: Vec<String>,
+    /// Retention left its budget exceeded rather than delete young files.
+    pub over_budget: Option<OverBudget>,
 }
 
 impl RotationPlan {
@@ -127,62 +132,99 @@ impl RotationPlan {
     }
 }
 
-/// Plans the rotation before appending `incoming` bytes on `today`.
+/// One entry of the audit directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub name: String,
+    pub bytes: u64,
+    /// Last write.
+    pub modified: SystemTime,
+}
+
+/// What a rotation looks at besides the directory: the day, the active
+/// file's size, the incoming batch and the time now.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationInput<'a> {
+    /// `YYYY-MM-DD` of `now` (UTC).
+    pub today: &'a str,
+    /// Size of today's active file if it exists.
+    pub active_size: Option<u64>,
+    /// Bytes about to be appended.
+    pub incoming: u64,
+    pub now: SystemTime,
+}
+
+/// Plans the rotation before appending `input.incoming` bytes.
 ///
-/// `names` are the directory's entries; `active_size` the size of today's
-/// active file if it exists. Stale active files (earlier days) and a full
-/// active file are renamed to their day's next part; every rotated file not
-/// yet compressed is listed for compression; retention keeps the newest
-/// `policy.max_files` logical files, counting today's active file.
+/// `entries` are the directory's entries. Stale active files (earlier days)
+/// and a full active file are renamed to their day's next part; every
+/// rotated file not yet compressed is listed for compression; retention
+/// ([`super::retention::choose`]) runs over the logical files, counting
+/// today's active file, which it never deletes.
 pub fn plan_rotation(
-    names: &[String],
-    today: &str,
-    active_size: Option<u64>,
-    incoming: u64,
+    entries: &[FileEntry],
+    input: &RotationInput<'_>,
     policy: &RotationPolicy,
+    limits: &RetentionLimits,
 ) -> RotationPlan {
-    let parsed: Vec<(String, AuditFileName)> = names
+    let today = input.today;
+    let parsed: Vec<(&FileEntry, AuditFileName)> = entries
         .iter()
-        .filter_map(|n| parse_name(n).map(|p| (n.clone(), p)))
+        .filter_map(|e| parse_name(&e.name).map(|p| (e, p)))
         .collect();
     let mut plan = RotationPlan::default();
-    let mut logical: Vec<String> = Vec::new();
-    for (name, p) in &parsed {
+    // Logical name -> (physical names, bytes, last write).
+    let mut logical: BTreeMap<String, (Vec<String>, u64, SystemTime)> = BTreeMap::new();
+    for (entry, p) in &parsed {
         let to_rotate = p.part.is_none()
             && (p.date.as_str() < today
                 || (p.date == today
-                    && active_size.is_some_and(|s| s > 0 && s + incoming > policy.max_file_size)));
-        if to_rotate {
+                    && input
+                        .active_size
+                        .is_some_and(|s| s > 0 && s + input.incoming > policy.max_file_size)));
+        let (key, physical) = if to_rotate {
             let to = rotated_name(&p.date, next_part(&parsed, &p.date));
-            plan.renames.push((name.clone(), to.clone()));
+            plan.renames.push((entry.name.clone(), to.clone()));
             plan.compress.push(to.clone());
-            logical.push(to);
+            (to.clone(), to)
         } else {
             if p.part.is_some() && !p.gzipped {
-                plan.compress.push(name.clone());
+                plan.compress.push(entry.name.clone());
             }
-            logical.push(p.logical());
-        }
+            (p.logical(), entry.name.clone())
+        };
+        let slot = logical
+            .entry(key)
+            .or_insert((Vec::new(), 0, SystemTime::UNIX_EPOCH));
+        slot.0.push(physical);
+        slot.1 += entry.bytes;
+        slot.2 = slot.2.max(entry.modified);
     }
-    logical.push(active_name(today));
-    logical.sort();
-    logical.dedup();
-    let doomed = files_to_delete(&logical, policy.max_files);
-    for (name, p) in &parsed {
-        let renamed_to = plan.renames.iter().find(|(f, _)| f == name).map(|(_, t)| t);
-        let key = renamed_to.cloned().unwrap_or_else(|| p.logical());
-        if doomed.contains(&key) {
-            plan.delete
-                .push(renamed_to.cloned().unwrap_or_else(|| name.clone()));
-        }
+    let active = active_name(today);
+    logical
+        .entry(active.clone())
+        .or_insert((Vec::new(), 0, input.now))
+        .2 = input.now;
+    let files: Vec<LogicalFile> = logical
+        .iter()
+        .map(|(name, (_, bytes, modified))| LogicalFile {
+            name: name.clone(),
+            bytes: *bytes,
+            modified: *modified,
+        })
+        .collect();
+    let choice = choose(&files, policy.max_files, limits, input.now);
+    for doomed in choice.delete.iter().filter(|d| **d != active) {
+        plan.delete.extend(logical[doomed].0.iter().cloned());
     }
     plan.delete.sort();
     plan.compress.retain(|c| !plan.delete.contains(c));
+    plan.over_budget = choice.over_budget;
     plan
 }
 
 /// The next free part number of `date`.
-fn next_part(parsed: &[(String, AuditFileName)], date: &str) -> u32 {
+fn next_part(parsed: &[(&FileEntry, AuditFileName)], date: &str) -> u32 {
     parsed
         .iter()
         .filter(|(_, p)| p.date == date)
@@ -198,6 +240,40 @@ mod tests {
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// 2026-01-02T12:00:00Z
+    fn noon() -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_355_200)
+    }
+
+    /// Plans over `names`, all written long ago, with no minimum age.
+    fn plan_over(
+        names: &[String],
+        today: &str,
+        active_size: Option<u64>,
+        incoming: u64,
+        policy: &RotationPolicy,
+    ) -> RotationPlan {
+        let entries: Vec<FileEntry> = names
+            .iter()
+            .map(|name| FileEntry {
+                name: name.clone(),
+                bytes: 1,
+                modified: SystemTime::UNIX_EPOCH,
+            })
+            .collect();
+        let input = RotationInput {
+            today,
+            active_size,
+            incoming,
+            now: noon(),
+        };
+        let limits = RetentionLimits {
+            min_age: std::time::Duration::ZERO,
+            ..RetentionLimits::default()
+        };
+        plan_rotation(&entries, &input, policy, &limits)
     }
 
     const POLICY: RotationPolicy = RotationPolicy {
@@ -240,14 +316,14 @@ mod tests {
     #[test]
     fn nothing_to_do_within_the_day_and_size() {
         let n = names(&["audit-2026-01-01.jsonl", ".lock"]);
-        assert!(plan_rotation(&n, "2026-01-01", Some(50), 50, &POLICY).is_empty());
-        assert!(plan_rotation(&[], "2026-01-01", None, 500, &POLICY).is_empty());
+        assert!(plan_over(&n, "2026-01-01", Some(50), 50, &POLICY).is_empty());
+        assert!(plan_over(&[], "2026-01-01", None, 500, &POLICY).is_empty());
     }
 
     #[test]
     fn midnight_rotates_yesterday_to_its_next_part() {
         let n = names(&["audit-2026-01-01.0001.jsonl.gz", "audit-2026-01-01.jsonl"]);
-        let plan = plan_rotation(&n, "2026-01-02", None, 10, &POLICY);
+        let plan = plan_over(&n, "2026-01-02", None, 10, &POLICY);
         assert_eq!(
             plan.renames,
             vec![(
@@ -261,11 +337,11 @@ mod tests {
     #[test]
     fn size_rotation_only_when_the_write_would_pass_the_limit() {
         let n = names(&["audit-2026-01-01.jsonl"]);
-        assert!(plan_rotation(&n, "2026-01-01", Some(60), 40, &POLICY).is_empty());
-        let plan = plan_rotation(&n, "2026-01-01", Some(60), 41, &POLICY);
+        assert!(plan_over(&n, "2026-01-01", Some(60), 40, &POLICY).is_empty());
+        let plan = plan_over(&n, "2026-01-01", Some(60), 41, &POLICY);
         assert_eq!(plan.renames[0].1, "audit-2026-01-01.0001.jsonl");
         // An empty file takes any batch, however large.
-        assert!(plan_rotation(&n, "2026-01-01", Some(0), 1000, &POLICY).is_empty());
+        assert!(plan_over(&n, "2026-01-01", Some(0), 1000, &POLICY).is_empty());
     }
 
     #[test]
@@ -274,7 +350,7 @@ mod tests {
             "audit-2026-01-01.0001.jsonl",
             "audit-2026-01-01.0002.jsonl.gz",
         ]);
-        let plan = plan_rotation(&n, "2026-01-01", None, 1, &POLICY);
+        let plan = plan_over(&n, "2026-01-01", None, 1, &POLICY);
         assert_eq!(plan.compress, names(&["audit-2026-01-01.0001.jsonl"]));
     }
 
@@ -291,7 +367,7 @@ mod tests {
             max_file_size: 100,
             max_files: 3,
         };
-        let plan = plan_rotation(&n, "2026-01-02", None, 1, &policy);
+        let plan = plan_over(&n, "2026-01-02", None, 1, &policy);
         // After renaming 01-01's active file to part 3, the logical files are
         // 01-01.1, .2, .3, 01-02.1 and 01-02 (active): the two oldest go.
         assert_eq!(
@@ -303,5 +379,36 @@ mod tests {
             ])
         );
         assert_eq!(plan.compress, names(&["audit-2026-01-01.0003.jsonl"]));
+    }
+
+    #[test]
+    fn young_files_are_kept_over_the_count_and_the_excess_reported() {
+        let hour_ago = noon() - std::time::Duration::from_secs(3600);
+        let entries: Vec<FileEntry> = (1..=5)
+            .map(|p| FileEntry {
+                name: rotated_name("2026-01-02", p),
+                bytes: 100,
+                modified: hour_ago,
+            })
+            .collect();
+        let input = RotationInput {
+            today: "2026-01-02",
+            active_size: None,
+            incoming: 10,
+            now: noon(),
+        };
+        let policy = RotationPolicy {
+            max_file_size: 100,
+            max_files: 3,
+        };
+        let plan = plan_rotation(&entries, &input, &policy, &RetentionLimits::default());
+        assert!(plan.delete.is_empty());
+        assert_eq!(
+            plan.over_budget,
+            Some(OverBudget {
+                files: 6,
+                bytes: 500
+            })
+        );
     }
 }

@@ -29,6 +29,11 @@ fn run_writers(max_files: usize) -> tempfile::TempDir {
                         max_file_size: 4096,
                         max_files,
                     },
+                    // The fake clock is a year behind the files' mtimes.
+                    retention: RetentionLimits {
+                        min_age: Duration::ZERO,
+                        ..RetentionLimits::default()
+                    },
                     clock: Arc::new(move || {
                         SystemTime::UNIX_EPOCH
                             + Duration::from_secs(clock_secs.load(Ordering::SeqCst))

@@ -5,18 +5,21 @@
 //! Also here: the `flock` guard and file identity helpers the writer and the
 //! compressor share.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::path::Path;
+
+use super::private_file::{open_private, Access};
 
 /// What the writer does to files. Every method may fail; the writer counts
 /// the failure and retries on the next batch.
 pub trait Storage: Send {
     /// Creates `dir` and its parents, mode 0700.
     fn create_dir(&mut self, dir: &Path) -> io::Result<()>;
-    /// Opens `path` for reading and appending, creating it 0600.
+    /// Opens `path` for reading and appending, creating it 0600, never
+    /// through a link ([`super::private_file`]).
     fn open_append(&mut self, path: &Path) -> io::Result<File>;
     /// Appends all of `bytes` to `file`.
     fn append(&mut self, file: &mut File, bytes: &[u8]) -> io::Result<()>;
@@ -38,12 +41,7 @@ impl Storage for OsStorage {
 
     fn open_append(&mut self, path: &Path) -> io::Result<File> {
         // Readable too: the writer checks the last byte before appending.
-        OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
+        open_private(path, Access::ReadAppend)
     }
 
     fn append(&mut self, file: &mut File, bytes: &[u8]) -> io::Result<()> {
@@ -141,19 +139,18 @@ pub fn file_identity(file: &File) -> io::Result<(u64, u64)> {
     Ok((m.dev(), m.ino()))
 }
 
-/// Device and inode of whatever is at `path` now (`None` if nothing is).
+/// Device and inode of whatever is at `path` now (`None` if nothing is); a
+/// symbolic link is itself, never its target.
 pub fn path_identity(path: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// Opens (creating) the directory's `.lock` file, which serialises appends,
 /// rotation and retention among every writer of the directory.
-fn open_lock_file(dir: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(dir.join(LOCK_FILE))
+pub(crate) fn open_lock_file(dir: &Path) -> io::Result<File> {
+    open_private(&dir.join(LOCK_FILE), Access::Append)
 }
 
 /// Name of the lock file in an audit directory.

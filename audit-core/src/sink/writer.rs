@@ -31,7 +31,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -42,6 +42,7 @@ use super::append::{DailyFiles, SingleFile, SyncMode};
 use super::group_commit::SyncSchedule;
 use super::gzip::Compressor;
 use super::losses::{Ledger, LossReason, Losses};
+use super::retention::OverBudget;
 use super::storage::Storage;
 use super::{FsyncPolicy, QueueFullPolicy, SinkError, SinkTarget, WallClock, WriterConfig};
 use crate::forward::Forwarders;
@@ -80,6 +81,9 @@ pub struct WriterReport {
     pub lines_dropped: u64,
     /// Times a failure was reported (once per outage, not per batch).
     pub outages: u64,
+    /// Times retention was left over its budget rather than delete files
+    /// younger than its minimum age (reported once per episode).
+    pub retention_floods: u64,
 }
 
 /// A batch refused by [`WriterHandle::try_write`]; its lines are counted as lost.
@@ -96,6 +100,7 @@ pub struct WriterHandle {
     done: Receiver<()>,
     join: JoinHandle<WriterReport>,
     ledger: Arc<Ledger>,
+    floods: Arc<Mutex<Option<OverBudget>>>,
     when_full: QueueFullPolicy,
     dropped: AtomicU64,
     spares: Arc<ArrayQueue<Vec<u8>>>,
@@ -155,6 +160,13 @@ impl WriterHandle {
         }
     }
 
+    /// The retention budget, if it became exceeded since the last call (see
+    /// [`super::retention`]): files younger than the minimum age were kept
+    /// rather than deleted. For the auditor to put on record.
+    pub fn take_retention_flood(&self) -> Option<OverBudget> {
+        self.floods.lock().ok()?.take()
+    }
+
     /// Lines lost since the last call (queue full, or disk trouble), one
     /// reason at a time: call until `None`, and write an `audit_dropped`
     /// event for each (with `details.first_seq` / `last_seq`).
@@ -193,6 +205,7 @@ pub(crate) fn spawn(
     };
     let mut core = WriterCore::new(target, &config, storage, ledger.clone());
     core.compressor = compressor;
+    let floods = core.floods.clone();
     let (tx, rx) = sync_channel(config.queue.max(1));
     let (done_tx, done) = sync_channel(1);
     let always = config.fsync == FsyncPolicy::Always;
@@ -217,6 +230,7 @@ pub(crate) fn spawn(
         done,
         join,
         ledger,
+        floods,
         when_full: config.when_full,
         dropped: AtomicU64::new(0),
         spares,
@@ -374,6 +388,10 @@ pub(crate) struct WriterCore {
     ledger: Arc<Ledger>,
     compressor: Option<Compressor>,
     failing: bool,
+    /// The retention budget is exceeded and that was reported.
+    in_flood: bool,
+    /// A newly exceeded budget, for [`WriterHandle::take_retention_flood`].
+    floods: Arc<Mutex<Option<OverBudget>>>,
     report: WriterReport,
 }
 
@@ -389,7 +407,8 @@ impl WriterCore {
             SinkTarget::File(p) => Destination::File(SingleFile::new(p)),
             SinkTarget::Dir(d) => Destination::Dir(
                 d.clone(),
-                DailyFiles::new(d, config.rotation).with_seal_key(config.seal_key.clone()),
+                DailyFiles::new(d, config.rotation, config.retention)
+                    .with_seal_key(config.seal_key.clone()),
             ),
         };
         WriterCore {
@@ -401,6 +420,8 @@ impl WriterCore {
             ledger,
             compressor: None,
             failing: false,
+            in_flood: false,
+            floods: Arc::default(),
             report: WriterReport::default(),
         }
     }
@@ -446,10 +467,37 @@ impl WriterCore {
             Ok(()) => self.written(lines, batch.len() as u64),
             Err(e) => self.lost(batch, lines, e),
         }
+        self.report_retention();
         if let (Destination::Dir(dir, _), Some(c)) = (&self.dest, &self.compressor) {
             for name in rotated {
                 c.submit(dir, &name);
             }
+        }
+    }
+
+    /// A retention budget newly exceeded is reported (see
+    /// [`super::retention`]): the trail states that it keeps more than asked,
+    /// instead of deleting other sessions' recent files to make room.
+    fn report_retention(&mut self) {
+        let Destination::Dir(dir, d) = &self.dest else {
+            return;
+        };
+        match (d.over_budget(), self.in_flood) {
+            (Some(over), false) => {
+                self.in_flood = true;
+                self.report.retention_floods += 1;
+                if let Ok(mut slot) = self.floods.lock() {
+                    *slot = Some(over);
+                }
+                tracing::error!(
+                    "audit trail: {} holds {} files, {} bytes, over the retention budget; files younger than the minimum age are kept, not deleted",
+                    dir.display(),
+                    over.files,
+                    over.bytes
+                );
+            }
+            (None, true) => self.in_flood = false,
+            _ => {}
         }
     }
 
