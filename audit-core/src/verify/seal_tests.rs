@@ -236,6 +236,11 @@ fn the_writer_seals_rotation_retention_and_exit() {
             max_files: 3,
         },
         seal_key: Some(seal_key),
+        // Files this young are retention's to delete only without a minimum age.
+        retention: crate::sink::RetentionLimits {
+            min_age: Duration::ZERO,
+            ..Default::default()
+        },
         ..WriterConfig::default()
     };
     let writer = spawn_writer_with(SinkTarget::Dir(tmp.path().into()), config).unwrap();
