@@ -6,9 +6,10 @@
 //! decision itself is `audit_core::policy::Gate`'s; this module only cuts the
 //! buffer into lines, relays the approved ones in contiguous runs (one
 //! `write` per run, zero-copy slices of the read buffer), and carries out
-//! refusals. A line over the parse limit cannot be judged whole: if its prefix
-//! could be a `tools/call` it is discarded up to its newline (fail closed, and
-//! recorded as refused); otherwise it streams through unjudged.
+//! refusals. A line over the parse limit cannot be judged whole: from the
+//! client it is refused and discarded up to its newline without being kept
+//! (fail closed; only its first [`KEPT_PREFIX`] bytes go to the trail); from
+//! the server it streams through (the gate is told, for pins).
 
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -22,8 +23,9 @@ use bytes::{Bytes, BytesMut};
 use crate::fdio;
 use crate::relay::{ClientOutput, Lifecycle, ServerInput, READ_SIZE};
 
-/// Rule name recorded when an over-limit line that may be a call is discarded.
-const OVERSIZED_RULE: &str = "oversized_request";
+/// Bytes of a refused over-limit line handed to the auditor (the id and
+/// method are near the start; the rest would only pin memory).
+const KEPT_PREFIX: usize = 64 * 1024;
 
 /// What to do with the bytes of one read, in order.
 #[derive(Debug, PartialEq)]
@@ -48,6 +50,16 @@ enum Judgement {
     Replace(Vec<u8>),
     Refuse { reply: Vec<u8>, rule: String },
     DryRun { rule: String },
+}
+
+impl From<Verdict> for Judgement {
+    fn from(v: Verdict) -> Judgement {
+        match v {
+            Verdict::Forward => Judgement::Keep,
+            Verdict::Refuse { reply, rule } => Judgement::Refuse { reply, rule },
+            Verdict::DryRun { rule } => Judgement::DryRun { rule },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +93,7 @@ impl LineCutter {
         &mut self,
         eof: bool,
         judge: &mut impl FnMut(&[u8]) -> Judgement,
-        may_refuse: &impl Fn(&[u8]) -> bool,
+        oversized: &mut impl FnMut(&[u8]) -> Judgement,
     ) -> Vec<Piece> {
         let mut pieces = Vec::new();
         if !self.finish_oversized(&mut pieces) {
@@ -131,20 +143,44 @@ impl LineCutter {
         }
         push_run(&mut pieces, &consumed, run_start, consumed.len());
         if self.buf.len() > self.limit {
-            let rest = self.buf.split().freeze();
-            if may_refuse(&rest) {
+            self.start_oversized(oversized, &mut pieces);
+        }
+        pieces
+    }
+
+    /// The buffer holds the start of a line over the limit: relay it and
+    /// stream the rest, or refuse it and discard the rest.
+    fn start_oversized(
+        &mut self,
+        oversized: &mut impl FnMut(&[u8]) -> Judgement,
+        pieces: &mut Vec<Piece>,
+    ) {
+        // `split` leaves the buffer without capacity: the line's storage is
+        // freed as soon as its pieces are.
+        let rest = self.buf.split().freeze();
+        let kept = || Bytes::copy_from_slice(&rest[..rest.len().min(KEPT_PREFIX)]);
+        match oversized(&rest) {
+            Judgement::Refuse { reply, rule } => {
                 self.oversized = Oversized::Discarding;
                 pieces.push(Piece::Refused {
-                    frame: rest,
-                    reply: Bytes::new(),
-                    rule: OVERSIZED_RULE.into(),
+                    frame: kept(),
+                    reply: reply.into(),
+                    rule,
                 });
-            } else {
+            }
+            Judgement::DryRun { rule } => {
+                self.oversized = Oversized::Passing;
+                pieces.push(Piece::DryRun {
+                    frame: kept(),
+                    rule,
+                });
+                pieces.push(Piece::Relay(rest));
+            }
+            Judgement::Keep | Judgement::Replace(_) => {
                 self.oversized = Oversized::Passing;
                 pieces.push(Piece::Relay(rest));
             }
         }
-        pieces
     }
 
     /// Continues an over-limit line; true once it has ended (lines follow).
@@ -230,12 +266,9 @@ pub fn client_to_server(
     lifecycle: Sender<Lifecycle>,
 ) -> std::thread::JoinHandle<()> {
     crate::relay::spawn("relay-c2s", move || {
-        let mut judge = |line: &[u8]| match gate.check_request(line) {
-            Verdict::Forward => Judgement::Keep,
-            Verdict::Refuse { reply, rule } => Judgement::Refuse { reply, rule },
-            Verdict::DryRun { rule } => Judgement::DryRun { rule },
-        };
-        let may_refuse = |prefix: &[u8]| gate.may_refuse_prefix(prefix);
+        let mut judge = |line: &[u8]| Judgement::from(gate.check_request(line));
+        let mut oversized =
+            |prefix: &[u8]| Judgement::from(gate.refuse_oversized(prefix, parse_limit));
         let mut server_gone = false;
         let mut write = |bytes: &[u8]| {
             // The server no longer reads: keep draining (and recording) the client.
@@ -252,7 +285,7 @@ pub fn client_to_server(
             parse_limit,
             &mut sink,
             &mut judge,
-            &may_refuse,
+            &mut oversized,
         );
         input.close();
         crate::relay::end_of_stream(Direction::ClientToServer, audit.as_ref(), &lifecycle);
@@ -295,7 +328,10 @@ pub fn server_to_client(
             parse_limit,
             &mut sink,
             &mut judge,
-            &|_| false,
+            &mut |_: &[u8]| {
+                gate.observe_oversized_response();
+                Judgement::Keep
+            },
         );
         crate::relay::end_of_stream(Direction::ServerToClient, audit.as_ref(), &lifecycle);
     })
@@ -308,13 +344,13 @@ fn pump_lines(
     parse_limit: usize,
     sink: &mut Sink<'_>,
     judge: &mut impl FnMut(&[u8]) -> Judgement,
-    may_refuse: &impl Fn(&[u8]) -> bool,
+    oversized: &mut impl FnMut(&[u8]) -> Judgement,
 ) {
     let mut cutter = LineCutter::new(parse_limit);
     loop {
         let eof = !matches!(fdio::read_into(fd, &mut cutter.buf, READ_SIZE), Ok(n) if n > 0);
         let at = Instant::now();
-        sink.apply(cutter.cut(eof, judge, may_refuse), at);
+        sink.apply(cutter.cut(eof, judge, oversized), at);
         if eof {
             return;
         }
@@ -341,7 +377,17 @@ mod tests {
                 Judgement::Keep
             }
         };
-        c.cut(eof, &mut judge, &|p: &[u8]| p.starts_with(b"deny"))
+        let mut oversized = |p: &[u8]| {
+            if p.starts_with(b"deny") {
+                Judgement::Refuse {
+                    reply: b"too long\n".to_vec(),
+                    rule: "oversized_request".into(),
+                }
+            } else {
+                Judgement::Keep
+            }
+        };
+        c.cut(eof, &mut judge, &mut oversized)
     }
 
     fn relay(b: &[u8]) -> Piece {
@@ -397,7 +443,9 @@ mod tests {
         );
 
         let pieces = cut(&mut c, b"deny-0123456789", false);
-        assert!(matches!(&pieces[..], [Piece::Refused { rule, .. }] if rule == OVERSIZED_RULE));
+        assert!(
+            matches!(&pieces[..], [Piece::Refused { rule, reply, .. }] if rule == "oversized_request" && &reply[..] == b"too long\n")
+        );
         assert_eq!(cut(&mut c, b"still\nnext\n", false), vec![relay(b"next\n")]);
     }
 }
