@@ -117,7 +117,13 @@ impl LineCutter {
         for end in ends {
             let line = consumed.slice(line_start..end);
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            match judge(text) {
+            // A whole line may hold up to a read more than the limit.
+            let judgement = if text.len() > self.limit {
+                oversized(text)
+            } else {
+                judge(text)
+            };
+            match judgement {
                 Judgement::Keep => {}
                 Judgement::DryRun { rule } => {
                     push_run(&mut pieces, &consumed, run_start, end);
@@ -133,7 +139,7 @@ impl LineCutter {
                     push_run(&mut pieces, &consumed, run_start, line_start);
                     run_start = end;
                     pieces.push(Piece::Refused {
-                        frame: line,
+                        frame: kept_prefix(line),
                         reply: reply.into(),
                         rule,
                     });
@@ -158,12 +164,11 @@ impl LineCutter {
         // `split` leaves the buffer without capacity: the line's storage is
         // freed as soon as its pieces are.
         let rest = self.buf.split().freeze();
-        let kept = || Bytes::copy_from_slice(&rest[..rest.len().min(KEPT_PREFIX)]);
         match oversized(&rest) {
             Judgement::Refuse { reply, rule } => {
                 self.oversized = Oversized::Discarding;
                 pieces.push(Piece::Refused {
-                    frame: kept(),
+                    frame: kept_prefix(rest.clone()),
                     reply: reply.into(),
                     rule,
                 });
@@ -171,7 +176,7 @@ impl LineCutter {
             Judgement::DryRun { rule } => {
                 self.oversized = Oversized::Passing;
                 pieces.push(Piece::DryRun {
-                    frame: kept(),
+                    frame: kept_prefix(rest.clone()),
                     rule,
                 });
                 pieces.push(Piece::Relay(rest));
@@ -198,6 +203,15 @@ impl LineCutter {
         }
         end.is_some()
     }
+}
+
+/// What of a refused line goes to the trail: a long one is cut to
+/// [`KEPT_PREFIX`] bytes, copied so that the rest is freed.
+fn kept_prefix(line: Bytes) -> Bytes {
+    if line.len() <= KEPT_PREFIX {
+        return line;
+    }
+    Bytes::copy_from_slice(&line[..KEPT_PREFIX])
 }
 
 fn push_run(pieces: &mut Vec<Piece>, consumed: &Bytes, from: usize, to: usize) {
