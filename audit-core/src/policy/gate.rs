@@ -426,3 +426,5 @@ fn unjudgeable(frame: &[u8], why: Unjudgeable) -> (Vec<u8>, String) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fail_closed;
