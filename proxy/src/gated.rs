@@ -1,5 +1,6 @@
-//! Relay pumps for sessions whose policy can refuse calls (or rewrite a
-//! `tools/list` result): the only place the proxy holds bytes back.
+//! The line gate of a relay pump, for sessions whose policy can refuse calls
+//! (or rewrite a `tools/list` result): the only place the proxy holds bytes
+//! back.
 //!
 //! Only complete lines can be judged, so these pumps keep an unterminated
 //! line in their buffer until its newline arrives (up to the parse limit). The
@@ -11,7 +12,7 @@
 //! (fail closed; only its first [`KEPT_PREFIX`] bytes go to the trail); from
 //! the server it streams through (the gate is told, for pins).
 
-use std::sync::mpsc::Sender;
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ use audit_core::policy::gate::{Gate, Verdict};
 use bytes::{Bytes, BytesMut};
 
 use crate::fdio;
-use crate::relay::{ClientOutput, Lifecycle, ServerInput, READ_SIZE};
+use crate::relay::{ClientOutput, Output, READ_SIZE};
 
 /// Bytes of a refused over-limit line handed to the auditor (the id and
 /// method are near the start; the rest would only pin memory).
@@ -224,7 +225,7 @@ fn push_run(pieces: &mut Vec<Piece>, consumed: &Bytes, from: usize, to: usize) {
 struct Sink<'a> {
     direction: Direction,
     audit: Option<&'a mut AuditHandle>,
-    write: &'a mut dyn FnMut(&[u8]),
+    output: &'a mut Output,
     client: &'a ClientOutput,
 }
 
@@ -238,7 +239,7 @@ impl Sink<'_> {
                     if let Some(a) = self.audit.as_mut() {
                         a.offer(self.direction, at, bytes.clone());
                     }
-                    (self.write)(&bytes);
+                    self.output.write(&bytes);
                 }
                 Piece::Refused { frame, reply, rule } => {
                     if let Some(a) = self.audit.as_mut() {
@@ -270,91 +271,69 @@ impl Sink<'_> {
     }
 }
 
-/// The client→server pump of a gated session.
-pub fn client_to_server(
-    input: Arc<ServerInput>,
-    output: Arc<ClientOutput>,
+/// The policy on one [`Pump`](crate::relay::Pump): it cuts the stream into
+/// lines and relays only what the gate allows.
+pub struct LineGate {
     gate: Arc<Gate>,
     parse_limit: usize,
-    mut audit: Option<AuditHandle>,
-    lifecycle: Sender<Lifecycle>,
-) -> std::thread::JoinHandle<()> {
-    crate::relay::spawn("relay-c2s", move || {
-        let mut judge = |line: &[u8]| Judgement::from(gate.check_request(line));
-        let mut oversized =
-            |prefix: &[u8]| Judgement::from(gate.refuse_oversized(prefix, parse_limit));
-        let mut server_gone = false;
-        let mut write = |bytes: &[u8]| {
-            // The server no longer reads: keep draining (and recording) the client.
-            server_gone = server_gone || fdio::write_all(input.fd(), bytes).is_err();
-        };
-        let mut sink = Sink {
-            direction: Direction::ClientToServer,
-            audit: audit.as_mut(),
-            write: &mut write,
-            client: &output,
-        };
-        pump_lines(
-            libc::STDIN_FILENO,
-            parse_limit,
-            &mut sink,
-            &mut judge,
-            &mut oversized,
-        );
-        input.close();
-        crate::relay::end_of_stream(Direction::ClientToServer, audit.as_ref(), &lifecycle);
-    })
+    /// Where refusals are answered.
+    client: Arc<ClientOutput>,
 }
 
-/// The server→client pump of a session whose gate reads `tools/list` results
-/// (pin enforcement, list filtering).
-pub fn server_to_client(
-    server_out: std::fs::File,
-    output: Arc<ClientOutput>,
-    gate: Arc<Gate>,
-    parse_limit: usize,
-    mut audit: Option<AuditHandle>,
-    lifecycle: Sender<Lifecycle>,
-) -> std::thread::JoinHandle<()> {
-    use std::os::fd::AsRawFd;
-    crate::relay::spawn("relay-s2c", move || {
-        let mut judge = |line: &[u8]| match gate.observe_response(line) {
-            Some(rewritten) => Judgement::Replace(rewritten),
-            None => Judgement::Keep,
-        };
-        let mut client_gone = false;
-        let (out, events) = (output.clone(), lifecycle.clone());
-        let mut write = |bytes: &[u8]| {
-            // Once the client is gone, keep draining the server so it never blocks.
-            if !client_gone && out.write_all(bytes).is_err() {
-                client_gone = true;
-                let _ = events.send(Lifecycle::ClientGone);
-            }
-        };
-        let mut sink = Sink {
-            direction: Direction::ServerToClient,
-            audit: audit.as_mut(),
-            write: &mut write,
-            client: &output,
-        };
-        pump_lines(
-            server_out.as_raw_fd(),
+impl LineGate {
+    pub fn new(gate: Arc<Gate>, parse_limit: usize, client: Arc<ClientOutput>) -> LineGate {
+        LineGate {
+            gate,
             parse_limit,
-            &mut sink,
-            &mut judge,
-            &mut |_: &[u8]| {
-                gate.observe_oversized_response();
-                Judgement::Keep
-            },
-        );
-        crate::relay::end_of_stream(Direction::ServerToClient, audit.as_ref(), &lifecycle);
-    })
+            client,
+        }
+    }
+
+    /// Reads `fd` to its end: client→server lines are judged as requests,
+    /// server→client lines looked at as responses.
+    pub(crate) fn pump(
+        self,
+        fd: RawFd,
+        direction: Direction,
+        audit: Option<&mut AuditHandle>,
+        output: &mut Output,
+    ) {
+        let (gate, limit) = (&self.gate, self.parse_limit);
+        let mut sink = Sink {
+            direction,
+            audit,
+            output,
+            client: &self.client,
+        };
+        match direction {
+            Direction::ClientToServer => pump_lines(
+                fd,
+                limit,
+                &mut sink,
+                &mut |line| Judgement::from(gate.check_request(line)),
+                &mut |prefix| Judgement::from(gate.refuse_oversized(prefix, limit)),
+            ),
+            Direction::ServerToClient => pump_lines(
+                fd,
+                limit,
+                &mut sink,
+                &mut |line| match gate.observe_response(line) {
+                    Some(rewritten) => Judgement::Replace(rewritten),
+                    None => Judgement::Keep,
+                },
+                &mut |_| {
+                    gate.observe_oversized_response();
+                    Judgement::Keep
+                },
+            ),
+        }
+    }
 }
 
 /// Reads `fd` to its end, cutting lines, judging them and carrying out the
 /// pieces in order.
 fn pump_lines(
-    fd: std::os::fd::RawFd,
+    fd: RawFd,
     parse_limit: usize,
     sink: &mut Sink<'_>,
     judge: &mut impl FnMut(&[u8]) -> Judgement,

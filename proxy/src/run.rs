@@ -26,7 +26,6 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use crate::child;
 use crate::cli::RunArgs;
 use crate::config_cmd::{home_dir, process_env};
-use crate::gated;
 use crate::identity;
 use crate::lifecycle::{Action, Ladder};
 use crate::relay::{self, ClientOutput, Lifecycle, ServerInput};
@@ -78,34 +77,8 @@ pub fn run(args: RunArgs) -> i32 {
 
     let input = Arc::new(ServerInput::new(server.stdin));
     let output = Arc::new(ClientOutput::stdout());
-    let s2c = match &gate {
-        Some(gate) => {
-            gated::client_to_server(
-                input.clone(),
-                output.clone(),
-                gate.clone(),
-                parse_limit,
-                handle.clone(),
-                tx.clone(),
-            );
-            if gate.reads_responses() {
-                gated::server_to_client(
-                    server.stdout,
-                    output,
-                    gate.clone(),
-                    parse_limit,
-                    handle,
-                    tx.clone(),
-                )
-            } else {
-                relay::server_to_client(server.stdout, output, handle, tx.clone())
-            }
-        }
-        None => {
-            relay::client_to_server(input.clone(), handle.clone(), tx.clone());
-            relay::server_to_client(server.stdout, output, handle, tx.clone())
-        }
-    };
+    let gate = gate.map(|g| (g, parse_limit));
+    let s2c = relay::start(input.clone(), output, server.stdout, gate, handle, &tx);
     wait_for_exit(server.child, tx);
 
     let mut ladder = Ladder::new(grace, kill_grace);
