@@ -43,8 +43,9 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::Policy;
-use crate::pin::{definition_hash, PinStatus};
+use crate::pin::PinStatus;
 
+mod pins;
 pub mod prefix;
 mod reply;
 pub mod strict;
@@ -176,8 +177,10 @@ impl Gate {
         if self.pending_lists.load(Ordering::Acquire) == 0 || !might_mention_tools(frame) {
             return None;
         }
-        let Ok(Value::Object(mut message)) = strict::read(frame) else {
-            self.unreadable_answer();
+        let Value::Object(mut message) = strict::read(frame)
+            .inspect_err(|_| self.unreadable_answer())
+            .ok()?
+        else {
             return None;
         };
         let id = message.get("id")?.to_string();
@@ -298,30 +301,6 @@ impl Gate {
         self.pin_refusal(tool)
     }
 
-    fn pin_refusal(&self, tool: &str) -> Option<Refusal> {
-        self.policy.pins()?;
-        let (rule, message) = if self.lock().unreadable_list {
-            (UNREADABLE_LIST_RULE.to_owned(), "the last tools/list answer could not be read strictly, so no tool counts as pinned; list the tools again".to_owned())
-        } else {
-            match self.pin_status(tool)? {
-                PinStatus::Matches => return None,
-                PinStatus::New => (format!("pins:{}", PinStatus::New.as_str()), format!("tool {tool:?} is not pinned for server {:?}; review it and run `mcp-blackbox pin --update`", self.server)),
-                status => (format!("pins:{}", status.as_str()), format!("tool {tool:?} changed since it was pinned; review it and run `mcp-blackbox pin --update`")),
-            }
-        };
-        Some(Refusal {
-            rule,
-            tool: tool.to_owned(),
-            message,
-        })
-    }
-
-    fn pin_status(&self, tool: &str) -> Option<PinStatus> {
-        self.policy.pins()?;
-        let seen_changed = self.lock().changed.contains(tool);
-        self.policy.pin_status(tool, seen_changed)
-    }
-
     /// Whether a call of `name` is always refused (for list filtering).
     fn refuses_tool(&self, name: &str) -> bool {
         self.policy.denies_unconditionally(&self.server, name)
@@ -329,39 +308,6 @@ impl Gate {
                 self.pin_status(name),
                 Some(PinStatus::New | PinStatus::Changed)
             )
-    }
-
-    fn learn_pins(&self, tools: &[Value]) {
-        let Some(pins) = self.policy.pins() else {
-            return;
-        };
-        let mut state = self.lock();
-        state.unreadable_list = false;
-        for def in tools {
-            let Some(name) = def.get("name").and_then(Value::as_str) else {
-                continue;
-            };
-            match pins.status(name, &definition_hash(def)) {
-                PinStatus::Changed => {
-                    state.changed.insert(name.to_owned());
-                }
-                PinStatus::Matches => {
-                    state.changed.remove(name);
-                }
-                PinStatus::New => {} // refused at call time: not in the pins
-            }
-        }
-    }
-
-    /// An awaited `tools/list` answer may not have been read: under enforced
-    /// pins, no tool counts as pinned until a listing is read.
-    fn unreadable_answer(&self) {
-        if self.policy.pins().is_none() {
-            return;
-        }
-        self.stats.lists_unreadable.fetch_add(1, Ordering::Relaxed);
-        self.lock().unreadable_list = true;
-        tracing::warn!("a tools/list answer could not be read strictly; calls are refused until the tools are listed again");
     }
 
     fn track_list_id(&self, id: &str) {

@@ -162,11 +162,17 @@ fn an_unreadable_listing_unpins_every_tool_until_one_is_read() {
     let readable = serde_json::to_vec(&json!({"id": 1, "result": {"tools": [def]}})).unwrap();
     assert_eq!(g.observe_response(&readable), None);
     assert_eq!(g.check_request(call), Verdict::Forward);
-    // An over-limit answer while a listing is awaited counts as unreadable.
+    // An over-limit answer while a listing is awaited counts as unreadable;
+    // strict JSON that is no listing (a batch answer) does not.
     assert_eq!(
         g.check_request(br#"{"id":2,"method":"tools/list"}"#),
         Verdict::Forward
     );
+    assert_eq!(
+        g.observe_response(br#"[{"id":5,"result":{"tools":[]}}]"#),
+        None
+    );
+    assert_eq!(g.check_request(call), Verdict::Forward);
     g.observe_oversized_response();
     assert_eq!(refusal(g.check_request(call)).1, UNREADABLE_LIST_RULE);
 }
