@@ -45,11 +45,13 @@ use serde_json::Value;
 use super::Policy;
 use crate::pin::PinStatus;
 
+mod message;
 mod pins;
 pub mod prefix;
 mod reply;
 pub mod strict;
 
+use message::{Frame, Params};
 use reply::Refusal;
 pub use reply::POLICY_ERROR_CODE;
 pub use strict::Unjudgeable;
@@ -144,11 +146,11 @@ impl Gate {
         if !might_mention_tools(frame) {
             return Verdict::Forward;
         }
-        let refusal = match strict::read(frame) {
+        let refusal = match message::read(frame, self.policy.uses_arguments()) {
             Err(why) => Some(unjudgeable(frame, why)),
-            Ok(Value::Array(items)) => self.check_batch(frame, &items),
-            Ok(message) => self
-                .check_one(&message)
+            Ok(Frame::Batch(items)) => self.check_batch(frame, &items),
+            Ok(one) => self
+                .check_one(&one)
                 .map(|r| (reply::line(prefix::id(frame), &r), r.rule)),
         };
         self.verdict(refusal)
@@ -231,23 +233,25 @@ impl Gate {
     }
 
     /// A single message: its refusal, if any.
-    fn check_one(&self, message: &Value) -> Option<Refusal> {
-        let message = message.as_object()?;
-        match message.get("method")?.as_str()? {
+    fn check_one(&self, frame: &Frame<'_>) -> Option<Refusal> {
+        let Frame::One(message) = frame else {
+            return None;
+        };
+        match message.method.as_deref()? {
             "tools/list" => {
-                if let Some(id) = message.get("id") {
+                if let Some(id) = &message.id {
                     self.track_list_id(&id.to_string());
                 }
                 None
             }
-            "tools/call" => self.check_call(message.get("params")),
+            "tools/call" => self.check_call(&message.params),
             _ => None,
         }
     }
 
     /// A batch: refused whole if any call in it is refused; the reply holds
     /// an error for each request in it.
-    fn check_batch(&self, frame: &[u8], items: &[Value]) -> Option<(Vec<u8>, String)> {
+    fn check_batch(&self, frame: &[u8], items: &[Frame<'_>]) -> Option<(Vec<u8>, String)> {
         let own: Vec<Option<Refusal>> = items.iter().map(|i| self.check_one(i)).collect();
         let first = own.iter().flatten().next().map(|r| Refusal {
             rule: r.rule.clone(),
@@ -275,10 +279,11 @@ impl Gate {
     }
 
     /// Rules first, then pins.
-    fn check_call(&self, params: Option<&Value>) -> Option<Refusal> {
-        let Some((tool, params)) = params
-            .and_then(Value::as_object)
-            .and_then(|p| Some((p.get("name")?.as_str()?, p)))
+    fn check_call(&self, params: &Params<'_>) -> Option<Refusal> {
+        let Params::Object {
+            name: Some(tool),
+            arguments,
+        } = params
         else {
             let why = Unjudgeable::MalformedCall;
             return Some(Refusal {
@@ -287,10 +292,11 @@ impl Gate {
                 message: why.message(),
             });
         };
-        let arguments = params
-            .get("arguments")
-            .filter(|_| self.policy.uses_arguments());
-        if let Some(rule) = self.policy.denying_rule(&self.server, tool, arguments) {
+        let tool = &**tool;
+        if let Some(rule) = self
+            .policy
+            .denying_rule(&self.server, tool, arguments.as_ref())
+        {
             let message = format!("tools/call of {tool:?} denied by rule {rule:?}");
             return Some(Refusal {
                 rule: rule.to_owned(),

@@ -65,19 +65,28 @@ impl Unjudgeable {
 
 /// The frame (without its `\n`) read strictly, or why it cannot be.
 pub fn read(frame: &[u8]) -> Result<Value, Unjudgeable> {
+    serde_json::from_str(text(frame)?).map_err(|e| unjudgeable(&e))
+}
+
+/// The frame as text a strict reader may parse: valid UTF-8 without line
+/// separators (one trailing `\r` removed).
+pub fn text(frame: &[u8]) -> Result<&str, Unjudgeable> {
     let frame = frame.strip_suffix(b"\r").unwrap_or(frame);
     let text = std::str::from_utf8(frame).map_err(|_| Unjudgeable::InvalidUtf8)?;
     if holds_line_separator(frame) {
         return Err(Unjudgeable::LineSeparator);
     }
-    serde_json::from_str(text).map_err(|e| {
-        // serde_json reports its recursion limit only through the message.
-        if e.to_string().starts_with("recursion limit exceeded") {
-            Unjudgeable::TooDeep
-        } else {
-            Unjudgeable::NotStrictJson
-        }
-    })
+    Ok(text)
+}
+
+/// Why `serde_json` could not read a frame.
+pub fn unjudgeable(e: &serde_json::Error) -> Unjudgeable {
+    // serde_json reports its recursion limit only through the message.
+    if e.to_string().starts_with("recursion limit exceeded") {
+        Unjudgeable::TooDeep
+    } else {
+        Unjudgeable::NotStrictJson
+    }
 }
 
 /// Whether valid UTF-8 `text` holds CR, NEL (C2 85), U+2028 or U+2029
