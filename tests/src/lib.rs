@@ -8,12 +8,14 @@
 //! - [`process`]: waiting for processes, pid files and process liveness;
 //! - [`peers`]: the pinned real MCP peers installed by `scripts/install-peers.sh`;
 //! - [`pattern`]: the deterministic byte stream the flood server writes;
+//! - [`oracle`]: the lenient readers and the gate of the gate's fuzz tests;
 //! - [`bench`]: the benchmark peers (loadgen, bench server, relays, report).
 
 pub mod audit;
 pub mod bench;
 pub mod binary;
 pub mod client;
+pub mod oracle;
 pub mod pattern;
 pub mod peers;
 pub mod process;

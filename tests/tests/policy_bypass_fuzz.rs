@@ -10,21 +10,15 @@
 //! `PROPTEST_CASES=200000 cargo test -p blackbox-tests --release --test policy_bypass_fuzz -- --nocapture`.
 
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Arc;
 
-use audit_core::config::Settings;
-use audit_core::policy::{Gate, Policy, Verdict};
+use audit_core::policy::Verdict;
+use blackbox_tests::oracle::{self, Oracle};
 use blackbox_tests::peers::Peers;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 const CASES: u32 = 20_000;
-
-const RULES: &str = "[[rules]]\nname = \"no-danger\"\ntool = \"danger\"\naction = \"deny\"\n\
-    [[rules]]\nname = \"no-etc\"\ntool = \"write\"\naction = \"deny\"\n[rules.arguments]\n\"/path\" = \"^/etc\"\n";
 
 /// Denied calls the mutations start from.
 const SEEDS: &[&str] = &[
@@ -129,66 +123,6 @@ fn apply(seed: &str, mutations: &[Mutation]) -> Vec<u8> {
     f
 }
 
-/// A long-lived oracle process: hex frame in, `1` (a denied call) or `0` out.
-struct Oracle {
-    name: &'static str,
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Oracle {
-    fn spawn(name: &'static str, program: &Path, script: &str) -> Oracle {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
-        let mut child = Command::new(program)
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting the {name} oracle: {e}"));
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Oracle {
-            name,
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    fn reads_a_denied_call(&mut self, frame: &[u8]) -> bool {
-        let mut hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
-        hex.push('\n');
-        self.stdin.write_all(hex.as_bytes()).unwrap();
-        self.stdin.flush().unwrap();
-        let mut answer = String::new();
-        self.stdout.read_line(&mut answer).unwrap();
-        match answer.trim() {
-            "1" => true,
-            "0" => false,
-            other => panic!("{} oracle answered {other:?}", self.name),
-        }
-    }
-}
-
-impl Drop for Oracle {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn gate() -> Gate {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, RULES).unwrap();
-    let settings = Settings::check_file(&path).expect("the rules");
-    Gate::new(
-        Arc::new(Policy::from_settings(&settings, "marker").unwrap()),
-        "marker",
-    )
-}
-
 #[derive(Debug, Default)]
 struct Tally {
     frames: u64,
@@ -199,10 +133,15 @@ struct Tally {
 #[test]
 fn the_gate_never_forwards_what_a_lenient_reader_takes_for_a_denied_call() {
     let Some(peers) = Peers::find() else { return };
-    let gate = gate();
+    let gate = oracle::gate();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut oracles = [
-        Oracle::spawn("python", &peers.python, "py/lenient_oracle.py"),
-        Oracle::spawn("javascript", Path::new("node"), "js/lenient_oracle.mjs"),
+        Oracle::spawn("python", &peers.python, &here.join("py/lenient_oracle.py")),
+        Oracle::spawn(
+            "javascript",
+            Path::new("node"),
+            &here.join("js/lenient_oracle.mjs"),
+        ),
     ];
     // The oracles do see the seeds' denied calls.
     for o in &mut oracles {
