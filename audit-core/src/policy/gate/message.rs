@@ -57,6 +57,28 @@ pub(super) fn read(frame: &[u8], arguments: bool) -> Result<Frame<'_>, Unjudgeab
     read.map_err(|e| strict::unjudgeable(&e))
 }
 
+/// The visits of booleans, numbers and null for a visitor that reads them
+/// all as `$value` (each visitor spells its own `visit_str`).
+macro_rules! scalars_as {
+    ($value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 #[derive(Clone, Copy)]
 struct FrameSeed {
     arguments: bool,
@@ -97,22 +119,8 @@ impl<'de> Visitor<'de> for FrameSeed {
         Ok(Frame::Batch(items))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Frame<'de>, E> {
-        Ok(Frame::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Frame<'de>, E> {
-        Ok(Frame::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Frame<'de>, E> {
-        Ok(Frame::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Frame<'de>, E> {
-        Ok(Frame::Other)
-    }
+    scalars_as!(Frame::Other);
     fn visit_str<E>(self, _: &str) -> Result<Frame<'de>, E> {
-        Ok(Frame::Other)
-    }
-    fn visit_unit<E>(self) -> Result<Frame<'de>, E> {
         Ok(Frame::Other)
     }
 }
@@ -148,22 +156,8 @@ impl<'de> Visitor<'de> for ParamsSeed {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Params<'de>, A::Error> {
         Strict.visit_seq(seq).map(|_| Params::NotAnObject)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Params<'de>, E> {
-        Ok(Params::NotAnObject)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Params<'de>, E> {
-        Ok(Params::NotAnObject)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Params<'de>, E> {
-        Ok(Params::NotAnObject)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Params<'de>, E> {
-        Ok(Params::NotAnObject)
-    }
+    scalars_as!(Params::NotAnObject);
     fn visit_str<E>(self, _: &str) -> Result<Params<'de>, E> {
-        Ok(Params::NotAnObject)
-    }
-    fn visit_unit<E>(self) -> Result<Params<'de>, E> {
         Ok(Params::NotAnObject)
     }
 }
@@ -197,21 +191,7 @@ impl<'de> Visitor<'de> for TextVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text<'de>, A::Error> {
         Strict.visit_seq(seq).map(|_| Text(None))
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Text<'de>, E> {
-        Ok(Text(None))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Text<'de>, E> {
-        Ok(Text(None))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Text<'de>, E> {
-        Ok(Text(None))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Text<'de>, E> {
-        Ok(Text(None))
-    }
-    fn visit_unit<E>(self) -> Result<Text<'de>, E> {
-        Ok(Text(None))
-    }
+    scalars_as!(Text(None));
 }
 
 /// Any value, validated as `serde_json` reads it into a `Value` (escapes
@@ -244,21 +224,7 @@ impl<'de> Visitor<'de> for Strict {
     fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
         Ok(Strict)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_unit<E>(self) -> Result<Strict, E> {
-        Ok(Strict)
-    }
+    scalars_as!(Strict);
 }
 
 #[cfg(test)]
