@@ -1,16 +1,18 @@
-//! Relay pumps for sessions whose policy can refuse calls (or rewrite a
-//! `tools/list` result): the only place the proxy holds bytes back.
+//! The line gate of a relay pump, for sessions whose policy can refuse calls
+//! (or rewrite a `tools/list` result): the only place the proxy holds bytes
+//! back.
 //!
 //! Only complete lines can be judged, so these pumps keep an unterminated
 //! line in their buffer until its newline arrives (up to the parse limit). The
 //! decision itself is `audit_core::policy::Gate`'s; this module only cuts the
 //! buffer into lines, relays the approved ones in contiguous runs (one
 //! `write` per run, zero-copy slices of the read buffer), and carries out
-//! refusals. A line over the parse limit cannot be judged whole: if its prefix
-//! could be a `tools/call` it is discarded up to its newline (fail closed, and
-//! recorded as refused); otherwise it streams through unjudged.
+//! refusals. A line over the parse limit cannot be judged whole: from the
+//! client it is refused and discarded up to its newline without being kept
+//! (fail closed; only its first [`KEPT_PREFIX`] bytes go to the trail); from
+//! the server it streams through (the gate is told, for pins).
 
-use std::sync::mpsc::Sender;
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,10 +22,11 @@ use audit_core::policy::gate::{Gate, Verdict};
 use bytes::{Bytes, BytesMut};
 
 use crate::fdio;
-use crate::relay::{ClientOutput, Lifecycle, ServerInput, READ_SIZE};
+use crate::relay::{ClientOutput, Output, READ_SIZE};
 
-/// Rule name recorded when an over-limit line that may be a call is discarded.
-const OVERSIZED_RULE: &str = "oversized_request";
+/// Bytes of a refused over-limit line handed to the auditor (the id and
+/// method are near the start; the rest would only pin memory).
+const KEPT_PREFIX: usize = 64 * 1024;
 
 /// What to do with the bytes of one read, in order.
 #[derive(Debug, PartialEq)]
@@ -48,6 +51,16 @@ enum Judgement {
     Replace(Vec<u8>),
     Refuse { reply: Vec<u8>, rule: String },
     DryRun { rule: String },
+}
+
+impl From<Verdict> for Judgement {
+    fn from(v: Verdict) -> Judgement {
+        match v {
+            Verdict::Forward => Judgement::Keep,
+            Verdict::Refuse { reply, rule } => Judgement::Refuse { reply, rule },
+            Verdict::DryRun { rule } => Judgement::DryRun { rule },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +94,7 @@ impl LineCutter {
         &mut self,
         eof: bool,
         judge: &mut impl FnMut(&[u8]) -> Judgement,
-        may_refuse: &impl Fn(&[u8]) -> bool,
+        oversized: &mut impl FnMut(&[u8]) -> Judgement,
     ) -> Vec<Piece> {
         let mut pieces = Vec::new();
         if !self.finish_oversized(&mut pieces) {
@@ -105,7 +118,13 @@ impl LineCutter {
         for end in ends {
             let line = consumed.slice(line_start..end);
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            match judge(text) {
+            // A whole line may hold up to a read more than the limit.
+            let judgement = if text.len() > self.limit {
+                oversized(text)
+            } else {
+                judge(text)
+            };
+            match judgement {
                 Judgement::Keep => {}
                 Judgement::DryRun { rule } => {
                     push_run(&mut pieces, &consumed, run_start, end);
@@ -121,7 +140,7 @@ impl LineCutter {
                     push_run(&mut pieces, &consumed, run_start, line_start);
                     run_start = end;
                     pieces.push(Piece::Refused {
-                        frame: line,
+                        frame: kept_prefix(line),
                         reply: reply.into(),
                         rule,
                     });
@@ -131,20 +150,43 @@ impl LineCutter {
         }
         push_run(&mut pieces, &consumed, run_start, consumed.len());
         if self.buf.len() > self.limit {
-            let rest = self.buf.split().freeze();
-            if may_refuse(&rest) {
+            self.start_oversized(oversized, &mut pieces);
+        }
+        pieces
+    }
+
+    /// The buffer holds the start of a line over the limit: relay it and
+    /// stream the rest, or refuse it and discard the rest.
+    fn start_oversized(
+        &mut self,
+        oversized: &mut impl FnMut(&[u8]) -> Judgement,
+        pieces: &mut Vec<Piece>,
+    ) {
+        // `split` leaves the buffer without capacity: the line's storage is
+        // freed as soon as its pieces are.
+        let rest = self.buf.split().freeze();
+        match oversized(&rest) {
+            Judgement::Refuse { reply, rule } => {
                 self.oversized = Oversized::Discarding;
                 pieces.push(Piece::Refused {
-                    frame: rest,
-                    reply: Bytes::new(),
-                    rule: OVERSIZED_RULE.into(),
+                    frame: kept_prefix(rest.clone()),
+                    reply: reply.into(),
+                    rule,
                 });
-            } else {
+            }
+            Judgement::DryRun { rule } => {
+                self.oversized = Oversized::Passing;
+                pieces.push(Piece::DryRun {
+                    frame: kept_prefix(rest.clone()),
+                    rule,
+                });
+                pieces.push(Piece::Relay(rest));
+            }
+            Judgement::Keep | Judgement::Replace(_) => {
                 self.oversized = Oversized::Passing;
                 pieces.push(Piece::Relay(rest));
             }
         }
-        pieces
     }
 
     /// Continues an over-limit line; true once it has ended (lines follow).
@@ -164,6 +206,15 @@ impl LineCutter {
     }
 }
 
+/// What of a refused line goes to the trail: a long one is cut to
+/// [`KEPT_PREFIX`] bytes, copied so that the rest is freed.
+fn kept_prefix(line: Bytes) -> Bytes {
+    if line.len() <= KEPT_PREFIX {
+        return line;
+    }
+    Bytes::copy_from_slice(&line[..KEPT_PREFIX])
+}
+
 fn push_run(pieces: &mut Vec<Piece>, consumed: &Bytes, from: usize, to: usize) {
     if to > from {
         pieces.push(Piece::Relay(consumed.slice(from..to)));
@@ -174,7 +225,7 @@ fn push_run(pieces: &mut Vec<Piece>, consumed: &Bytes, from: usize, to: usize) {
 struct Sink<'a> {
     direction: Direction,
     audit: Option<&'a mut AuditHandle>,
-    write: &'a mut dyn FnMut(&[u8]),
+    output: &'a mut Output,
     client: &'a ClientOutput,
 }
 
@@ -188,7 +239,7 @@ impl Sink<'_> {
                     if let Some(a) = self.audit.as_mut() {
                         a.offer(self.direction, at, bytes.clone());
                     }
-                    (self.write)(&bytes);
+                    self.output.write(&bytes);
                 }
                 Piece::Refused { frame, reply, rule } => {
                     if let Some(a) = self.audit.as_mut() {
@@ -220,101 +271,79 @@ impl Sink<'_> {
     }
 }
 
-/// The client→server pump of a gated session.
-pub fn client_to_server(
-    input: Arc<ServerInput>,
-    output: Arc<ClientOutput>,
+/// The policy on one [`Pump`](crate::relay::Pump): it cuts the stream into
+/// lines and relays only what the gate allows.
+pub struct LineGate {
     gate: Arc<Gate>,
     parse_limit: usize,
-    mut audit: Option<AuditHandle>,
-    lifecycle: Sender<Lifecycle>,
-) -> std::thread::JoinHandle<()> {
-    crate::relay::spawn("relay-c2s", move || {
-        let mut judge = |line: &[u8]| match gate.check_request(line) {
-            Verdict::Forward => Judgement::Keep,
-            Verdict::Refuse { reply, rule } => Judgement::Refuse { reply, rule },
-            Verdict::DryRun { rule } => Judgement::DryRun { rule },
-        };
-        let may_refuse = |prefix: &[u8]| gate.may_refuse_prefix(prefix);
-        let mut server_gone = false;
-        let mut write = |bytes: &[u8]| {
-            // The server no longer reads: keep draining (and recording) the client.
-            server_gone = server_gone || fdio::write_all(input.fd(), bytes).is_err();
-        };
-        let mut sink = Sink {
-            direction: Direction::ClientToServer,
-            audit: audit.as_mut(),
-            write: &mut write,
-            client: &output,
-        };
-        pump_lines(
-            libc::STDIN_FILENO,
-            parse_limit,
-            &mut sink,
-            &mut judge,
-            &may_refuse,
-        );
-        input.close();
-        crate::relay::end_of_stream(Direction::ClientToServer, audit.as_ref(), &lifecycle);
-    })
+    /// Where refusals are answered.
+    client: Arc<ClientOutput>,
 }
 
-/// The server→client pump of a session whose gate reads `tools/list` results
-/// (pin enforcement, list filtering).
-pub fn server_to_client(
-    server_out: std::fs::File,
-    output: Arc<ClientOutput>,
-    gate: Arc<Gate>,
-    parse_limit: usize,
-    mut audit: Option<AuditHandle>,
-    lifecycle: Sender<Lifecycle>,
-) -> std::thread::JoinHandle<()> {
-    use std::os::fd::AsRawFd;
-    crate::relay::spawn("relay-s2c", move || {
-        let mut judge = |line: &[u8]| match gate.observe_response(line) {
-            Some(rewritten) => Judgement::Replace(rewritten),
-            None => Judgement::Keep,
-        };
-        let mut client_gone = false;
-        let (out, events) = (output.clone(), lifecycle.clone());
-        let mut write = |bytes: &[u8]| {
-            // Once the client is gone, keep draining the server so it never blocks.
-            if !client_gone && out.write_all(bytes).is_err() {
-                client_gone = true;
-                let _ = events.send(Lifecycle::ClientGone);
-            }
-        };
-        let mut sink = Sink {
-            direction: Direction::ServerToClient,
-            audit: audit.as_mut(),
-            write: &mut write,
-            client: &output,
-        };
-        pump_lines(
-            server_out.as_raw_fd(),
+impl LineGate {
+    pub fn new(gate: Arc<Gate>, parse_limit: usize, client: Arc<ClientOutput>) -> LineGate {
+        LineGate {
+            gate,
             parse_limit,
-            &mut sink,
-            &mut judge,
-            &|_| false,
-        );
-        crate::relay::end_of_stream(Direction::ServerToClient, audit.as_ref(), &lifecycle);
-    })
+            client,
+        }
+    }
+
+    /// Reads `fd` to its end: client→server lines are judged as requests,
+    /// server→client lines looked at as responses.
+    pub(crate) fn pump(
+        self,
+        fd: RawFd,
+        direction: Direction,
+        audit: Option<&mut AuditHandle>,
+        output: &mut Output,
+    ) {
+        let (gate, limit) = (&self.gate, self.parse_limit);
+        let mut sink = Sink {
+            direction,
+            audit,
+            output,
+            client: &self.client,
+        };
+        match direction {
+            Direction::ClientToServer => pump_lines(
+                fd,
+                limit,
+                &mut sink,
+                &mut |line| Judgement::from(gate.check_request(line)),
+                &mut |prefix| Judgement::from(gate.refuse_oversized(prefix, limit)),
+            ),
+            Direction::ServerToClient => pump_lines(
+                fd,
+                limit,
+                &mut sink,
+                &mut |line| match gate.observe_response(line) {
+                    Some(rewritten) => Judgement::Replace(rewritten),
+                    None => Judgement::Keep,
+                },
+                &mut |_| {
+                    gate.observe_oversized_response();
+                    Judgement::Keep
+                },
+            ),
+        }
+    }
 }
 
 /// Reads `fd` to its end, cutting lines, judging them and carrying out the
 /// pieces in order.
 fn pump_lines(
-    fd: std::os::fd::RawFd,
+    fd: RawFd,
     parse_limit: usize,
     sink: &mut Sink<'_>,
     judge: &mut impl FnMut(&[u8]) -> Judgement,
-    may_refuse: &impl Fn(&[u8]) -> bool,
+    oversized: &mut impl FnMut(&[u8]) -> Judgement,
 ) {
     let mut cutter = LineCutter::new(parse_limit);
     loop {
         let eof = !matches!(fdio::read_into(fd, &mut cutter.buf, READ_SIZE), Ok(n) if n > 0);
         let at = Instant::now();
-        sink.apply(cutter.cut(eof, judge, may_refuse), at);
+        sink.apply(cutter.cut(eof, judge, oversized), at);
         if eof {
             return;
         }
@@ -322,82 +351,4 @@ fn pump_lines(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cut(c: &mut LineCutter, input: &[u8], eof: bool) -> Vec<Piece> {
-        c.buf.extend_from_slice(input);
-        let mut judge = |line: &[u8]| {
-            if line.starts_with(b"deny") {
-                Judgement::Refuse {
-                    reply: b"no\n".to_vec(),
-                    rule: "r".into(),
-                }
-            } else if line.starts_with(b"dry") {
-                Judgement::DryRun { rule: "d".into() }
-            } else if line.starts_with(b"swap") {
-                Judgement::Replace(b"swapped\n".to_vec())
-            } else {
-                Judgement::Keep
-            }
-        };
-        c.cut(eof, &mut judge, &|p: &[u8]| p.starts_with(b"deny"))
-    }
-
-    fn relay(b: &[u8]) -> Piece {
-        Piece::Relay(Bytes::copy_from_slice(b))
-    }
-
-    #[test]
-    fn approved_lines_relay_in_one_run_and_refusals_are_cut_out() {
-        let mut c = LineCutter::new(1 << 20);
-        let pieces = cut(&mut c, b"a\nb\ndeny x\nc\npartial", false);
-        assert_eq!(
-            pieces,
-            vec![
-                relay(b"a\nb\n"),
-                Piece::Refused {
-                    frame: Bytes::from_static(b"deny x\n"),
-                    reply: Bytes::from_static(b"no\n"),
-                    rule: "r".into()
-                },
-                relay(b"c\n"),
-            ]
-        );
-        assert_eq!(&c.buf[..], b"partial");
-        assert_eq!(cut(&mut c, b" end\n", false), vec![relay(b"partial end\n")]);
-    }
-
-    #[test]
-    fn dry_run_relays_then_notes_and_rewrites_replace() {
-        let mut c = LineCutter::new(1 << 20);
-        let pieces = cut(&mut c, b"dry\nswap\nz", true);
-        assert_eq!(
-            pieces,
-            vec![
-                relay(b"dry\n"),
-                Piece::DryRun {
-                    frame: Bytes::from_static(b"dry\n"),
-                    rule: "d".into()
-                },
-                Piece::Rewritten(Bytes::from_static(b"swapped\n")),
-                relay(b"z"),
-            ]
-        );
-    }
-
-    #[test]
-    fn oversized_lines_pass_or_are_discarded_to_their_newline() {
-        let mut c = LineCutter::new(8);
-        let pieces = cut(&mut c, b"0123456789", false);
-        assert_eq!(pieces, vec![relay(b"0123456789")]);
-        assert_eq!(
-            cut(&mut c, b"more\nok\n", false),
-            vec![relay(b"more\n"), relay(b"ok\n")]
-        );
-
-        let pieces = cut(&mut c, b"deny-0123456789", false);
-        assert!(matches!(&pieces[..], [Piece::Refused { rule, .. }] if rule == OVERSIZED_RULE));
-        assert_eq!(cut(&mut c, b"still\nnext\n", false), vec![relay(b"next\n")]);
-    }
-}
+mod tests;

@@ -2,8 +2,8 @@
 //! the relay pumps and `audit-core`.
 //!
 //! # Threads
-//! - `relay-c2s`: our stdin → the server's stdin ([`relay::client_to_server`]).
-//! - `relay-s2c`: the server's stdout → our stdout ([`relay::server_to_client`]).
+//! - `relay-c2s`: our stdin → the server's stdin ([`relay::Pump::client_to_server`]).
+//! - `relay-s2c`: the server's stdout → our stdout ([`relay::Pump::server_to_client`]).
 //! - `auditor` and `audit-writer`: frames → events → JSONL (in `audit-core`).
 //! - `child-wait`, `signals`: report the server's exit and our signals.
 //! - the main thread runs the lifecycle loop ([`lifecycle::supervise`]).

@@ -1,4 +1,4 @@
-//! The two relay pumps: one blocking thread per direction.
+//! The relay: one [`Pump`] per direction, each on its own blocking thread.
 //!
 //! Each pump reads whatever the pipe has into a `BytesMut`, freezes exactly
 //! those bytes, offers them (a reference count, never blocking) to the
@@ -27,7 +27,9 @@ use audit_core::handoff::{AuditHandle, AuditMsg};
 use bytes::BytesMut;
 
 use crate::fdio;
+use crate::gated::LineGate;
 pub use crate::lifecycle::Lifecycle;
+use audit_core::policy::Gate;
 
 /// Bytes asked of the kernel per `read`: what a pipe holds by default, so a
 /// read returns no less than with a larger size. It also keeps the read
@@ -102,68 +104,183 @@ impl ClientOutput {
     }
 }
 
-/// Starts the client→server pump: our stdin to the server's stdin.
-pub fn client_to_server(
-    input: Arc<ServerInput>,
-    mut audit: Option<AuditHandle>,
-    lifecycle: Sender<Lifecycle>,
-) -> JoinHandle<()> {
-    spawn("relay-c2s", move || {
-        let mut buf = BytesMut::with_capacity(READ_SIZE);
-        let mut server_gone = false;
-        loop {
-            match fdio::read_into(libc::STDIN_FILENO, &mut buf, READ_SIZE) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let at = Instant::now();
-            let chunk = buf.split().freeze();
-            // Offer before writing: the server cannot answer bytes it has not
-            // received, so the auditor always sees a request before its reply.
-            if let Some(a) = audit.as_mut() {
-                a.offer(Direction::ClientToServer, at, chunk.clone());
-            }
-            if !server_gone && fdio::write_all(input.fd(), &chunk).is_err() {
-                // The server no longer reads; keep draining the client (and
-                // recording what it sends) until the lifecycle ends us.
-                server_gone = true;
-                tracing::debug!("server stdin closed; client bytes are no longer delivered");
-            }
-        }
-        input.close();
-        crate::relay::end_of_stream(Direction::ClientToServer, audit.as_ref(), &lifecycle);
-    })
+/// Where a pump writes.
+enum Destination {
+    /// The server's stdin.
+    Server(Arc<ServerInput>),
+    /// Our stdout.
+    Client(Arc<ClientOutput>),
 }
 
-/// Starts the server→client pump: the server's stdout to our stdout.
-pub fn server_to_client(
-    server_out: File,
-    output: Arc<ClientOutput>,
-    mut audit: Option<AuditHandle>,
+/// A pump's writing end: once the peer stops reading, the pump keeps
+/// draining (and recording) its source, so neither side blocks on a full
+/// pipe, until the lifecycle ends the session.
+pub(crate) struct Output {
+    destination: Destination,
+    gone: bool,
     lifecycle: Sender<Lifecycle>,
-) -> JoinHandle<()> {
-    spawn("relay-s2c", move || {
+}
+
+impl Output {
+    /// Writes `bytes` to the peer, unless it has stopped reading.
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        if self.gone {
+            return;
+        }
+        match &self.destination {
+            Destination::Server(input) => {
+                if fdio::write_all(input.fd(), bytes).is_err() {
+                    self.gone = true;
+                    tracing::debug!("server stdin closed; client bytes are no longer delivered");
+                }
+            }
+            Destination::Client(output) => {
+                if output.write_all(bytes).is_err() {
+                    self.gone = true;
+                    let _ = self.lifecycle.send(Lifecycle::ClientGone);
+                }
+            }
+        }
+    }
+}
+
+/// One direction of the relay: reads its source to the end, offers each
+/// chunk to the auditor (a reference count), then writes the same bytes to
+/// the peer. With a [`LineGate`], it cuts lines and relays only what the
+/// policy allows (`gated.rs`). The same type serves both directions, as
+/// linkerd2-proxy's `HalfDuplex` does.
+pub struct Pump {
+    direction: Direction,
+    /// Our stdin, or the server's stdout (owned, closed when the pump ends).
+    source: Option<File>,
+    output: Output,
+    audit: Option<AuditHandle>,
+    gate: Option<LineGate>,
+}
+
+impl Pump {
+    /// Our stdin to the server's stdin.
+    pub fn client_to_server(
+        input: Arc<ServerInput>,
+        audit: Option<AuditHandle>,
+        lifecycle: Sender<Lifecycle>,
+    ) -> Pump {
+        Pump::new(
+            Direction::ClientToServer,
+            None,
+            Destination::Server(input),
+            audit,
+            lifecycle,
+        )
+    }
+
+    /// The server's stdout to our stdout.
+    pub fn server_to_client(
+        server_out: File,
+        output: Arc<ClientOutput>,
+        audit: Option<AuditHandle>,
+        lifecycle: Sender<Lifecycle>,
+    ) -> Pump {
+        Pump::new(
+            Direction::ServerToClient,
+            Some(server_out),
+            Destination::Client(output),
+            audit,
+            lifecycle,
+        )
+    }
+
+    fn new(
+        direction: Direction,
+        source: Option<File>,
+        destination: Destination,
+        audit: Option<AuditHandle>,
+        lifecycle: Sender<Lifecycle>,
+    ) -> Pump {
+        Pump {
+            direction,
+            source,
+            output: Output {
+                destination,
+                gone: false,
+                lifecycle,
+            },
+            audit,
+            gate: None,
+        }
+    }
+
+    /// Puts `gate` on this pump: lines are judged before they are relayed.
+    pub fn gated(mut self, gate: LineGate) -> Pump {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Runs the pump on its own thread.
+    pub fn spawn(self) -> JoinHandle<()> {
+        let name = match self.direction {
+            Direction::ClientToServer => "relay-c2s",
+            Direction::ServerToClient => "relay-s2c",
+        };
+        spawn(name, move || self.run())
+    }
+
+    fn run(mut self) {
+        let fd = self
+            .source
+            .as_ref()
+            .map_or(libc::STDIN_FILENO, AsRawFd::as_raw_fd);
+        match self.gate.take() {
+            Some(gate) => gate.pump(fd, self.direction, self.audit.as_mut(), &mut self.output),
+            None => self.relay(fd),
+        }
+        if let Destination::Server(input) = &self.output.destination {
+            input.close();
+        }
+        end_of_stream(self.direction, self.audit.as_ref(), &self.output.lifecycle);
+    }
+
+    /// The ungated loop: nothing is parsed, held back or reordered.
+    fn relay(&mut self, fd: RawFd) {
         let mut buf = BytesMut::with_capacity(READ_SIZE);
-        let mut client_gone = false;
         loop {
-            match fdio::read_into(server_out.as_raw_fd(), &mut buf, READ_SIZE) {
+            match fdio::read_into(fd, &mut buf, READ_SIZE) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
             let at = Instant::now();
             let chunk = buf.split().freeze();
-            // Offer first, as above: server requests precede the client's answers.
-            if let Some(a) = audit.as_mut() {
-                a.offer(Direction::ServerToClient, at, chunk.clone());
+            // Offer before writing: a peer cannot answer bytes it has not
+            // received, so the auditor always sees a request before its reply.
+            if let Some(a) = self.audit.as_mut() {
+                a.offer(self.direction, at, chunk.clone());
             }
-            if !client_gone && output.write_all(&chunk).is_err() {
-                // Keep draining the server so it never blocks on a full pipe.
-                client_gone = true;
-                let _ = lifecycle.send(Lifecycle::ClientGone);
-            }
+            self.output.write(&chunk);
         }
-        crate::relay::end_of_stream(Direction::ServerToClient, audit.as_ref(), &lifecycle);
-    })
+    }
+}
+
+/// Starts both pumps of a session, gated when `gate` is set (the
+/// server→client one only if the gate reads responses); returns the
+/// server→client pump's handle.
+pub fn start(
+    input: Arc<ServerInput>,
+    output: Arc<ClientOutput>,
+    server_out: File,
+    gate: Option<(Arc<Gate>, usize)>,
+    audit: Option<AuditHandle>,
+    lifecycle: &Sender<Lifecycle>,
+) -> JoinHandle<()> {
+    let mut c2s = Pump::client_to_server(input, audit.clone(), lifecycle.clone());
+    let mut s2c = Pump::server_to_client(server_out, output.clone(), audit, lifecycle.clone());
+    if let Some((gate, parse_limit)) = gate {
+        if gate.reads_responses() {
+            s2c = s2c.gated(LineGate::new(gate.clone(), parse_limit, output.clone()));
+        }
+        c2s = c2s.gated(LineGate::new(gate, parse_limit, output));
+    }
+    c2s.spawn();
+    s2c.spawn()
 }
 
 /// A pump's stream ended: tells the auditor (to finish a last unterminated

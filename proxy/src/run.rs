@@ -4,20 +4,17 @@
 //! business; this module only starts processes and threads.
 
 use std::fmt;
-use std::fs::File;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use audit_core::config::{ConfigError, LoadInput, Settings};
-use audit_core::handoff::AuditHandle;
 use audit_core::pipeline::{ChildExit, Flush, Identity, Plan, SessionEnd, StartError};
 
 use crate::child::{self, SpawnError};
 use crate::cli::RunArgs;
 use crate::config_cmd::{home_dir, process_env};
-use crate::gated;
 use crate::identity;
 use crate::lifecycle::{self, Ladder, Lifecycle};
 use crate::relay::{self, ClientOutput, ServerInput};
@@ -111,7 +108,14 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
     let handle = pipeline.as_ref().map(|p| p.handle().clone());
 
     let input = Arc::new(ServerInput::new(server.stdin));
-    let s2c = start_pumps(&input, server.stdout, gate, parse_limit, handle, &tx);
+    let s2c = relay::start(
+        input.clone(),
+        Arc::new(ClientOutput::stdout()),
+        server.stdout,
+        gate.map(|g| (g, parse_limit)),
+        handle,
+        &tx,
+    );
     lifecycle::wait_for_exit(server.child, tx);
 
     let kill_grace = Duration::from_millis(settings.proxy.kill_grace_ms.value);
@@ -158,36 +162,6 @@ fn drain(
     }
     if s2c.is_finished() {
         let _ = s2c.join();
-    }
-}
-
-/// Starts both relay pumps (through the gate, if the policy has one);
-/// returns the server→client pump, which the shutdown drains.
-fn start_pumps(
-    input: &Arc<ServerInput>,
-    server_stdout: File,
-    gate: Option<Arc<audit_core::policy::Gate>>,
-    parse_limit: usize,
-    handle: Option<AuditHandle>,
-    tx: &Sender<Lifecycle>,
-) -> JoinHandle<()> {
-    let output = Arc::new(ClientOutput::stdout());
-    let Some(gate) = gate else {
-        relay::client_to_server(input.clone(), handle.clone(), tx.clone());
-        return relay::server_to_client(server_stdout, output, handle, tx.clone());
-    };
-    gated::client_to_server(
-        input.clone(),
-        output.clone(),
-        gate.clone(),
-        parse_limit,
-        handle.clone(),
-        tx.clone(),
-    );
-    if gate.reads_responses() {
-        gated::server_to_client(server_stdout, output, gate, parse_limit, handle, tx.clone())
-    } else {
-        relay::server_to_client(server_stdout, output, handle, tx.clone())
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`collectors`]: rsyslog and rotel, the real collectors of the forwarding tests;
 //! - [`peers`]: the pinned real MCP peers installed by `scripts/install-peers.sh`;
 //! - [`pattern`]: the deterministic byte stream the flood server writes;
+//! - [`oracle`]: the lenient readers and the gate of the gate's fuzz tests;
 //! - [`bench`]: the benchmark peers (loadgen, bench server, relays, report).
 
 pub mod audit;
@@ -16,6 +17,7 @@ pub mod bench;
 pub mod binary;
 pub mod client;
 pub mod collectors;
+pub mod oracle;
 pub mod pattern;
 pub mod peers;
 pub mod process;

@@ -2,53 +2,77 @@
 //!
 //! The relay calls [`Gate::check_request`] on every client→server frame and
 //! [`Gate::observe_response`] on every server→client frame, but only when
-//! [`Policy::needs_gate`] says some call can be refused. Costs, in order:
+//! [`Policy::needs_gate`] says some call can be refused. Under a gate the
+//! client→server direction is **fail-closed**: a frame reaches the server only
+//! if the gate judged it and allowed it. Costs, in order:
 //!
 //! 1. A frame that mentions neither `tools` nor a `\u` escape is forwarded
-//!    after two `memmem` scans — no parsing. (`\u` and `\/` escapes could
-//!    spell `tools/call` differently; frames holding them are parsed.)
-//! 2. Other frames are parsed with borrowed `&RawValue`s, only the top level
-//!    and `params`. Duplicate members: the last one wins, as in Python's and
-//!    JavaScript's JSON parsers, so the gate sees what the server would.
-//! 3. Arguments are parsed into a `Value` only if some rule has argument
-//!    patterns.
+//!    after two `memmem` scans: no reader can take it for a `tools/*`
+//!    request (`\u` escapes could spell `tools` differently; invalid UTF-8
+//!    decodes to U+FFFD, never to a letter; frames holding them are read).
+//! 2. Other frames are read strictly ([`strict`]): one that is not valid
+//!    UTF-8, holds a line separator some SDK reader splits at, is not strict
+//!    JSON or is nested deeper than [`strict::MAX_DEPTH`] is refused with
+//!    rule `unjudgeable_frame:<reason>`. Duplicate members: the last one wins,
+//!    as in the SDKs' parsers, so the gate sees what the server would.
+//! 3. A `tools/call` is judged by the rules (arguments as the server reads
+//!    them, at every depth), then the pins.
+//!
+//! A line longer than the parse limit cannot be read whole: the relay asks
+//! [`Gate::refuse_oversized`] for its refusal (rule `oversized_request`).
 //!
 //! State shared by the two relay threads is small and bounded: the ids of
 //! `tools/list` requests awaiting their answer (at most [`MAX_TRACKED_LISTS`];
-//! the oldest is forgotten, and counted, beyond that) and the names of pinned
-//! tools seen changed (at most the number of pins). It sits behind one
-//! `Mutex`, taken only for `tools/*` frames.
+//! the oldest is forgotten, and counted, beyond that), the names of pinned
+//! tools seen changed (at most the number of pins) and whether a listing
+//! could not be read. It sits behind one `Mutex`, taken only for `tools/*`
+//! frames.
 //!
-//! A refused call gets a JSON-RPC error with code [`POLICY_ERROR_CODE`],
-//! echoing the request's id bytes exactly. A `tools/list` result is rewritten
-//! only when `filter_tools_list` removed a tool from it: the only frame whose
-//! bytes the proxy ever changes.
+//! A refused request gets a JSON-RPC error with code [`POLICY_ERROR_CODE`],
+//! echoing the request's id bytes exactly; a frame that could not be read
+//! gets one when an id can be read from its beginning ([`prefix`]). A
+//! `tools/list` result is rewritten only when `filter_tools_list` removed a
+//! tool from it: the only frame whose bytes the proxy ever changes.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use memchr::memmem;
-use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::Policy;
-use crate::pin::{definition_hash, PinStatus};
+use crate::pin::PinStatus;
 
-/// JSON-RPC error code of a refused `tools/call` (server-defined range).
-pub const POLICY_ERROR_CODE: i64 = -32001;
+mod message;
+mod pins;
+pub mod prefix;
+mod reply;
+pub mod strict;
+
+use message::{Frame, Params};
+use reply::Refusal;
+pub use reply::POLICY_ERROR_CODE;
+pub use strict::Unjudgeable;
+
 /// Most `tools/list` requests tracked while awaiting their answers.
 pub const MAX_TRACKED_LISTS: usize = 64;
+/// Rule name of a request line longer than the parse limit.
+pub const OVERSIZED_RULE: &str = "oversized_request";
+/// Rule name of calls refused after a `tools/list` answer could not be read
+/// strictly under enforced pins (its tools count as changed).
+pub const UNREADABLE_LIST_RULE: &str = "pins:unreadable_list";
 
 /// What the relay does with a client→server frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Relay it unchanged.
     Forward,
-    /// Do not relay it; write `reply` to the client (a complete JSON-RPC error
-    /// line with `\n`; empty when the call was a notification, which gets no
-    /// answer) and hand `AuditMsg::Refused` to the auditor.
+    /// Do not relay it; write `reply` to the client (complete JSON-RPC error
+    /// lines with `\n`; empty when no id could be read or the call was a
+    /// notification, which gets no answer) and hand `AuditMsg::Refused` to
+    /// the auditor.
     Refuse { reply: Vec<u8>, rule: String },
     /// Relay it, and record that `rule` would have refused it (dry run).
     DryRun { rule: String },
@@ -62,6 +86,8 @@ pub struct GateStats {
     pub lists_rewritten: AtomicU64,
     /// `tools/list` ids forgotten because [`MAX_TRACKED_LISTS`] were pending.
     pub list_ids_evicted: AtomicU64,
+    /// `tools/list` answers that could not be read strictly.
+    pub lists_unreadable: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -70,13 +96,9 @@ struct GateState {
     list_ids: VecDeque<Box<str>>,
     /// Pinned tools whose listed definition no longer matches.
     changed: HashSet<String>,
-}
-
-/// Why a call is refused.
-struct Refusal {
-    rule: String,
-    tool: String,
-    message: String,
+    /// The last answer to a pending `tools/list` could not be read strictly:
+    /// under enforced pins every tool counts as changed until one can.
+    unreadable_list: bool,
 }
 
 /// The gate of one session, shared by both relay threads (`Arc<Gate>`).
@@ -118,35 +140,36 @@ impl Gate {
         o.filter_tools_list || self.policy.pins().is_some()
     }
 
-    /// Whether a frame starting with `prefix` could be refused, for a line too
-    /// long to be judged whole (the relay discards such a line: fail closed).
-    pub fn may_refuse_prefix(&self, prefix: &[u8]) -> bool {
-        might_mention_tools(prefix)
-    }
-
-    /// Decides what to do with one complete client→server frame.
+    /// Decides what to do with one complete client→server frame (without
+    /// its `\n`).
     pub fn check_request(&self, frame: &[u8]) -> Verdict {
         if !might_mention_tools(frame) {
             return Verdict::Forward;
         }
-        let Ok(text) = std::str::from_utf8(frame) else {
-            return Verdict::Forward;
+        let refusal = match message::read(frame, self.policy.uses_arguments()) {
+            Err(why) => Some(unjudgeable(frame, why)),
+            Ok(Frame::Batch(items)) => self.check_batch(frame, &items),
+            Ok(one) => self
+                .check_one(&one)
+                .map(|r| (reply::line(prefix::id(frame), &r), r.rule)),
         };
-        let refusal = if text.trim_start().starts_with('[') {
-            self.check_batch(text)
-        } else {
-            self.check_one(text)
-                .map(|(r, id)| (reply_line(id, &r), r.rule))
+        self.verdict(refusal)
+    }
+
+    /// The refusal of a client→server line longer than `limit` bytes, of
+    /// which `prefix` was read: it cannot be judged whole.
+    pub fn refuse_oversized(&self, prefix: &[u8], limit: usize) -> Verdict {
+        let refusal = Refusal {
+            rule: OVERSIZED_RULE.into(),
+            tool: String::new(),
+            message: format!(
+                "request line longer than the parse limit of {limit} bytes (parse_limit_mb)"
+            ),
         };
-        let Some((reply, rule)) = refusal else {
-            return Verdict::Forward;
-        };
-        if self.policy.options().dry_run {
-            self.stats.dry_run.fetch_add(1, Ordering::Relaxed);
-            return Verdict::DryRun { rule };
-        }
-        self.stats.refused.fetch_add(1, Ordering::Relaxed);
-        Verdict::Refuse { reply, rule }
+        self.verdict(Some((
+            reply::line(prefix::id(prefix), &refusal),
+            refusal.rule,
+        )))
     }
 
     /// Looks at one complete server→client frame: learns changed tools from
@@ -156,14 +179,20 @@ impl Gate {
         if self.pending_lists.load(Ordering::Acquire) == 0 || !might_mention_tools(frame) {
             return None;
         }
-        let text = std::str::from_utf8(frame).ok()?;
-        let mut message: BTreeMap<String, &RawValue> = serde_json::from_str(text).ok()?;
-        let id = canonical_id(message.get("id")?)?;
+        let Value::Object(mut message) = strict::read(frame)
+            .inspect_err(|_| self.unreadable_answer())
+            .ok()?
+        else {
+            return None;
+        };
+        let id = message.get("id")?.to_string();
         if !self.take_list_id(&id) {
             return None;
         }
-        let mut result: Value = serde_json::from_str(message.get("result")?.get()).ok()?;
-        let tools = result.get_mut("tools")?.as_array_mut()?;
+        let tools = message
+            .get_mut("result")?
+            .get_mut("tools")?
+            .as_array_mut()?;
         self.learn_pins(tools);
         if !self.policy.options().filter_tools_list || self.policy.options().dry_run {
             return None;
@@ -176,60 +205,70 @@ impl Gate {
         if tools.len() == before {
             return None;
         }
-        let raw = serde_json::value::to_raw_value(&result).ok()?;
-        message.insert("result".into(), &raw);
         let mut line = serde_json::to_vec(&message).ok()?;
         line.push(b'\n');
         self.stats.lists_rewritten.fetch_add(1, Ordering::Relaxed);
         Some(line)
     }
 
-    /// A single message: its refusal, if any, with its id.
-    fn check_one<'a>(&self, text: &'a str) -> Option<(Refusal, Option<&'a RawValue>)> {
-        let message: BTreeMap<String, &'a RawValue> = serde_json::from_str(text).ok()?;
-        let id = message.get("id").copied();
-        let method: String = serde_json::from_str(message.get("method")?.get()).ok()?;
-        match method.as_str() {
+    /// A server→client line longer than the parse limit: if a `tools/list`
+    /// answer is awaited, it may be one, and it cannot be read.
+    pub fn observe_oversized_response(&self) {
+        if self.pending_lists.load(Ordering::Acquire) > 0 {
+            self.unreadable_answer();
+        }
+    }
+
+    /// Counts a refusal (or, in a dry run, what would have been one).
+    fn verdict(&self, refusal: Option<(Vec<u8>, String)>) -> Verdict {
+        let Some((reply, rule)) = refusal else {
+            return Verdict::Forward;
+        };
+        if self.policy.options().dry_run {
+            self.stats.dry_run.fetch_add(1, Ordering::Relaxed);
+            return Verdict::DryRun { rule };
+        }
+        self.stats.refused.fetch_add(1, Ordering::Relaxed);
+        Verdict::Refuse { reply, rule }
+    }
+
+    /// A single message: its refusal, if any.
+    fn check_one(&self, frame: &Frame<'_>) -> Option<Refusal> {
+        let Frame::One(message) = frame else {
+            return None;
+        };
+        match message.method.as_deref()? {
             "tools/list" => {
-                if let Some(id) = id.and_then(canonical_id) {
-                    self.track_list_id(&id);
+                if let Some(id) = &message.id {
+                    self.track_list_id(&id.to_string());
                 }
                 None
             }
-            "tools/call" => self
-                .check_call(message.get("params").copied())
-                .map(|r| (r, id)),
+            "tools/call" => self.check_call(&message.params),
             _ => None,
         }
     }
 
     /// A batch: refused whole if any call in it is refused; the reply holds
     /// an error for each request in it.
-    fn check_batch(&self, text: &str) -> Option<(Vec<u8>, String)> {
-        let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;
-        let mut ids = Vec::new();
-        let mut first: Option<Refusal> = None;
-        let mut own: Vec<Option<Refusal>> = Vec::new();
-        for item in items {
-            let (refusal, id) = match self.check_one(item.get()) {
-                Some((r, id)) => (Some(r), id),
-                None => (None, id_of(item.get())),
-            };
-            if first.is_none() {
-                first = refusal.as_ref().map(|r| Refusal {
-                    rule: r.rule.clone(),
-                    tool: r.tool.clone(),
-                    message: format!("batch refused: {}", r.message),
-                });
-            }
-            ids.push(id);
-            own.push(refusal);
-        }
-        let first = first?;
+    fn check_batch(&self, frame: &[u8], items: &[Frame<'_>]) -> Option<(Vec<u8>, String)> {
+        let own: Vec<Option<Refusal>> = items.iter().map(|i| self.check_one(i)).collect();
+        let first = own.iter().flatten().next().map(|r| Refusal {
+            rule: r.rule.clone(),
+            tool: r.tool.clone(),
+            message: format!("batch refused: {}", r.message),
+        })?;
+        // The frame was read strictly, so its items can be cut out raw.
+        let raw: Vec<&RawValue> = serde_json::from_slice(frame).unwrap_or_default();
         let mut reply = Vec::new();
-        for (id, refusal) in ids.into_iter().zip(own) {
-            let Some(id) = id else { continue };
-            let line = reply_line(Some(id), refusal.as_ref().unwrap_or(&first));
+        for (item, refusal) in raw.iter().zip(&own) {
+            let line = reply::line(
+                prefix::id(item.get().as_bytes()),
+                refusal.as_ref().unwrap_or(&first),
+            );
+            if line.is_empty() {
+                continue;
+            }
             reply.push(if reply.is_empty() { b'[' } else { b',' });
             reply.extend_from_slice(&line[..line.len() - 1]);
         }
@@ -240,44 +279,32 @@ impl Gate {
     }
 
     /// Rules first, then pins.
-    fn check_call(&self, params: Option<&RawValue>) -> Option<Refusal> {
-        let params: BTreeMap<String, &RawValue> = serde_json::from_str(params?.get()).ok()?;
-        let tool: String = serde_json::from_str(params.get("name")?.get()).ok()?;
-        let arguments: Option<Value> = if self.policy.uses_arguments() {
-            params
-                .get("arguments")
-                .and_then(|a| serde_json::from_str(a.get()).ok())
-        } else {
-            None
+    fn check_call(&self, params: &Params<'_>) -> Option<Refusal> {
+        let Params::Object {
+            name: Some(tool),
+            arguments,
+        } = params
+        else {
+            let why = Unjudgeable::MalformedCall;
+            return Some(Refusal {
+                rule: why.rule().into(),
+                tool: String::new(),
+                message: why.message(),
+            });
         };
+        let tool = &**tool;
         if let Some(rule) = self
             .policy
-            .denying_rule(&self.server, &tool, arguments.as_ref())
+            .denying_rule(&self.server, tool, arguments.as_ref())
         {
             let message = format!("tools/call of {tool:?} denied by rule {rule:?}");
             return Some(Refusal {
                 rule: rule.to_owned(),
-                tool,
+                tool: tool.to_owned(),
                 message,
             });
         }
-        match self.pin_status(&tool)? {
-            PinStatus::Matches => None,
-            status => Some(Refusal {
-                rule: format!("pins:{}", status.as_str()),
-                message: match status {
-                    PinStatus::New => format!("tool {tool:?} is not pinned for server {:?}; review it and run `mcp-blackbox pin --update`", self.server),
-                    _ => format!("tool {tool:?} changed since it was pinned; review it and run `mcp-blackbox pin --update`"),
-                },
-                tool,
-            }),
-        }
-    }
-
-    fn pin_status(&self, tool: &str) -> Option<PinStatus> {
-        self.policy.pins()?;
-        let seen_changed = self.lock().changed.contains(tool);
-        self.policy.pin_status(tool, seen_changed)
+        self.pin_refusal(tool)
     }
 
     /// Whether a call of `name` is always refused (for list filtering).
@@ -287,27 +314,6 @@ impl Gate {
                 self.pin_status(name),
                 Some(PinStatus::New | PinStatus::Changed)
             )
-    }
-
-    fn learn_pins(&self, tools: &[Value]) {
-        let Some(pins) = self.policy.pins() else {
-            return;
-        };
-        let mut state = self.lock();
-        for def in tools {
-            let Some(name) = def.get("name").and_then(Value::as_str) else {
-                continue;
-            };
-            match pins.status(name, &definition_hash(def)) {
-                PinStatus::Changed => {
-                    state.changed.insert(name.to_owned());
-                }
-                PinStatus::Matches => {
-                    state.changed.remove(name);
-                }
-                PinStatus::New => {} // refused at call time: not in the pins
-            }
-        }
     }
 
     fn track_list_id(&self, id: &str) {
@@ -351,58 +357,26 @@ fn might_mention_tools(frame: &[u8]) -> bool {
     tools.find(frame).is_some() || escape.find(frame).is_some()
 }
 
-/// An id as text that does not depend on how it was escaped (`"\u004c1"`
-/// and `"L1"` are the same id to the client).
-fn canonical_id(raw: &RawValue) -> Option<String> {
-    serde_json::from_str::<Value>(raw.get())
-        .ok()
-        .map(|v| v.to_string())
-}
-
-fn id_of(text: &str) -> Option<&RawValue> {
-    let message: BTreeMap<String, &RawValue> = serde_json::from_str(text).ok()?;
-    message.get("id").copied()
-}
-
-#[derive(Serialize)]
-struct ErrorReply<'a> {
-    jsonrpc: &'static str,
-    id: &'a RawValue,
-    error: ErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: i64,
-    message: String,
-    data: ErrorData<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorData<'a> {
-    rule: &'a str,
-    tool: &'a str,
-}
-
-/// The error line answering a refused request (empty for a notification).
-fn reply_line(id: Option<&RawValue>, refusal: &Refusal) -> Vec<u8> {
-    let Some(id) = id else { return Vec::new() };
-    let reply = ErrorReply {
-        jsonrpc: "2.0",
-        id,
-        error: ErrorBody {
-            code: POLICY_ERROR_CODE,
-            message: format!("mcp-blackbox policy: {}", refusal.message),
-            data: ErrorData {
-                rule: &refusal.rule,
-                tool: &refusal.tool,
-            },
-        },
+/// The refusal of a frame that cannot be read: an error for every id that
+/// can be read from it (from each piece a line-splitting reader would see).
+fn unjudgeable(frame: &[u8], why: Unjudgeable) -> (Vec<u8>, String) {
+    let refusal = Refusal {
+        rule: why.rule().into(),
+        tool: String::new(),
+        message: why.message(),
     };
-    let mut line = serde_json::to_vec(&reply).unwrap_or_default();
-    line.push(b'\n');
-    line
+    let pieces = match why {
+        Unjudgeable::LineSeparator => strict::pieces(frame),
+        _ => vec![frame],
+    };
+    let reply = pieces
+        .into_iter()
+        .flat_map(|p| reply::line(prefix::id(p), &refusal))
+        .collect();
+    (reply, refusal.rule)
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fail_closed;

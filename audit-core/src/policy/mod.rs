@@ -167,6 +167,11 @@ impl Policy {
         tool: &str,
         arguments: Option<&Value>,
     ) -> Option<&Rule> {
+        // Most calls match no rule: `is_match` stops early and skips the
+        // search for every matching pattern.
+        if !self.tool_patterns.is_match(tool.as_bytes()) {
+            return None;
+        }
         self.tool_patterns
             .matches(tool.as_bytes())
             .iter()

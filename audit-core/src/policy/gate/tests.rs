@@ -409,7 +409,7 @@ fn gate_cost_breakdown() {
     );
     let t = std::time::Instant::now();
     for _ in 0..n {
-        let m: BTreeMap<String, &RawValue> =
+        let m: std::collections::BTreeMap<String, &RawValue> =
             serde_json::from_slice(std::hint::black_box(&c)).unwrap();
         std::hint::black_box(m);
     }
