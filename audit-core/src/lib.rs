@@ -26,4 +26,5 @@ pub mod redact;
 pub mod sign;
 pub mod sink;
 pub mod stamp;
+pub mod trail;
 pub mod verify;
