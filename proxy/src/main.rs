@@ -34,8 +34,10 @@ mod keygen_cmd;
 mod lifecycle;
 mod pin_client;
 mod pin_cmd;
+mod read_cmd;
 mod relay;
 mod run;
+mod stats_cmd;
 mod verify_cmd;
 
 use clap::Parser;
@@ -58,6 +60,10 @@ fn main() {
                 cli::Command::Keygen(args) => report(keygen_cmd::run(args)),
                 cli::Command::Config(args) => report(config_cmd::run(args)),
                 cli::Command::Pin(args) => report(pin_cmd::run(args)),
+                cli::Command::Tail(args) => report(read_cmd::run_tail(args)),
+                cli::Command::Query(args) => report(read_cmd::run_query(args)),
+                cli::Command::Sessions(args) => report(stats_cmd::run_sessions(args)),
+                cli::Command::Stats(args) => report(stats_cmd::run_stats(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.

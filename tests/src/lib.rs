@@ -6,6 +6,7 @@
 //! - [`client`]: a line-based client driving one proxy process;
 //! - [`audit`]: a private audit directory per test and reading its events;
 //! - [`process`]: waiting for processes, pid files and process liveness;
+//! - [`trail_gen`]: a deterministic audit trail, written by the real stamper and writer;
 //! - [`peers`]: the pinned real MCP peers installed by `scripts/install-peers.sh`;
 //! - [`pattern`]: the deterministic byte stream the flood server writes;
 //! - [`bench`]: the benchmark peers (loadgen, bench server, relays, report).
@@ -17,6 +18,7 @@ pub mod client;
 pub mod pattern;
 pub mod peers;
 pub mod process;
+pub mod trail_gen;
 
 use std::time::Duration;
 

@@ -182,16 +182,21 @@ pub fn write_csv_record<'a>(
     out.write_all(b"\n")
 }
 
-/// Writes rows (objects with the same keys, in order) as `format`.
+/// Writes rows as `format`; table, CSV and Markdown show `columns`, in
+/// that order.
 pub fn write_rows(
     rows: &[Map<String, Value>],
+    columns: &[&str],
     format: Format,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let headers: Vec<&str> = rows
-        .first()
-        .map(|r| r.keys().map(String::as_str).collect())
-        .unwrap_or_default();
+    let headers = columns;
+    let values = |r: &Map<String, Value>| -> Vec<Value> {
+        columns
+            .iter()
+            .map(|c| r.get(*c).cloned().unwrap_or(Value::Null))
+            .collect()
+    };
     let cell = |v: &Value| match v {
         Value::Null => String::new(),
         Value::String(s) => safe(s).into_owned(),
@@ -209,7 +214,7 @@ pub fn write_rows(
         Format::Csv => {
             write_csv_record(headers.iter().copied(), out)?;
             rows.iter().try_for_each(|r| {
-                let cells: Vec<String> = r.values().map(cell).collect();
+                let cells: Vec<String> = values(r).iter().map(cell).collect();
                 write_csv_record(cells.iter().map(String::as_str), out)
             })
         }
@@ -217,14 +222,17 @@ pub fn write_rows(
             writeln!(out, "| {} |", headers.join(" | "))?;
             writeln!(out, "|{}", "---|".repeat(headers.len()))?;
             rows.iter().try_for_each(|r| {
-                let cells: Vec<String> = r.values().map(|v| cell(v).replace('|', "\\|")).collect();
+                let cells: Vec<String> = values(r)
+                    .iter()
+                    .map(|v| cell(v).replace('|', "\\|"))
+                    .collect();
                 writeln!(out, "| {} |", cells.join(" | "))
             })
         }
         Format::Table => {
             let cells: Vec<Vec<String>> = rows
                 .iter()
-                .map(|r| r.values().map(cell).collect())
+                .map(|r| values(r).iter().map(cell).collect())
                 .collect();
             let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
             for row in &cells {
@@ -274,15 +282,12 @@ mod tests {
         ];
         let render = |f| {
             let mut out = Vec::new();
-            write_rows(&rows, f, &mut out).unwrap();
+            write_rows(&rows, &["tool", "calls"], f, &mut out).unwrap();
             String::from_utf8(out).unwrap()
         };
-        assert_eq!(render(Format::Csv), "calls,tool\n2,\"a,b\"\n10,c|d\n");
-        assert_eq!(
-            render(Format::Table),
-            "calls  tool\n2      a,b\n10     c|d\n"
-        );
-        assert!(render(Format::Markdown).contains("| 10 | c\\|d |"));
+        assert_eq!(render(Format::Csv), "tool,calls\n\"a,b\",2\nc|d,10\n");
+        assert_eq!(render(Format::Table), "tool  calls\na,b   2\nc|d   10\n");
+        assert!(render(Format::Markdown).contains("| c\\|d | 10 |"));
         let back: Value = serde_json::from_str(&render(Format::Json)).unwrap();
         assert_eq!(back[1]["calls"], 10);
     }

@@ -93,6 +93,23 @@ impl Sessions {
     }
 }
 
+/// The columns of [`SessionRow::to_json`], in the order to show them.
+pub const SESSION_COLUMNS: [&str; 13] = [
+    "session",
+    "start",
+    "server",
+    "user",
+    "host",
+    "client",
+    "era",
+    "calls",
+    "errors",
+    "blocked",
+    "duration_ms",
+    "end",
+    "verified",
+];
+
 impl SessionRow {
     /// The row as a JSON object; `verified` is the verify verdict, if asked.
     pub fn to_json(&self, verified: Option<bool>) -> Map<String, Value> {

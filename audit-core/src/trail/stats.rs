@@ -163,6 +163,18 @@ impl Stats {
         }
     }
 
+    /// The columns of [`Stats::rows`], in the order to show them.
+    pub fn columns(&self) -> Vec<&'static str> {
+        let mut c = vec!["server", "tool"];
+        for k in &self.keys {
+            if !c.contains(&k.name()) {
+                c.push(k.name());
+            }
+        }
+        c.extend(FIGURES);
+        c
+    }
+
     /// The rows, as JSON objects, sorted by their keys: `server` and `tool`
     /// (null when not grouped by them), each other `--by` key, `calls`,
     /// `errors`, `error_rate`, `blocked`, `p50_ms`, `p95_ms`, `p99_ms`,
@@ -206,6 +218,20 @@ impl Stats {
             .collect()
     }
 }
+
+/// The figures of a row, after its keys.
+const FIGURES: [&str; 10] = [
+    "calls",
+    "errors",
+    "error_rate",
+    "blocked",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "bytes_in",
+    "bytes_out",
+];
 
 /// The nearest-rank `p`th percentile of sorted microseconds, in
 /// milliseconds: the smallest value with at least `p`% of values at or
