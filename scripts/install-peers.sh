@@ -26,6 +26,15 @@ installed() {
         && [[ -f "$everything_js" ]]
 }
 
+# --- trail readers: Debian's jq, the reference `query --where` is compared
+# with (tests/tests/trail_read.rs) and the baseline of scripts/bench-readers.sh.
+if ! command -v jq >/dev/null; then
+    echo "install-peers: installing jq (Debian)" >&2
+    apt-get update
+    apt-get install -y jq
+fi
+# --- end trail readers
+
 if installed; then
     exit 0
 fi
