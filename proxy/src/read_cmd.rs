@@ -342,3 +342,53 @@ pub fn with_progress<T>(progress: &Progress, work: impl FnOnce() -> T) -> T {
         result
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        trail: TrailArgs,
+    }
+
+    #[test]
+    fn a_bad_filter_names_its_flag_and_value() {
+        for (args, flag) in [
+            (vec!["x", "--since", "yesterday"], "--since"),
+            (vec!["x", "--severity", "loud"], "--severity"),
+            (vec!["x", "--tool", "a[b"], "--tool"),
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let err = cli.trail.filter().unwrap_err().to_string();
+            assert!(err.contains(flag), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_format_lists_the_valid_ones() {
+        let err = output_format(Some("xml"), &["jsonl", "table", "csv"], "table", "jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`xml`") && err.contains("jsonl, table, csv"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_paths_are_an_error_naming_them() {
+        let err = run_query(QueryArgs {
+            trail: Cli::try_parse_from(["x", "/nonexistent/audit"])
+                .unwrap()
+                .trail,
+            where_: None,
+            join: false,
+            format: Some("jsonl".into()),
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/audit"), "{err:#}");
+    }
+}
