@@ -45,6 +45,7 @@ pub mod sign;
 #[allow(dead_code, unused_imports)]
 pub(crate) mod sink;
 pub mod stamp;
+pub mod trail;
 pub mod transcript;
 pub mod verify;
 
@@ -55,5 +56,8 @@ pub mod stages {
     pub use crate::classify::SessionFacts;
     pub use crate::clock::utc_date;
     pub use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
-    pub use crate::sink::{spawn_writer, SinkTarget, DEFAULT_WRITER_QUEUE};
+    pub use crate::sink::{
+        spawn_writer, spawn_writer_with, FsyncPolicy, RotationPolicy, SinkTarget, WriterConfig,
+        DEFAULT_WRITER_QUEUE,
+    };
 }

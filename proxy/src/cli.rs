@@ -47,6 +47,14 @@ pub enum Command {
     Check(crate::check_cmd::CheckArgs),
     /// Compare two recorded sessions' tool calls (or, with --tools, tool definitions).
     Diff(crate::diff_cmd::DiffArgs),
+    /// Show the latest events, one readable line each; with -f, follow what the proxies write.
+    Tail(crate::read_cmd::TailArgs),
+    /// Find events by time, server, tool, type, user, session, severity, outcome, risk, tag, text or a jq filter.
+    Query(crate::read_cmd::QueryArgs),
+    /// One row per session: who, when, calls, errors, blocked, how it ended, whether it verifies.
+    Sessions(crate::stats_cmd::SessionsArgs),
+    /// Calls, errors, blocked calls, duration percentiles and bytes per tool (or --by server, user, day, session).
+    Stats(crate::stats_cmd::StatsArgs),
 }
 
 /// Flags of the default mode: run a server behind the proxy.

@@ -38,10 +38,12 @@ mod keygen_cmd;
 mod lifecycle;
 mod pin_client;
 mod pin_cmd;
+mod read_cmd;
 mod relay;
 mod replay_cmd;
 mod run;
 mod start_failure;
+mod stats_cmd;
 mod verify_cmd;
 
 use clap::Parser;
@@ -66,6 +68,10 @@ fn main() {
                 cli::Command::Replay(args) => report(replay_cmd::run(args)),
                 cli::Command::Check(args) => report(check_cmd::run(args)),
                 cli::Command::Diff(args) => report(diff_cmd::run(args)),
+                cli::Command::Tail(args) => report(read_cmd::run_tail(args)),
+                cli::Command::Query(args) => report(read_cmd::run_query(args)),
+                cli::Command::Sessions(args) => report(stats_cmd::run_sessions(args)),
+                cli::Command::Stats(args) => report(stats_cmd::run_stats(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.

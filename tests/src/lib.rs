@@ -7,6 +7,7 @@
 //! - [`audit`]: a private audit directory per test and reading its events;
 //! - [`process`]: waiting for processes, pid files and process liveness;
 //! - [`collectors`]: rsyslog and rotel, the real collectors of the forwarding tests;
+//! - [`trail_gen`]: a deterministic audit trail, written by the real stamper and writer;
 //! - [`peers`]: the pinned real MCP peers installed by `scripts/install-peers.sh`;
 //! - [`pattern`]: the deterministic byte stream the flood server writes;
 //! - [`oracle`]: the lenient readers and the gate of the gate's fuzz tests;
@@ -21,6 +22,7 @@ pub mod oracle;
 pub mod pattern;
 pub mod peers;
 pub mod process;
+pub mod trail_gen;
 
 use std::time::Duration;
 
