@@ -273,20 +273,35 @@ fn open_nofollow(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Most bytes [`read_bytes`] returns: a trail it reads whole is a CI run's,
+/// and a larger (or decompression-bomb) file is refused, not buffered.
+pub const MAX_WHOLE_FILE: u64 = 256 << 20;
+
 /// The whole bytes of an audit file, gunzipped if its name ends in `.gz`
-/// (for `check`, which reads small CI trails whole).
+/// (for `check`, which reads small CI trails whole), at most
+/// [`MAX_WHOLE_FILE`]; opened without following a link.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>, VerifyError> {
+    read_capped(path, MAX_WHOLE_FILE)
+}
+
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, VerifyError> {
     let read_err = |source| VerifyError::Read {
         path: path.to_owned(),
         source,
     };
-    let raw = std::fs::read(path).map_err(read_err)?;
-    if !path.extension().is_some_and(|e| e == "gz") {
-        return Ok(raw);
-    }
+    let file = open_nofollow(path).map_err(read_err)?;
+    let reader: Box<dyn io::Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+    } else {
+        Box::new(file)
+    };
     let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut out)
-        .map_err(read_err)?;
+    io::Read::read_to_end(&mut io::Read::take(reader, cap + 1), &mut out).map_err(read_err)?;
+    if out.len() as u64 > cap {
+        return Err(read_err(io::Error::other(format!(
+            "more than {cap} bytes to read whole"
+        ))));
+    }
     Ok(out)
 }
 
@@ -436,4 +451,25 @@ fn line_hash(line: &[u8]) -> Option<(bool, &str)> {
     h.update(&line[..prefix_len]);
     h.update(b"}");
     Some((hex::encode(h.finalize()) == claimed, claimed))
+}
+
+#[cfg(test)]
+mod whole_file_tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_whole_file_read_is_capped_even_when_it_inflates() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gz = tmp.path().join("audit-2026-01-01.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&[b'a'; 64 * 1024]).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        assert_eq!(read_capped(&gz, 64 * 1024).unwrap().len(), 64 * 1024);
+        let err = read_capped(&gz, 1000).unwrap_err().to_string();
+        assert!(err.contains("more than 1000 bytes"), "{err}");
+        let link = tmp.path().join("audit-2026-01-02.jsonl");
+        std::os::unix::fs::symlink(&gz, &link).unwrap();
+        assert!(read_bytes(&link).is_err(), "a link is not followed");
+    }
 }
