@@ -278,12 +278,14 @@ fn deleted_swapped_and_truncated_files_and_a_deleted_session_fail_with_the_key()
 #[test]
 fn retention_is_told_apart_from_a_deleted_part() {
     let (audit, keys) = (AuditDir::new(), keygen());
-    // ~4 MiB of trail in 1 MiB parts, only 2 files kept.
+    // ~4 MiB of trail in 1 MiB parts, only 2 files kept, however young.
     let flags = [
         "--max-file-size-mb",
         "1",
         "--max-files",
         "2",
+        "--min-age-hours",
+        "0",
         "--max-field-chars",
         "1000000",
     ];
