@@ -231,6 +231,15 @@ pub struct RunArgs {
 impl RunArgs {
     /// The setting flags given, as `(key, raw value, flag)` for `Settings::load`.
     pub fn setting_flags(&self) -> Vec<(&'static str, String, &'static str)> {
+        let mut flags = self.value_flags();
+        flags.extend(self.switch_flags());
+        flags.extend(self.forward.setting_flags());
+        flags.extend(self.trail_file_flags());
+        flags
+    }
+
+    /// The flags that take a value.
+    fn value_flags(&self) -> Vec<(&'static str, String, &'static str)> {
         let text = [
             ("audit.dir", &self.audit_dir, "--audit-dir"),
             ("audit.file", &self.audit_file, "--audit-file"),
@@ -296,6 +305,13 @@ impl RunArgs {
             ("proxy.log_level", &self.log_level, "--log-level"),
             ("audit.transcript", &self.transcript, "--transcript"),
         ];
+        text.into_iter()
+            .filter_map(|(key, value, flag)| Some((key, value.clone()?, flag)))
+            .collect()
+    }
+
+    /// The switches set, with the value each one stands for.
+    fn switch_flags(&self) -> Vec<(&'static str, String, &'static str)> {
         let switches = [
             (
                 "audit.include_arguments",
@@ -340,19 +356,11 @@ impl RunArgs {
                 "--transcript-raw",
             ),
         ];
-        let mut flags: Vec<_> = text
+        switches
             .into_iter()
-            .filter_map(|(key, value, flag)| Some((key, value.clone()?, flag)))
-            .collect();
-        flags.extend(
-            switches
-                .into_iter()
-                .filter(|s| s.1)
-                .map(|(key, _, value, flag)| (key, value.to_owned(), flag)),
-        );
-        flags.extend(self.forward.setting_flags());
-        flags.extend(self.trail_file_flags());
-        flags
+            .filter(|s| s.1)
+            .map(|(key, _, value, flag)| (key, value.to_owned(), flag))
+            .collect()
     }
 
     /// The flags of the audit target's start check and of retention.
