@@ -8,9 +8,10 @@
 //! - one `tools/call` of just under 16 MiB (the parse limit) whose arguments
 //!   are `[0,0,…]` (over the frame's parse budget: recorded by SHA-256);
 //! - lines of 150 MB from the client, no policy gate (a server's 256 MiB
-//!   line: `memory_bound.rs`).
+//!   line: `memory_bound.rs`);
+//! - the same lines in both directions at once (the server echoes them).
 //!
-//! The server is `cat >/dev/null`: nothing is answered.
+//! The server is `cat >/dev/null` (nothing is answered), or `cat` (echo).
 
 use std::io::{Read, Write};
 use std::process::Stdio;
@@ -114,22 +115,41 @@ fn a_16_mib_call_of_zeros_is_recorded_by_digest() {
     assert!(call.get("arguments").is_none());
 }
 
+const LINE: usize = 150_000_000;
+
+/// Two lines of [`LINE`] bytes of `x`, then end of input.
+fn write_long_lines(mut stdin: impl Write) {
+    let piece = vec![b'x'; 1 << 20];
+    for _ in 0..2 {
+        let mut left = LINE;
+        while left > 0 {
+            let n = left.min(piece.len());
+            stdin.write_all(&piece[..n]).unwrap();
+            left -= n;
+        }
+        stdin.write_all(b"\n").unwrap();
+    }
+}
+
 #[test]
 fn lines_of_150_mb_without_a_gate() {
-    const LINE: usize = 150_000_000;
     let audit = AuditDir::new();
     let (kib, events) = peak_rss(&audit, &DISCARD, |proxy| {
-        let mut stdin = proxy.take_stdin();
-        let piece = vec![b'x'; 1 << 20];
-        for _ in 0..2 {
-            let mut left = LINE;
-            while left > 0 {
-                let n = left.min(piece.len());
-                stdin.write_all(&piece[..n]).unwrap();
-                left -= n;
-            }
-            stdin.write_all(b"\n").unwrap();
-        }
+        write_long_lines(proxy.take_stdin());
+    });
+    assert!(kib <= BOUND_KIB, "peak RSS {kib} KiB over {BOUND_KIB} KiB");
+    only(&events, "session_end");
+}
+
+#[test]
+fn lines_of_150_mb_both_ways_at_once() {
+    let audit = AuditDir::new();
+    let (kib, events) = peak_rss(&audit, &["cat"], |proxy| {
+        let stdin = proxy.take_stdin();
+        let writer = std::thread::spawn(move || write_long_lines(stdin));
+        let echoed = std::io::copy(proxy.stdout(), &mut std::io::sink()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(echoed, 2 * (LINE as u64 + 1), "every byte echoed");
     });
     assert!(kib <= BOUND_KIB, "peak RSS {kib} KiB over {BOUND_KIB} KiB");
     only(&events, "session_end");
