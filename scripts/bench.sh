@@ -9,12 +9,19 @@
 # bench-results/<UTC time>/ as JSON (one file per run, summary.json) and
 # summary.md.
 #
+# --pin: every process (loadgen, relay or proxy, server, bench_pipeline) on
+# CPU 0 (`taskset -c 0`). On one CPU the processes take turns, so a
+# throughput ratio is a CPU-cost ratio; the run also measures SHA-256 alone
+# over the large results' bytes (`bench_pipeline --sha256`) and checks the
+# pinned targets (tests/src/bench/pinned.rs).
+#
 # Environment:
 #   ROUNDS=5              rounds of the four configurations
 #   CONFIGS="direct relay_threads relay_tokio mcp-blackbox"  (also: mcp-blackbox-policy, 100 rules)
 #   LOADGEN_ARGS=""       extra loadgen flags, e.g. "--seq-calls 1000"
 #   PIPELINE_ARGS=""      extra bench_pipeline flags
 #   SKIP_BUILD=1          use the existing release binaries
+#   PROXY=path            the mcp-blackbox binary to measure (default: this build's)
 #   OUT=dir               where results go
 #   IDLE_POLL=1           hold /dev/cpu_dma_latency at 0 for the whole run
 #                         (needs write access to it, e.g. root): idle cores
@@ -24,15 +31,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PIN=()
+for arg in "$@"; do
+    case $arg in
+        --pin) PIN=(taskset -c 0) ;;
+        *) echo "bench.sh: unknown argument $arg (known: --pin)" >&2; exit 2 ;;
+    esac
+done
 ROUNDS=${ROUNDS:-5}
 CONFIGS=${CONFIGS:-"direct relay_threads relay_tokio mcp-blackbox"}
 LOADGEN_ARGS=${LOADGEN_ARGS:-}
 PIPELINE_ARGS=${PIPELINE_ARGS:-}
 OUT=${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
 BIN=${CARGO_TARGET_DIR:-target}/release
+PROXY=${PROXY:-$BIN/mcp-blackbox}
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
     cargo build --release -p blackbox-tests -p mcp-blackbox
+fi
+if [[ ${#PIN[@]} -gt 0 ]] && ! command -v taskset >/dev/null; then
+    echo "bench.sh: --pin needs taskset: apt-get install util-linux" >&2
+    exit 1
 fi
 if [[ ! -x /usr/bin/time ]]; then
     echo "bench.sh: /usr/bin/time is missing: apt-get install time" >&2
@@ -53,6 +72,9 @@ if [[ -n ${IDLE_POLL:-} ]]; then
 else
     echo "idle polling: off (the machine's own idle states)" >"$OUT/idle.txt"
 fi
+if [[ ${#PIN[@]} -gt 0 ]]; then
+    echo "pinned: every process on CPU 0 (taskset -c 0)" >>"$OUT/idle.txt"
+fi
 echo "bench.sh: $(cat "$OUT/idle.txt")" >&2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -63,10 +85,10 @@ command_for() {
     case $1 in
         direct) echo "$SERVER" ;;
         relay_threads | relay_tokio) echo "$BIN/$1 -- $SERVER" ;;
-        mcp-blackbox) echo "$BIN/mcp-blackbox --audit-dir $2 -- $SERVER" ;;
+        mcp-blackbox) echo "$PROXY --audit-dir $2 -- $SERVER" ;;
         # The in-line gate with 100 rules (none matching the bench tools, so every
         # tools/call is parsed and checked against all of them, and forwarded).
-        mcp-blackbox-policy) echo "$BIN/mcp-blackbox --config $TMP/policy-100.toml --audit-dir $2 -- $SERVER" ;;
+        mcp-blackbox-policy) echo "$PROXY --config $TMP/policy-100.toml --audit-dir $2 -- $SERVER" ;;
         *) echo "bench.sh: unknown configuration $1" >&2; return 1 ;;
     esac
 }
@@ -85,18 +107,24 @@ for round in $(seq 1 "$ROUNDS"); do
         extra=()
         [[ $config == mcp-blackbox ]] && extra=(--audit-dir "$audit")
         # shellcheck disable=SC2046,SC2086
-        timeout 300 "$BIN/loadgen" --label "$config" --round "$round" "${extra[@]}" $LOADGEN_ARGS \
+        timeout 300 "${PIN[@]}" "$BIN/loadgen" --label "$config" --round "$round" "${extra[@]}" $LOADGEN_ARGS \
             -- $(command_for "$config" "$audit") >"$OUT/$config-r$round.json"
         rm -rf "$audit"
         echo "  round $round: $config done" >&2
     done
 done
 
+if [[ ${#PIN[@]} -gt 0 ]]; then
+    # The hashing limit: SHA-256 alone over loadgen's large result lines.
+    large=$(sed -n 's/.*--large[ =]\([^ ]*\).*/\1/p' <<<"$LOADGEN_ARGS")
+    "${PIN[@]}" "$BIN/bench_pipeline" --sha256 "${large:-64K:512,1M:64,16M:8}" >"$OUT/sha256.json"
+fi
+
 echo "bench.sh: audit pipeline micro-benchmark" >&2
 # shellcheck disable=SC2086
-"$BIN/bench_pipeline" $PIPELINE_ARGS --redact on >"$OUT/pipeline.json"
+"${PIN[@]}" "$BIN/bench_pipeline" $PIPELINE_ARGS --redact on >"$OUT/pipeline.json"
 # shellcheck disable=SC2086
-"$BIN/bench_pipeline" $PIPELINE_ARGS --redact off --framing-mb 1 --offers 1000 >"$OUT/pipeline-redact-off.json"
+"${PIN[@]}" "$BIN/bench_pipeline" $PIPELINE_ARGS --redact off --framing-mb 1 --offers 1000 >"$OUT/pipeline-redact-off.json"
 python3 - "$OUT" <<'PY' >&2
 import json, sys
 on = json.load(open(f"{sys.argv[1]}/pipeline.json"))["auditor"]
@@ -110,7 +138,7 @@ if [[ " $CONFIGS " == *" mcp-blackbox "* ]]; then
     # the proxy process tree (the largest of the proxy and bench_server).
     echo "bench.sh: proxy under /usr/bin/time -v (large results only)" >&2
     # shellcheck disable=SC2086,SC2046
-    "$BIN/loadgen" --label time-v --seq-calls 0 --pipelined-calls 0 \
+    "${PIN[@]}" "$BIN/loadgen" --label time-v --seq-calls 0 --pipelined-calls 0 \
         -- /usr/bin/time -v -o "$OUT/time-v.txt" $(command_for mcp-blackbox "$TMP/audit-time") >"$TMP/time-v.json"
     grep -E "Maximum resident set size|User time|System time" "$OUT/time-v.txt" >&2
 fi

@@ -138,6 +138,11 @@ pub fn metric_list(runs: &[Value]) -> Vec<(String, String, Better)> {
             format!("/large/{key}/mb_per_s"),
             Higher,
         ));
+        list.push((
+            format!("large {key} CPU/MiB (ms)"),
+            format!("/large/{key}/cpu_ms_per_mib"),
+            Lower,
+        ));
     }
     list.push(("peak RSS (KiB)".into(), "/peak_rss_kib".into(), Lower));
     list.push((
@@ -192,7 +197,12 @@ pub struct Target {
     pub met: Option<bool>,
 }
 
-fn target(what: &str, limit: String, measured: Option<f64>, ok: impl Fn(f64) -> bool) -> Target {
+pub fn target(
+    what: &str,
+    limit: String,
+    measured: Option<f64>,
+    ok: impl Fn(f64) -> bool,
+) -> Target {
     Target {
         what: what.into(),
         limit,
@@ -380,6 +390,7 @@ pub fn markdown(rows: &[Row], targets: &[Target]) -> String {
         let met = match t.met {
             Some(true) => "yes",
             Some(false) => "**no**",
+            None if t.limit.is_empty() => "",
             None => "not measured",
         };
         out += &format!(

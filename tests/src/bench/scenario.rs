@@ -202,11 +202,14 @@ impl Session {
         self.tool_calls += count;
         let cpu = self.sample()?.cpu - before.cpu;
         let s = LatencySummary::from_nanos(&mut nanos).ok_or_else(|| anyhow!("no calls"))?;
+        // The CPU time covers the untimed call too.
+        let mib = (bytes + bytes / count.max(1)) as f64 / 1048576.0;
         Ok(json!({
             "size": size, "count": count, "secs": secs,
             "mb_per_s": mb_per_s(bytes, secs),
             "p50_ms": s.p50_us / 1e3,
             "cpu_ms": cpu.as_secs_f64() * 1e3,
+            "cpu_ms_per_mib": cpu.as_secs_f64() * 1e3 / mib,
         }))
     }
 

@@ -10,6 +10,10 @@
 //!    chunks (the by-reference path) and 16 MiB lines (the copying path).
 //! 3. offer: the time of each [`AuditHandle::offer`], the relay's hand-off,
 //!    over `--offers` calls with a consumer draining the queue.
+//!
+//! `--sha256 SIZE:COUNT,…` instead measures only SHA-256 over the result
+//! lines loadgen's large results put on the wire (in 64 KiB pieces, as the
+//! relay reads them): the hashing limit of the audit, in CPU ms per MiB.
 
 use std::time::{Duration, Instant};
 
@@ -49,10 +53,18 @@ struct Args {
     /// Redaction in the auditor, as the proxy runs by default (`on`), or not.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     redact: String,
+    /// Only SHA-256 over `blob` result lines of each SIZE, COUNT times
+    /// (K/M suffixes are KiB/MiB), e.g. `64K:512,1M:64,16M:8`.
+    #[arg(long, value_delimiter = ',')]
+    sha256: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if !args.sha256.is_empty() {
+        println!("{}", sha256_cost(&args.sha256)?);
+        return Ok(());
+    }
     let result = json!({
         "redact": args.redact,
         "auditor": auditor(&args)?,
@@ -172,6 +184,36 @@ fn auditor(args: &Args) -> anyhow::Result<Value> {
         "events_per_cpu_s": events as f64 / cpu,
         "events_per_s_until_written": events as f64 / secs_written,
     }))
+}
+
+/// CPU ms per MiB of SHA-256 alone over each size's result lines, keyed
+/// like loadgen's large results (`16MiB`).
+fn sha256_cost(specs: &[String]) -> anyhow::Result<Value> {
+    use sha2::{Digest, Sha256};
+    let mut out = serde_json::Map::new();
+    for spec in specs {
+        let (size, count, key) = blackbox_tests::bench::parse_size_count(spec)?;
+        let text = String::from_utf8(wire::blob_text(size)).expect("the alphabet is ASCII");
+        let line = wire::text_result(1, &text);
+        let (mut digest, cpu_before) = ([0u8; 32], thread_cpu());
+        for _ in 0..count {
+            let mut h = Sha256::new();
+            for piece in line.chunks(64 * 1024) {
+                h.update(piece);
+            }
+            // Fold each digest in, so no hashing can be optimised away.
+            for (d, b) in digest.iter_mut().zip(h.finalize()) {
+                *d ^= b;
+            }
+        }
+        let cpu_ms = (thread_cpu() - cpu_before).as_secs_f64() * 1e3;
+        let mib = (line.len() as u64 * count) as f64 / 1048576.0;
+        out.insert(key, json!({
+            "size": size, "count": count, "line_bytes": line.len(), "cpu_ms": cpu_ms,
+            "cpu_ms_per_mib": cpu_ms / mib, "digest_xor": digest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        }));
+    }
+    Ok(json!({ "sha256": out }))
 }
 
 /// GB/s (10^9 bytes) of `rounds` passes of `chunks` through a framer.

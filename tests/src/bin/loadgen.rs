@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use blackbox_tests::bench::procstat::ProcSample;
-use blackbox_tests::bench::report;
 use blackbox_tests::bench::scenario::{count_audit_events, Session};
+use blackbox_tests::bench::{parse_size_count as parse_large, pinned, report};
 use clap::Parser;
 use serde_json::{json, Map, Value};
 
@@ -67,25 +67,6 @@ fn main() {
     }
 }
 
-/// Parses `64K:256` into (65536, 256) and its label `64KiB`.
-fn parse_large(spec: &str) -> Result<(usize, u64, String)> {
-    let (size, count) = spec
-        .split_once(':')
-        .with_context(|| format!("--large {spec}: expected SIZE:COUNT, e.g. 1M:32"))?;
-    let (digits, unit, scale) = match size.as_bytes().last() {
-        Some(b'K' | b'k') => (&size[..size.len() - 1], "KiB", 1024),
-        Some(b'M' | b'm') => (&size[..size.len() - 1], "MiB", 1024 * 1024),
-        _ => (size, "B", 1),
-    };
-    let n: usize = digits
-        .parse()
-        .with_context(|| format!("--large {spec}: bad size"))?;
-    let count = count
-        .parse()
-        .with_context(|| format!("--large {spec}: bad count"))?;
-    Ok((n * scale, count, format!("{n}{unit}")))
-}
-
 fn run(args: &Args) -> Result<Value> {
     let large = args
         .large
@@ -101,6 +82,8 @@ fn run(args: &Args) -> Result<Value> {
     out.insert("label".into(), json!(args.label));
     out.insert("round".into(), json!(args.round));
     out.insert("command".into(), json!(args.command));
+    // 1 under `taskset -c 0`: the pinned figures apply (bench::pinned).
+    out.insert("cpus".into(), json!(blackbox_tests::bench::allowed_cpus()?));
     out.insert("ttfr_ms".into(), json!(ttfr.as_secs_f64() * 1e3));
     out.insert("idle_rss_kib".into(), json!(idle.rss_kib));
     if args.seq_calls > 0 {
@@ -193,7 +176,7 @@ fn audit_counts(dir: &std::path::Path) -> Result<Value> {
 
 fn summarise(dir: &std::path::Path) -> Result<()> {
     let mut runs = Vec::new();
-    let mut pipeline = None;
+    let (mut pipeline, mut sha256) = (None, None);
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("while listing {}", dir.display()))?;
     for entry in entries {
@@ -211,6 +194,8 @@ fn summarise(dir: &std::path::Path) -> Result<()> {
             .with_context(|| format!("{} is not JSON", path.display()))?;
         if name == "pipeline.json" {
             pipeline = Some(v);
+        } else if name == "sha256.json" {
+            sha256 = Some(v);
         } else if v.get("label").is_some() {
             runs.push(v);
         }
@@ -219,7 +204,10 @@ fn summarise(dir: &std::path::Path) -> Result<()> {
         bail!("no loadgen results in {}", dir.display());
     }
     let rows = report::rows(&runs);
-    let targets = report::targets(&rows, &runs, pipeline.as_ref());
+    let mut targets = report::targets(&rows, &runs, pipeline.as_ref());
+    if pinned::is_pinned(&runs) {
+        targets.extend(pinned::targets(&rows, sha256.as_ref()));
+    }
     let summary = report::summary_json(&rows, &targets, pipeline.as_ref());
     std::fs::write(
         dir.join("summary.json"),
@@ -227,21 +215,4 @@ fn summarise(dir: &std::path::Path) -> Result<()> {
     )?;
     print!("{}", report::markdown(&rows, &targets));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_large_specs() {
-        assert_eq!(
-            parse_large("64K:256").unwrap(),
-            (65536, 256, "64KiB".into())
-        );
-        assert_eq!(parse_large("16M:4").unwrap(), (16 << 20, 4, "16MiB".into()));
-        assert_eq!(parse_large("100:2").unwrap(), (100, 2, "100B".into()));
-        assert!(parse_large("1M").is_err());
-        assert!(parse_large("xM:1").is_err());
-    }
 }
