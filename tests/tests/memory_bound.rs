@@ -1,4 +1,4 @@
-//! Issue 2, acceptance 4: a huge line costs the proxy bounded memory.
+//! A huge line costs the proxy bounded memory.
 //!
 //! A server writes 256 MiB with no newline, then one newline. The client must
 //! receive all of it intact (counted, and checked byte by byte against the
