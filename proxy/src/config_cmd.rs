@@ -91,3 +91,14 @@ pub fn home_dir() -> Option<PathBuf> {
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
 }
+
+/// The audit directory the settings name (`config`, else the usual file).
+pub fn configured_audit_dir(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let settings = Settings::load(LoadInput {
+        config_path: config,
+        home: home_dir(),
+        env: process_env(),
+        ..LoadInput::default()
+    })?;
+    Ok(settings.audit.dir.value.clone())
+}

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use audit_core::config::{LoadInput, Settings};
 use audit_core::sign::PublicKey;
 use audit_core::verify::{verify_paths, verify_reader};
 
@@ -76,13 +75,8 @@ fn paths(args: &VerifyArgs) -> anyhow::Result<Vec<PathBuf>> {
     if !args.paths.is_empty() {
         return Ok(args.paths.clone());
     }
-    let settings = Settings::load(LoadInput {
-        config_path: args.config.clone(),
-        home: crate::config_cmd::home_dir(),
-        env: crate::config_cmd::process_env(),
-        ..LoadInput::default()
-    })?;
-    Ok(vec![settings.audit.dir.value.clone()])
+    let dir = crate::config_cmd::configured_audit_dir(args.config.clone())?;
+    Ok(vec![dir])
 }
 
 #[cfg(test)]
