@@ -6,17 +6,34 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-cargo build --release -p mcp-blackbox
-scripts/install-peers.sh
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+# Runs a step with its output kept aside; shown only if the step fails.
+quietly() {
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "demo: failed: $*" >&2
+    exit 1
+  fi
+}
+quietly cargo build --release -p mcp-blackbox
+quietly scripts/install-peers.sh
 audit_dir="${MCP_BLACKBOX_DIR:-$(mktemp -d)/audit}"
 py="$root/.peers/venv/bin/python"
 everything=(node "$root/.peers/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js" stdio)
 bb=("$root/target/release/mcp-blackbox" --audit-dir "$audit_dir")
 
 echo "== the Python SDK client -> mcp-blackbox -> server-everything (handshake era)"
-"$py" "$root/scripts/demo_client.py" everything "${bb[@]}" --server-name everything -- "${everything[@]}"
+quietly_client() {
+  # The servers' own stderr (start-up banners) is shown only on failure.
+  if ! "$py" "$root/scripts/demo_client.py" "$@" 2>"$log"; then
+    cat "$log" >&2
+    exit 1
+  fi
+}
+quietly_client everything "${bb[@]}" --server-name everything -- "${everything[@]}"
 echo "== the Python SDK client -> mcp-blackbox -> mcp-server-time (stateless era)"
-"$py" "$root/scripts/demo_client.py" time "${bb[@]}" --server-name time -- "$root/.peers/venv/bin/mcp-server-time"
+quietly_client time "${bb[@]}" --server-name time -- "$root/.peers/venv/bin/mcp-server-time"
 
 echo "== audit trail in $audit_dir"
 for f in "$audit_dir"/audit-*.jsonl; do

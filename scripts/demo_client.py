@@ -3,6 +3,7 @@
 launching the given command, listing tools and calling a few of them."""
 import asyncio
 import sys
+import textwrap
 
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -21,7 +22,9 @@ async def main() -> None:
         for name, args in calls:
             result = await client.call_tool(name, args)
             text = result.content[0].text if result.content else ""
-            print(f"  {name}({args}) -> {'ERROR ' if result.is_error else ''}{text[:70]!r}")
+            # Shortened at a word, never mid-word.
+            shown = textwrap.shorten(text, width=100, placeholder=" ...")
+            print(f"  {name}({args}) -> {'ERROR ' if result.is_error else ''}{shown!r}")
 
 
 asyncio.run(main())

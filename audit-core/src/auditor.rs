@@ -30,6 +30,7 @@
 //! events or T seconds when a signing key is configured (`session_end` is
 //! signed too).
 
+mod carried;
 mod losses;
 mod pace;
 mod stamping;
@@ -122,6 +123,8 @@ pub struct Auditor {
     checkpoints: Option<Checkpointer>,
     since_checkpoint: u64,
     policy: Option<Arc<Policy>>,
+    /// Rule annotations of calls, for their answers.
+    carried: carried::CarriedAnnotations,
     redactor: Option<Redactor>,
     transcript: Option<TranscriptTap>,
     frames: Vec<Frame>,
@@ -149,6 +152,7 @@ impl Auditor {
             checkpoints: config.checkpoints,
             since_checkpoint: 0,
             policy: config.policy,
+            carried: carried::CarriedAnnotations::default(),
             redactor: config.redactor,
             transcript: config.transcript,
             frames: Vec::new(),

@@ -28,6 +28,11 @@ impl SessionClock {
         SessionClock { wall, mono }
     }
 
+    /// When the session started: the wall-clock time of the anchor.
+    pub fn started(&self) -> SystemTime {
+        self.wall
+    }
+
     /// The wall-clock time of `at`.
     pub fn wall(&self, at: Instant) -> SystemTime {
         match at.checked_duration_since(self.mono) {

@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use crate::auditor::{Auditor, AuditorConfig};
 use crate::classify::SessionFacts;
+use crate::clock::SessionClock;
 use crate::config::{Settings, Source};
 use crate::forward::ForwardError;
 use crate::handoff::{self, AuditHandle, AuditMsg, HandoffStats};
@@ -116,6 +117,8 @@ struct AuditPlan {
     config_file: Option<PathBuf>,
     /// The transcript file, opened, and whether it keeps exact bytes.
     transcript: Option<(std::fs::File, bool)>,
+    /// Why the server could not start ([`Plan::record_spawn_failure`]).
+    spawn_error: Option<String>,
 }
 
 impl Plan {
@@ -171,6 +174,7 @@ impl Plan {
             user: settings.proxy.user.value.clone(),
             config_file: settings.config_file.clone(),
             transcript,
+            spawn_error: None,
         });
         Ok(plan)
     }
@@ -194,6 +198,26 @@ impl Plan {
         self.parse_limit
     }
 
+    /// Records a session whose server command could not be started: a
+    /// `session_start` and a `session_end` (reason `spawn_failed`, the
+    /// shell's `status`), both with `details.spawn_error`. `None` when
+    /// there is nothing to audit.
+    pub fn record_spawn_failure(
+        mut self,
+        identity: Identity,
+        error: &str,
+        status: i32,
+        flush_timeout: Duration,
+    ) -> Option<Flush> {
+        self.audit.as_mut()?.spawn_error = Some(error.to_owned());
+        let pipeline = self.start(identity, flush_timeout)?;
+        Some(pipeline.finish(SessionEnd {
+            at: std::time::Instant::now(),
+            exit: ChildExit::Code(status),
+            reason: "spawn_failed".into(),
+        }))
+    }
+
     /// Starts the auditor thread; `None` when there is nothing to audit.
     /// `flush_timeout` bounds the writer's last flush.
     pub fn start(self, identity: Identity, flush_timeout: Duration) -> Option<Pipeline> {
@@ -204,11 +228,20 @@ impl Plan {
         );
         let (done_tx, done) = mpsc::channel();
         let (server, parse_limit) = (self.server, self.parse_limit);
+        // The session starts now, whenever the auditor thread gets to run.
+        let clock = SessionClock::start();
         let spawned = std::thread::Builder::new()
             .name("auditor".into())
             .spawn(move || {
-                let outcome =
-                    run_auditor(plan, identity, server, parse_limit, inbox, flush_timeout);
+                let outcome = run_auditor(
+                    plan,
+                    identity,
+                    server,
+                    parse_limit,
+                    inbox,
+                    flush_timeout,
+                    clock,
+                );
                 let _ = done_tx.send(outcome);
             });
         if let Err(e) = spawned {
@@ -285,6 +318,7 @@ fn run_auditor(
     parse_limit: usize,
     inbox: handoff::AuditInbox,
     flush_timeout: Duration,
+    clock: SessionClock,
 ) -> Finished {
     let session_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
     let transcript = plan.transcript.take().and_then(|(file, raw)| {
@@ -322,13 +356,18 @@ fn run_auditor(
         session_id,
         server: server.as_str().into(),
         user: plan.user.unwrap_or_else(identity.os_user).into(),
+        host: crate::stamp::local_hostname().into(),
     };
     let mut facts = facts(&identity, plan.config_file);
+    if let Some(e) = plan.spawn_error {
+        facts.extra.insert(SPAWN_ERROR.into(), e.into());
+    }
     if let Some(dir) = &plan.audit_dir {
         let dir = dir.display().to_string();
         facts.extra.insert("audit_dir".into(), dir.into());
     }
     let mut config = AuditorConfig::new(session, facts);
+    config.clock = clock;
     config.parse_limit = parse_limit;
     config.classify.include_arguments = plan.include_arguments;
     config.classify.include_results = plan.include_results;
@@ -405,6 +444,9 @@ fn finish_transcript(transcript: TranscriptWriter, timeout: Duration) {
 }
 
 /// What `session_start` records about the session besides its identity.
+/// The `details` key of a server command that could not be started.
+const SPAWN_ERROR: &str = "spawn_error";
+
 fn facts(identity: &Identity, config_file: Option<PathBuf>) -> SessionFacts {
     let mut facts = SessionFacts {
         command: identity.command.clone(),

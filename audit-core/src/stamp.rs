@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! {"v":1,"event_id":…,"timestamp":…,"type":…,"severity":…,"outcome":…,
-//!  "session_id":…,"server":…,"user":…,"seq":N, <event fields>,
+//!  "session_id":…,"server":…,"user":…,"host":…,"seq":N, <event fields>,
 //!  "prev_hash":"<hex>","hash":"<hex>"}
 //! ```
 //!
@@ -35,6 +35,22 @@ pub struct SessionIdentity {
     pub session_id: Arc<str>,
     pub server: Arc<str>,
     pub user: Arc<str>,
+    /// The machine's hostname (see [`local_hostname`]).
+    pub host: Arc<str>,
+}
+
+/// This machine's hostname, as `gethostname(2)` gives it (invalid UTF-8
+/// replaced; escaped like every string when stamped). Empty if unavailable.
+pub fn local_hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `len` bytes; gethostname writes at most
+    // that many and we read only up to the first NUL within them.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// Stamps and chains one session's events.
@@ -57,6 +73,7 @@ impl Stamper {
             (&b",\"session_id\":"[..], &identity.session_id),
             (b",\"server\":", &identity.server),
             (b",\"user\":", &identity.user),
+            (b",\"host\":", &identity.host),
         ] {
             identity_json.extend_from_slice(key);
             json_str(&mut identity_json, value);
@@ -280,6 +297,7 @@ mod tests {
                 session_id: "s1".into(),
                 server: "fs".into(),
                 user: "alice".into(),
+                host: "build-01".into(),
             },
             [7u8; 32],
         )
@@ -337,7 +355,17 @@ mod tests {
         session_id: &'a str,
         server: &'a str,
         user: &'a str,
+        host: &'a str,
         seq: u64,
+    }
+
+    #[test]
+    fn local_hostname_is_the_systems() {
+        let ours = local_hostname();
+        assert!(!ours.is_empty());
+        if let Ok(theirs) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            assert_eq!(ours, theirs.trim_end());
+        }
     }
 
     #[test]
@@ -347,6 +375,7 @@ mod tests {
             session_id: "0199-ab".into(),
             server: "srv \"quoted\" \\ é \u{1}\n".into(),
             user: "ünïcode/user".into(),
+            host: "host\t\"x\" é".into(),
         };
         let mut s = Stamper::new(identity.clone(), [1u8; 32]);
         let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_763_914_360_045);
@@ -378,6 +407,7 @@ mod tests {
                 session_id: &identity.session_id,
                 server: &identity.server,
                 user: &identity.user,
+                host: &identity.host,
                 seq: s.seq,
             })
             .unwrap();

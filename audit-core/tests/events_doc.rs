@@ -45,6 +45,7 @@ const ENVELOPE: &[&str] = &[
     "session_id",
     "server",
     "user",
+    "host",
     "seq",
     "prev_hash",
     "hash",

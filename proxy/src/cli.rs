@@ -137,7 +137,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_arguments: bool,
 
-    /// Leave tool results out of the trail (sizes and content types stay).
+    /// Leave tool results out of the trail (sizes, content types and hashes stay).
     #[arg(long)]
     pub no_results: bool,
 

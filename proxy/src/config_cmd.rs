@@ -56,7 +56,7 @@ pub fn run(args: ConfigArgs) -> Result<i32> {
                     .map(|h| h.join(DEFAULT_CONFIG))
                     .ok_or_else(|| anyhow::anyhow!("no PATH given and HOME is not set"))?,
             };
-            match Settings::check_file(&path) {
+            match Settings::check_file_all(&path) {
                 Ok(s) => {
                     let section_note = "[servers.*] sections validated";
                     println!(
@@ -66,8 +66,10 @@ pub fn run(args: ConfigArgs) -> Result<i32> {
                     );
                     Ok(0)
                 }
-                Err(e) => {
-                    eprintln!("mcp-blackbox: {e}");
+                Err(problems) => {
+                    for e in problems {
+                        eprintln!("mcp-blackbox: {e}");
+                    }
                     Ok(1)
                 }
             }
@@ -88,4 +90,15 @@ pub fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
+}
+
+/// The audit directory the settings name (`config`, else the usual file).
+pub fn configured_audit_dir(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let settings = Settings::load(LoadInput {
+        config_path: config,
+        home: home_dir(),
+        env: process_env(),
+        ..LoadInput::default()
+    })?;
+    Ok(settings.audit.dir.value.clone())
 }

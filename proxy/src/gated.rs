@@ -33,8 +33,9 @@ const KEPT_PREFIX: usize = 64 * 1024;
 enum Piece {
     /// Relay these bytes unchanged.
     Relay(Bytes),
-    /// Relay these bytes in place of a line (a filtered `tools/list` result).
-    Rewritten(Bytes),
+    /// Relay `rewritten` in place of the line `original` (a filtered
+    /// `tools/list` result); the audit trail gets what the server offered.
+    Rewritten { original: Bytes, rewritten: Bytes },
     /// A line not relayed; `reply` (maybe empty) goes back to the client.
     Refused {
         frame: Bytes,
@@ -134,7 +135,10 @@ impl LineCutter {
                 Judgement::Replace(bytes) => {
                     push_run(&mut pieces, &consumed, run_start, line_start);
                     run_start = end;
-                    pieces.push(Piece::Rewritten(bytes.into()));
+                    pieces.push(Piece::Rewritten {
+                        original: line,
+                        rewritten: bytes.into(),
+                    });
                 }
                 Judgement::Refuse { reply, rule } => {
                     push_run(&mut pieces, &consumed, run_start, line_start);
@@ -234,12 +238,21 @@ impl Sink<'_> {
     fn apply(&mut self, pieces: Vec<Piece>, at: Instant) {
         for piece in pieces {
             match piece {
-                Piece::Relay(bytes) | Piece::Rewritten(bytes) => {
+                Piece::Relay(bytes) => {
                     // Offer first: see relay.rs on causal order.
                     if let Some(a) = self.audit.as_mut() {
                         a.offer(self.direction, at, bytes.clone());
                     }
                     self.output.write(&bytes);
+                }
+                Piece::Rewritten {
+                    original,
+                    rewritten,
+                } => {
+                    if let Some(a) = self.audit.as_mut() {
+                        a.offer(self.direction, at, original);
+                    }
+                    self.output.write(&rewritten);
                 }
                 Piece::Refused { frame, reply, rule } => {
                     if let Some(a) = self.audit.as_mut() {

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
-use audit_core::config::{LoadInput, Settings};
 use audit_core::trail::follow::Follower;
 use audit_core::trail::format::{Format, Summary, SUMMARY_COLUMNS};
 use audit_core::trail::jq::JqFilter;
@@ -91,13 +90,8 @@ impl TrailArgs {
         if !self.paths.is_empty() {
             return Ok(self.paths.clone());
         }
-        let settings = Settings::load(LoadInput {
-            config_path: self.config.clone(),
-            home: crate::config_cmd::home_dir(),
-            env: crate::config_cmd::process_env(),
-            ..LoadInput::default()
-        })?;
-        Ok(vec![settings.audit.dir.value.clone()])
+        let dir = crate::config_cmd::configured_audit_dir(self.config.clone())?;
+        Ok(vec![dir])
     }
 }
 

@@ -63,6 +63,16 @@ pub fn run(args: RunArgs) -> i32 {
     })
 }
 
+/// Who and what the session is, for its `session_start`.
+fn session_identity(args: &RunArgs, pid: Option<u32>) -> Identity {
+    Identity {
+        command: args.command.clone(),
+        pid,
+        proxy_version: env!("CARGO_PKG_VERSION").into(),
+        os_user: identity::os_user,
+    }
+}
+
 fn session(args: &RunArgs) -> Result<i32, StartFailure> {
     if args.command.is_empty() {
         return Err(StartFailure::NoCommand);
@@ -83,8 +93,16 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
     let (tx, rx) = mpsc::channel();
     lifecycle::watch_signals_and_parent(tx.clone());
 
-    let mut server =
-        child::spawn(&args.command, plan.audits_to_stderr()).map_err(StartFailure::Spawn)?;
+    let flush_timeout = Duration::from_millis(settings.audit.flush_timeout_ms.value);
+    let mut server = match child::spawn(&args.command, plan.audits_to_stderr()) {
+        Ok(server) => server,
+        Err(e) => {
+            // The trail still says a session was tried, and why it failed.
+            let identity = session_identity(args, None);
+            plan.record_spawn_failure(identity, &e.to_string(), e.exit_status(), flush_timeout);
+            return Err(StartFailure::Spawn(e));
+        }
+    };
     // With events on our stderr, the server's stderr is relayed in whole lines.
     let stderr_relay = server
         .stderr
@@ -95,16 +113,7 @@ fn session(args: &RunArgs) -> Result<i32, StartFailure> {
 
     let gate = plan.gate().cloned();
     let parse_limit = plan.parse_limit();
-    let identity = Identity {
-        command: args.command.clone(),
-        pid: Some(pgid as u32),
-        proxy_version: env!("CARGO_PKG_VERSION").into(),
-        os_user: identity::os_user,
-    };
-    let pipeline = plan.start(
-        identity,
-        Duration::from_millis(settings.audit.flush_timeout_ms.value),
-    );
+    let pipeline = plan.start(session_identity(args, Some(pgid as u32)), flush_timeout);
     let handle = pipeline.as_ref().map(|p| p.handle().clone());
 
     let input = Arc::new(ServerInput::new(server.stdin));

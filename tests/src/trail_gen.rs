@@ -165,6 +165,7 @@ fn session(
         session_id: rng.uuid().into(),
         server: server.into(),
         user: user.into(),
+        host: "build-01".into(),
     };
     let mut seed = [0u8; 32];
     for chunk in seed.chunks_mut(8) {

@@ -1,4 +1,4 @@
-//! Issue 2, acceptance 1: the relay is byte-exact in both directions.
+//! The relay is byte-exact in both directions.
 //!
 //! A scripted fake server and this test (as the client) exchange frames with
 //! odd whitespace, CRLF, unicode and escapes, empty lines, invalid UTF-8, a

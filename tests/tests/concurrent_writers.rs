@@ -1,4 +1,4 @@
-//! Issue 2, acceptance 5: eight proxies append to the same audit directory at
+//! Eight proxies append to the same audit directory at
 //! once, thousands of events each; every line parses and every event of
 //! every session is there.
 //!

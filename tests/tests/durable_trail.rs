@@ -1,4 +1,4 @@
-//! Issue 4 ("Durable audit files"), accepted end to end through the real
+//! Durable audit files, end to end through the real
 //! `mcp-blackbox` binary:
 //! 1. a disk that fills up mid-session costs events, never the session; the
 //!    loss is logged once and put on record (`audit_dropped`), so `verify`

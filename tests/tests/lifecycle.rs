@@ -1,4 +1,4 @@
-//! Issue 2, acceptance 3: the proxy's lifecycle — how a session ends, what
+//! The proxy's lifecycle — how a session ends, what
 //! exit status the proxy returns, and that nothing relayed is lost.
 //!
 //! Every wait is on an event (a reply read, a pid file, a process exit),
@@ -184,9 +184,32 @@ fn child_killed_mid_call_gives_session_end_with_its_signal() {
     assert_eq!(end["details"]["exit_signal"], libc::SIGKILL, "{end}");
 }
 
-/// Runs the proxy in front of `server` and returns (exit code, stderr).
+/// Runs the proxy in front of `server` and returns (exit code, stderr);
+/// checks the trail records the session that could not start.
 fn run_proxy_for(server: &str) -> (Option<i32>, String) {
     let audit = AuditDir::new();
+    let result = run_proxy_in(&audit, server);
+    let events = audit.events();
+    check_sessions(&events);
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["session_start", "session_end"], "{events:#?}");
+    let (start, end) = (&events[0], &events[1]);
+    assert_eq!(start["details"]["command"], json!([server]));
+    assert!(start["details"]["spawn_error"]
+        .as_str()
+        .unwrap()
+        .contains(server));
+    assert_eq!(end["details"]["reason"], "spawn_failed");
+    assert_eq!(
+        end["details"]["spawn_error"],
+        start["details"]["spawn_error"]
+    );
+    assert_eq!(end["details"]["exit_code"], json!(result.0.unwrap()));
+    assert_eq!(end["outcome"], "failure");
+    result
+}
+
+fn run_proxy_in(audit: &AuditDir, server: &str) -> (Option<i32>, String) {
     let mut cmd = Command::new(blackbox());
     cmd.arg("--audit-dir")
         .arg(audit.path())

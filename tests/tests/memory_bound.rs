@@ -1,4 +1,4 @@
-//! Issue 2, acceptance 4: a huge line costs the proxy bounded memory.
+//! A huge line costs the proxy bounded memory.
 //!
 //! A server writes 256 MiB with no newline, then one newline. The client must
 //! receive all of it intact (counted, and checked byte by byte against the
@@ -41,7 +41,9 @@ fn a_256_mib_line_is_relayed_intact_in_bounded_memory() {
             &["--parse-limit-mb", &limit],
             &server,
         )
-        .stderr(Stdio::inherit()),
+        // The flood outruns the auditor by design; its "audit trail
+        // incomplete" warning is expected here (the trail records the loss).
+        .stderr(Stdio::null()),
     );
 
     let mut check = PatternCheck::default();

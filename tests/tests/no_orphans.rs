@@ -1,4 +1,4 @@
-//! Issue 2, acceptance 3 (continued): however a session ends, no process of
+//! However a session ends, no process of
 //! the server's tree is left behind.
 //!
 //! The server is a chain like the `sh -c 'node server.js'` of real client

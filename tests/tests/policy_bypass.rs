@@ -158,7 +158,8 @@ fn start(server: &[OsString]) -> Session {
     let audit = AuditDir::new();
     let flags = ["--config", path.to_str().unwrap()];
     let mut cmd = proxy_command(audit.path(), "marker", &flags, server);
-    let mut proxy = LineClient::spawn(cmd.stderr(Stdio::inherit()));
+    // Quiet: server banners would read as problems in a passing run.
+    let mut proxy = LineClient::spawn(cmd.stderr(Stdio::null()));
     proxy.send(&initialize(0, "policy-bypass"));
     assert_eq!(proxy.recv()["id"], 0);
     proxy.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));

@@ -1,4 +1,4 @@
-//! Issue 6: in-line policy through the real binary.
+//! In-line policy through the real binary.
 //!
 //! - The Python SDK client against server-everything: a `deny` rule on
 //!   `get-sum` refuses that call with the documented -32001 error while

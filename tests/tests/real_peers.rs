@@ -1,4 +1,4 @@
-//! Issue 2, acceptance 2: real MCP peers of both protocol eras, through the
+//! Real MCP peers of both protocol eras, through the
 //! proxy, see exactly what they see without it, and the audit trail tells
 //! the session's story.
 //!

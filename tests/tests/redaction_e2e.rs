@@ -1,4 +1,4 @@
-//! Issue 5: no secret reaches the audit trail, the client still gets every
+//! No secret reaches the audit trail, the client still gets every
 //! byte, and look-alikes survive.
 //!
 //! The real Python SDK client (`tests/py/call_tools.py`) calls

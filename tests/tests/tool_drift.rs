@@ -1,4 +1,4 @@
-//! Issue 3, acceptance 3 and batches: a server whose tool catalog drifts
+//! A server whose tool catalog drifts
 //! between two listings (the "rug pull") leaves `tool_changed` events, and a
 //! JSON-RPC batch is relayed byte for byte and classified element by element.
 //!

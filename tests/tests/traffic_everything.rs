@@ -1,4 +1,4 @@
-//! Issue 3, acceptance 2: all of server-everything's protocol features,
+//! All of server-everything's protocol features,
 //! driven by the Python SDK client through `mcp-blackbox`, become the events
 //! `docs/events.md` promises, linked and in causal order.
 //!

@@ -6,9 +6,11 @@ use std::time::{Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use super::carried::Carried;
 use super::Auditor;
-use crate::event::{Event, EventType};
+use crate::event::{Event, EventType, RiskLevel};
 use crate::frame::hash_pausing;
+use crate::pin::PinStatus;
 
 impl Auditor {
     /// The hex SHA-256 of `bytes`, in [`crate::frame::HASH_PIECE`]s with a
@@ -20,8 +22,43 @@ impl Auditor {
         hex::encode(hasher.finalize())
     }
 
-    /// The first matching rule sets the risk level and adds its tags.
-    fn annotate(&self, event: &mut Event) {
+    /// A listing the relay filtered (`policy.filter_tools_list`): the tools
+    /// the client did not see, as the gate judged them (rules that refuse
+    /// every call; under enforced pins, tools new or changed).
+    fn note_hidden(&self, event: &mut Event) {
+        let Some(policy) = &self.policy else { return };
+        let o = policy.options();
+        if event.event_type != EventType::ToolsListed || !o.filter_tools_list || o.dry_run {
+            return;
+        }
+        let Some(hashes) = event
+            .details
+            .get("definition_hashes")
+            .and_then(|h| h.as_object())
+        else {
+            return;
+        };
+        let server = &self.stamper.identity().server;
+        let hidden: Vec<serde_json::Value> = hashes
+            .iter()
+            .filter(|(name, hash)| {
+                let changed = |p: &crate::pin::ServerPins| {
+                    p.status(name, hash.as_str().unwrap_or("")) != PinStatus::Matches
+                };
+                policy.denies_unconditionally(server, name) || policy.pins().is_some_and(changed)
+            })
+            .map(|(name, _)| name.as_str().into())
+            .collect();
+        event.details.insert("hidden_tools".into(), hidden.into());
+    }
+
+    /// The first matching rule sets the risk level and adds its tags; an
+    /// answer gets its call's (it has no arguments for a rule to match).
+    fn annotate(&mut self, event: &mut Event) {
+        if let Some(c) = self.carried.take_for(event) {
+            apply(event, c.risk_level, &c.compliance_tags, &c.rule);
+            return;
+        }
         let (Some(policy), Some(tool)) = (&self.policy, &event.tool) else {
             return;
         };
@@ -29,15 +66,10 @@ impl Auditor {
         let Some(a) = policy.annotate(server, tool, event.arguments.as_ref()) else {
             return;
         };
-        if let Some(level) = a.risk_level {
-            event.risk_level = Some(level);
+        apply(event, a.risk_level, a.compliance_tags, a.rule);
+        if event.event_type == EventType::ToolCall {
+            self.carried.keep(event, Carried::from(&a));
         }
-        for tag in a.compliance_tags {
-            if !event.compliance_tags.contains(tag) {
-                event.compliance_tags.push(tag.clone());
-            }
-        }
-        event.details.insert("rule".into(), a.rule.into());
     }
 
     /// Stages 3-4 for the events so far: redact, then stamp into the batch.
@@ -68,6 +100,7 @@ impl Auditor {
         if event.event_type != EventType::PolicyBlocked {
             self.annotate(event); // rules see the arguments before redaction
         }
+        self.note_hidden(event);
         self.redactor.as_ref().and_then(|r| r.redact_event(event))
     }
 
@@ -122,4 +155,17 @@ impl Auditor {
         self.stamp(&e);
         self.since_checkpoint = 0;
     }
+}
+
+/// Sets a rule's risk level, adds its tags and names it in `details.rule`.
+fn apply(event: &mut Event, level: Option<RiskLevel>, tags: &[String], rule: &str) {
+    if let Some(level) = level {
+        event.risk_level = Some(level);
+    }
+    for tag in tags {
+        if !event.compliance_tags.contains(tag) {
+            event.compliance_tags.push(tag.clone());
+        }
+    }
+    event.details.insert("rule".into(), rule.into());
 }

@@ -94,6 +94,7 @@ pub fn transcript_events(t: &Transcript) -> Vec<Value> {
         session_id: t.session_id.as_str().into(),
         server: t.server.as_str().into(),
         user: "transcript".into(),
+        host: "host-1".into(),
     };
     let mut config = AuditorConfig::new(identity, SessionFacts::default());
     config.parse_limit = t.max_frame_bytes.max(crate::frame::DEFAULT_PARSE_LIMIT);

@@ -137,7 +137,9 @@ impl Classifier {
         };
         Classifier {
             config,
-            started: clock.wall(Instant::now()),
+            // The session's start, not this classifier's: the auditor thread
+            // may begin after a server that exits at once has already ended.
+            started: clock.started(),
             clock,
             session: SessionState::new(facts),
             from_client: PendingTable::new(max),
@@ -225,6 +227,10 @@ impl Classifier {
             .outcome(outcome);
         e.duration_ms = Some(millis_between(self.started, at));
         e.details.insert("reason".into(), end.reason.clone().into());
+        if let Some(error) = self.session.fact("spawn_error") {
+            // The server never ran: its start's failure is the session's end.
+            e.details.insert("spawn_error".into(), error.clone());
+        }
         match end.exit {
             ChildExit::Code(c) => {
                 e.details.insert("exit_code".into(), c.into());

@@ -49,6 +49,7 @@ impl Classifier {
             state = Some(digest);
         }
         let mut call_args = None;
+        let mut hashed_args = None;
         match recording {
             Recording::ToolCall => {
                 p.tool = params.name().map(|n| bounded_name(&n));
@@ -61,7 +62,11 @@ impl Classifier {
                     _ => None,
                 });
                 p.risk = Some(self.names.risk(&tool, parsed, &hints));
-                call_args = args.filter(|_| self.config.include_arguments);
+                if self.config.include_arguments {
+                    call_args = args;
+                } else {
+                    hashed_args = params.arguments;
+                }
             }
             Recording::ToolsList => p.continued = params.has_cursor(),
             Recording::Exchange(_) | Recording::Generic => {
@@ -89,6 +94,10 @@ impl Classifier {
                 Some((_, Parsed::Value(v))) => e.arguments = Some(v),
                 Some((raw, Parsed::OverBudget)) => self.omitted(ARGUMENTS, raw, &mut e),
                 _ => {}
+            }
+            if let Some(raw) = hashed_args {
+                // Left out by settings: recorded by digest only.
+                e.pending_digest = Some(self.digest_later(ARGUMENTS.1, raw.get().as_bytes()));
             }
             if let Some(Err(())) = trace {
                 e.details.insert("traceparent_invalid".into(), true.into());

@@ -85,9 +85,14 @@ impl Classifier {
                 Recording::Exchange(t) => t,
                 _ => EventType::RpcError,
             };
+            let severity = if is_routine_refusal(&p.method, err.code) {
+                Severity::Info
+            } else {
+                Severity::Warning
+            };
             let mut e = self
                 .event_for(&p, event_type, dir, at)
-                .severity(Severity::Warning)
+                .severity(severity)
                 .outcome(Outcome::Failure);
             e.error = Some(err);
             self.kept_arguments(&p, &mut e);
@@ -149,6 +154,9 @@ impl Classifier {
                 .insert("result_omitted".into(), "over_record_limit".into());
         } else if self.config.include_results {
             e.result = self.payload(RESULT, result, &mut e);
+        } else {
+            // Left out by settings: recorded by digest only.
+            e.pending_digest = Some(self.digest_later(RESULT.1, result.get().as_bytes()));
         }
         self.emit(e, out);
     }
@@ -279,4 +287,17 @@ impl Classifier {
         e.error = env.error_info(&mut self.budget);
         self.emit(e, out);
     }
+}
+
+/// JSON-RPC "method not found".
+const METHOD_NOT_FOUND: i64 = -32601;
+
+/// Whether an error answer is routine: a server without resources or prompts
+/// answers their optional listing methods "method not found".
+fn is_routine_refusal(method: &str, code: i64) -> bool {
+    code == METHOD_NOT_FOUND
+        && matches!(
+            method,
+            "resources/list" | "resources/templates/list" | "prompts/list"
+        )
 }

@@ -31,6 +31,7 @@ pub fn trail_of(frames: &[(Direction, &[u8])]) -> Vec<Vec<u8>> {
         session_id: "s".into(),
         server: "srv\u{2028}".into(),
         user: "u\r".into(),
+        host: "host-1".into(),
     };
     let mut stamper = Stamper::new(identity, [1; 32]);
     let mut events = Vec::new();

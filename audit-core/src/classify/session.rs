@@ -79,6 +79,11 @@ pub struct SessionState {
 }
 
 impl SessionState {
+    /// One of the facts the proxy added (`SessionFacts::extra`).
+    pub fn fact(&self, key: &str) -> Option<&Value> {
+        self.facts.extra.get(key)
+    }
+
     /// A session of which only the facts are known.
     pub fn new(facts: SessionFacts) -> SessionState {
         SessionState {

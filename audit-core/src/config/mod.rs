@@ -154,6 +154,25 @@ impl Settings {
         })
     }
 
+    /// [`Settings::check_file`], with every problem of the file in file
+    /// order when it is invalid.
+    pub fn check_file_all(path: &Path) -> Result<Settings, Vec<ConfigError>> {
+        let first = match Settings::check_file(path) {
+            Ok(s) => return Ok(s),
+            Err(e) => e,
+        };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Err(vec![first]);
+        };
+        let at = Located { path, text: &text };
+        let select = file::Selector {
+            server_name: None,
+            command_line: "",
+        };
+        let all = file::problems(&at, select);
+        Err(if all.is_empty() { vec![first] } else { all })
+    }
+
     /// True when auditing is off: the proxy relays bytes and does nothing else.
     pub fn is_pure_relay(&self) -> bool {
         !self.audit.enabled.value

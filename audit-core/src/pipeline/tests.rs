@@ -104,5 +104,10 @@ fn a_session_runs_from_settings_into_its_file() {
     assert_eq!(types.first().unwrap(), "\"session_start\"");
     assert_eq!(types.last().unwrap(), "\"session_end\"");
     assert!(text.contains(r#""user":"someone""#), "{text}");
+    let host = format!(
+        r#""host":{}"#,
+        serde_json::json!(crate::stamp::local_hostname())
+    );
+    assert_eq!(text.matches(&host).count(), types.len(), "{text}");
     assert_eq!(finished.writer.unwrap().lines_written, types.len() as u64);
 }

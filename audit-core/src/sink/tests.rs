@@ -300,6 +300,7 @@ fn bench_writer_events_per_second() {
         session_id: "bench".into(),
         server: "fs".into(),
         user: "alice".into(),
+        host: "host-1".into(),
     };
     let mut stamper = Stamper::with_random_seed(identity);
     let batches: Vec<Vec<u8>> = (0..EVENTS / PER_BATCH)

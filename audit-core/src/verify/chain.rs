@@ -63,14 +63,14 @@ impl fmt::Display for Break {
                 seq.saturating_sub(1)
             ),
             Break::Missing { first, last, after } => {
-                write!(f, "events missing: seq {first}..={last}")?;
+                write!(f, "events missing: {}", super::Seqs(*first, *last))?;
                 match after {
                     Some(at) => write!(f, " (after {at})"),
                     None => write!(f, " (before the first line read; deleted by retention?)"),
                 }
             }
             Break::Unbridged { first, last, after } => {
-                write!(f, "events missing: seq {first}..={last} is announced by audit_dropped, but the chain does not continue across it (forged announcement?)")?;
+                write!(f, "events missing: {} is announced by audit_dropped, but the chain does not continue across it (forged announcement?)", super::Seqs(*first, *last))?;
                 if let Some(at) = after {
                     write!(f, " (after {at})")?;
                 }

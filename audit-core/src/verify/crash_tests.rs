@@ -23,6 +23,7 @@ fn child_writes_until_killed() {
         session_id: "crash".into(),
         server: "fs".into(),
         user: "alice".into(),
+        host: "host-1".into(),
     };
     let mut stamper = Stamper::with_random_seed(identity);
     let mut batch = Vec::new();

@@ -8,15 +8,16 @@
 
 pub mod chain;
 pub mod read;
+mod report;
 pub mod seals;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub use chain::{check_session, Break, SessionReport};
 pub use read::{LineIssue, Location, MAX_LINE_BYTES};
+pub use report::Seqs;
 pub use seals::{IndexCheck, SealFinding};
 
 use crate::sign::PublicKey;
@@ -65,6 +66,40 @@ pub fn verify_paths(
         return Err(VerifyError::NoFiles(names.join(", ")));
     }
     let (trail, seals) = read_checked(paths, files, key)?;
+    Ok(assemble(trail, seals, key))
+}
+
+/// Verifies one trail read from `input` (plain or gzipped JSONL), called
+/// `name` in the report (stdin, for instance); no seal index applies.
+pub fn verify_reader(
+    name: &str,
+    input: impl io::Read,
+    key: Option<&PublicKey>,
+) -> Result<VerifyReport, VerifyError> {
+    let read_err = |source| VerifyError::Read {
+        path: name.into(),
+        source,
+    };
+    let mut input = io::BufReader::with_capacity(64 * 1024, input);
+    let gz = io::BufRead::fill_buf(&mut input)
+        .map_err(read_err)?
+        .starts_with(&[0x1f, 0x8b]);
+    let mut trail = read::Trail::default();
+    let (file, expect) = (name.into(), read::Expect::default());
+    if gz {
+        let gz = io::BufReader::new(flate2::read::MultiGzDecoder::new(input));
+        read::read_lines(&file, gz, &expect, &mut trail)
+    } else {
+        read::read_lines(&file, input, &expect, &mut trail)
+    }
+    .map_err(read_err)?;
+    trail.files = vec![name.into()];
+    Ok(assemble(trail, Vec::new(), key))
+}
+
+/// The report on what was read: sessions grouped and checked in order of
+/// their first line.
+fn assemble(trail: read::Trail, seals: Vec<IndexCheck>, key: Option<&PublicKey>) -> VerifyReport {
     let mut order: Vec<std::sync::Arc<str>> = Vec::new();
     let mut by_session: BTreeMap<std::sync::Arc<str>, Vec<read::Record>> = BTreeMap::new();
     for r in trail.records {
@@ -89,13 +124,13 @@ pub fn verify_paths(
             report
         })
         .collect();
-    Ok(VerifyReport {
+    VerifyReport {
         files: trail.files,
         sessions,
         issues: trail.issues,
         seals,
         with_key: key.is_some(),
-    })
+    }
 }
 
 /// Reads `files`, each directory among `paths` checked against its seal
@@ -132,69 +167,6 @@ fn read_checked(
         })
         .collect();
     Ok((trail, checks))
-}
-
-impl fmt::Display for VerifyReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for issue in &self.issues {
-            writeln!(f, "{issue}")?;
-        }
-        for s in &self.sessions {
-            let verdict = if s.is_ok() { "OK" } else { "BROKEN" };
-            write!(
-                f,
-                "session {}: {verdict}, {} events (last seq {})",
-                s.session_id, s.events, s.last_seq
-            )?;
-            if self.with_key {
-                match s.signed_through {
-                    Some(n) if n >= s.last_seq => write!(f, ", signed")?,
-                    Some(n) => write!(
-                        f,
-                        ", signed through seq {n}; seq {}..={} unsigned",
-                        n + 1,
-                        s.last_seq
-                    )?,
-                    None => write!(f, ", no valid signature")?,
-                }
-            }
-            writeln!(f)?;
-            if let Some((a, b)) = s.retention_gap {
-                writeln!(
-                    f,
-                    "  - note: seq {a}..={b} deleted by retention (seal index)"
-                )?;
-            }
-            for (a, b) in &s.announced_losses {
-                writeln!(f, "  - note: seq {a}..={b} announced lost by audit_dropped")?;
-            }
-            for b in &s.breaks {
-                writeln!(f, "  - {b}")?;
-            }
-        }
-        for c in &self.seals {
-            if c.entries > 0 {
-                let signed = if self.with_key { ", signed" } else { "" };
-                writeln!(
-                    f,
-                    "seal index {}: {} entries{signed}",
-                    c.dir.join(crate::sink::seal::SEAL_FILE).display(),
-                    c.entries
-                )?;
-            }
-            for finding in &c.findings {
-                writeln!(f, "  - {finding}")?;
-            }
-        }
-        let broken = self.sessions.iter().filter(|s| !s.is_ok()).count();
-        write!(
-            f,
-            "verify: {} files, {} sessions, {broken} broken: {}",
-            self.files.len(),
-            self.sessions.len(),
-            if self.is_ok() { "OK" } else { "FAILED" }
-        )
-    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub(super) fn identity(id: &str) -> SessionIdentity {
         session_id: id.into(),
         server: "fs".into(),
         user: "alice".into(),
+        host: "host-1".into(),
     }
 }
 
@@ -164,6 +165,47 @@ fn untouched_trail_verifies() {
     assert_eq!(report.files.len(), 2);
     assert_eq!(report.sessions[0].last_seq, 1 + EVENTS + EVENTS / 4 + 1);
     assert!(report.to_string().ends_with("OK"), "{report}");
+}
+
+/// An unreadable line fails the trail, and the summary says it is what
+/// failed (no session is broken); the JSON form says the same.
+#[test]
+fn an_unreadable_line_is_named_as_what_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lines = session("a", None, &Spec::default());
+    lines.insert(2, b"not an audit line\n".to_vec());
+    let file = tmp.path().join(PLAIN);
+    write_plain(&file, &lines);
+    let report = verify_paths(&[file], None).unwrap();
+    let text = report.to_string();
+    assert!(
+        text.ends_with("1 sessions, 0 broken, 1 unreadable lines: FAILED"),
+        "{text}"
+    );
+    let json = report.to_json();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["sessions_broken"], 0);
+    assert_eq!(json["damaged_lines"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["sessions"][0]["ok"], true);
+    // The same bytes from a reader (stdin), plain and gzipped.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &lines.concat()).unwrap();
+    for bytes in [lines.concat(), gz.finish().unwrap()] {
+        let read = super::verify_reader("stdin", &bytes[..], None).unwrap();
+        let text = read.to_string();
+        assert!(
+            text.starts_with("stdin:3: inserted or corrupted line"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("0 broken, 1 unreadable lines: FAILED"),
+            "{text}"
+        );
+    }
+    let clean = session("a", None, &Spec::default()).concat();
+    assert!(super::verify_reader("stdin", &clean[..], None)
+        .unwrap()
+        .is_ok());
 }
 
 #[test]

@@ -65,7 +65,10 @@ fn dry_run_relays_then_notes_and_rewrites_replace() {
                 frame: Bytes::from_static(b"dry\n"),
                 rule: "d".into()
             },
-            Piece::Rewritten(Bytes::from_static(b"swapped\n")),
+            Piece::Rewritten {
+                original: Bytes::from_static(b"swap\n"),
+                rewritten: Bytes::from_static(b"swapped\n"),
+            },
             relay(b"z"),
         ]
     );

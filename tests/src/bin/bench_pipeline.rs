@@ -129,6 +129,7 @@ fn auditor(args: &Args) -> anyhow::Result<Value> {
         session_id: "bench".into(),
         server: "bench_server".into(),
         user: "bench".into(),
+        host: "bench-host".into(),
     };
     let mut config = AuditorConfig::new(identity, SessionFacts::default());
     if args.redact == "on" {

@@ -109,6 +109,22 @@ fn housekeeping_is_counted_not_recorded() {
     let e = h.s2c(r#"{"jsonrpc":"2.0","id":6,"error":{"code":-32603,"message":"x"}}"#);
     assert_eq!(types(&e), ["rpc_error"]);
     assert_eq!(e[0].method.as_deref(), Some("ping"));
+    assert_eq!(e[0].severity, Severity::Warning);
+    // "Method not found" for an optional listing is routine; elsewhere not.
+    for (id, method, severity) in [
+        (7, "resources/list", Severity::Info),
+        (8, "prompts/list", Severity::Info),
+        (9, "tools/list", Severity::Warning),
+    ] {
+        h.c2s(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}"}}"#
+        ));
+        let e = h.s2c(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":"Method not found"}}}}"#
+        ));
+        assert_eq!(types(&e), ["rpc_error"], "{method}");
+        assert_eq!(e[0].severity, severity, "{method}");
+    }
     let end = h.end(ChildExit::Code(0));
     let m = &end[0].details["counts"]["methods"];
     assert_eq!(m["ping"], 2);

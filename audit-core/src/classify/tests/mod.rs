@@ -199,3 +199,27 @@ fn unanswered_calls_are_abandoned_at_end() {
     assert_eq!(out[1].details["counts"]["tool_calls"], 1);
     assert_eq!(out[1].outcome, Outcome::Failure);
 }
+
+/// `session_end.duration_ms` runs from the session's start, even when the
+/// classifier is built later (a server that exited at once ended before).
+#[test]
+fn session_duration_counts_from_the_session_start() {
+    let t0 = Instant::now();
+    let began = t0.checked_sub(Duration::from_secs(2)).unwrap_or(t0);
+    let clock = SessionClock::anchored(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        began,
+    );
+    let mut c = Classifier::new(ClassifyConfig::default(), SessionFacts::default(), clock);
+    let mut out = Vec::new();
+    let end = SessionEnd {
+        at: t0,
+        exit: ChildExit::Code(127),
+        reason: "server_exit".into(),
+    };
+    c.end(&end, &mut out);
+    let e = out.last().unwrap();
+    assert_eq!(e.event_type, EventType::SessionEnd);
+    let expected = t0.duration_since(began).as_micros() as f64 / 1000.0;
+    assert_eq!(e.duration_ms, Some(expected));
+}
