@@ -231,6 +231,11 @@ impl Auditor {
             self.writer_lost(loss);
             any = true;
         }
+        if let Some(over) = writer.take_retention_flood() {
+            let at = self.clock.wall(Instant::now());
+            self.events.push(losses::retention_exceeded(over, at));
+            any = true;
+        }
         if any {
             self.stamp_all();
         }

@@ -78,6 +78,7 @@ pub enum EventType {
     PolicyBlocked,
     SecretDetected,
     AuditDropped,
+    RetentionExceeded,
     Checkpoint,
 }
 
@@ -110,6 +111,7 @@ impl EventType {
             EventType::PolicyBlocked => "policy_blocked",
             EventType::SecretDetected => "secret_detected",
             EventType::AuditDropped => "audit_dropped",
+            EventType::RetentionExceeded => "retention_exceeded",
             EventType::Checkpoint => "checkpoint",
         }
     }

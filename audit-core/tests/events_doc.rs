@@ -32,6 +32,7 @@ const ALL_TYPES: &[EventType] = &[
     EventType::PolicyBlocked,
     EventType::SecretDetected,
     EventType::AuditDropped,
+    EventType::RetentionExceeded,
     EventType::Checkpoint,
 ];
 

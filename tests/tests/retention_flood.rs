@@ -1,7 +1,8 @@
 //! A flood past the retention budget: one session writes many MiB in
 //! seconds into a directory that holds another session's recent trail. No
 //! file younger than the minimum age is deleted to make room, so the other
-//! session's trail survives whole, and the flood is reported on stderr.
+//! session's trail survives whole, and the flood is reported on stderr and as a
+//! `retention_exceeded` event.
 
 use std::process::Stdio;
 
@@ -79,4 +80,12 @@ fn a_flood_keeps_the_other_sessions_young_files_and_is_reported() {
     for e in &before {
         assert!(events.contains(e), "quiet event lost: {e}");
     }
+    let flood_reports = of_type(&events, "retention_exceeded");
+    assert_eq!(
+        flood_reports.len(),
+        1,
+        "one report per episode: {flood_reports:?}"
+    );
+    assert_eq!(flood_reports[0]["server"], "flood");
+    assert!(flood_reports[0]["details"]["files"].as_u64().unwrap() > 2);
 }
