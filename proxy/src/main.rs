@@ -24,6 +24,7 @@
 //! 5. The writer flushes last (bounded by `--flush-timeout-ms`).
 //! 6. We exit with the server's status (128 + N if it died of signal N).
 
+mod anomalies_cmd;
 mod check_cmd;
 mod child;
 mod cli;
@@ -72,6 +73,7 @@ fn main() {
                 cli::Command::Query(args) => report(read_cmd::run_query(args)),
                 cli::Command::Sessions(args) => report(stats_cmd::run_sessions(args)),
                 cli::Command::Stats(args) => report(stats_cmd::run_stats(args)),
+                cli::Command::Anomalies(args) => report(anomalies_cmd::run(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.
