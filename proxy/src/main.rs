@@ -42,6 +42,7 @@ mod pin_cmd;
 mod read_cmd;
 mod relay;
 mod replay_cmd;
+mod report_cmd;
 mod run;
 mod start_failure;
 mod stats_cmd;
@@ -74,6 +75,7 @@ fn main() {
                 cli::Command::Sessions(args) => report(stats_cmd::run_sessions(args)),
                 cli::Command::Stats(args) => report(stats_cmd::run_stats(args)),
                 cli::Command::Anomalies(args) => report(anomalies_cmd::run(args)),
+                cli::Command::Report(args) => report(report_cmd::run(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.

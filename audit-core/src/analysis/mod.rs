@@ -11,3 +11,4 @@
 
 pub mod anomalies;
 mod judge;
+pub mod report;
