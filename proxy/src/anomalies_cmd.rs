@@ -82,20 +82,31 @@ pub fn run(args: AnomaliesArgs) -> Result<i32> {
     let filter = args.trail.filter()?;
     let files = trail_files(&args.trail.paths()?)?;
     let findings = find(&files, &filter)?;
+    let json = args.format == "json";
+    to_stdout(|out| {
+        if json {
+            let all: Vec<_> = findings.iter().map(Finding::to_json).collect();
+            write_json(&serde_json::json!({ "findings": all }), out)
+        } else {
+            write_markdown(&findings, out)
+        }
+    })
+}
+
+/// Runs `write` on a buffered stdout; a closed pipe is not an error.
+pub fn to_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<i32> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = if args.format == "json" {
-        let all: Vec<_> = findings.iter().map(Finding::to_json).collect();
-        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "findings": all }))
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        write_markdown(&findings, &mut out)
-    };
-    match written.and_then(|()| out.flush()) {
+    match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
         r => r.context("while writing to stdout").map(|()| 0),
     }
+}
+
+/// `v` as pretty JSON and a newline.
+pub fn write_json(v: &serde_json::Value, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, v)?;
+    writeln!(out)
 }
 
 /// The findings as a Markdown table (peer strings made safe to show).

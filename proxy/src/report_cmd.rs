@@ -4,13 +4,14 @@
 
 use std::io::Write;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use audit_core::analysis::report::Report;
 use audit_core::trail::format::{write_rows, Format};
 use audit_core::trail::scan::{default_workers, for_each_event, scan_files, Progress};
 use audit_core::trail::trail_files;
 use serde_json::{Map, Value};
 
+use crate::anomalies_cmd::{to_stdout, write_json};
 use crate::read_cmd::{report_issue, with_progress, TrailArgs};
 
 /// Arguments of `mcp-blackbox report`.
@@ -49,19 +50,14 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         total.merge(part);
     }
     let report = total.into_json();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = if args.format == "json" {
-        serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        write_markdown(&report, &mut out)
-    };
-    match written.and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-        r => r.context("while writing to stdout").map(|()| 0),
-    }
+    let json = args.format == "json";
+    to_stdout(|out| {
+        if json {
+            write_json(&report, out)
+        } else {
+            write_markdown(&report, out)
+        }
+    })
 }
 
 fn rows(v: &Value) -> Vec<Map<String, Value>> {
