@@ -300,3 +300,46 @@ fn noted(list: &[Noted], kind: &'static str, what: &str, out: &mut Vec<Finding>)
         out.push(f);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trail::view::EventView;
+
+    fn call(ts: &str, user: &str, tool: &str) -> String {
+        format!(
+            r#"{{"event_id":"{ts}","timestamp":"{ts}","type":"tool_call","server":"s","user":"{user}","tool":"{tool}"}}"#
+        )
+    }
+
+    #[test]
+    fn baseline_is_the_first_half_of_the_days() {
+        let mut t = Tally::default();
+        for d in ["2026-11-01", "2026-11-02", "2026-11-03"] {
+            t.add(
+                &EventView::parse(call(&format!("{d}T10:00:00.000Z"), "u", "a").as_bytes())
+                    .unwrap(),
+            );
+        }
+        assert_eq!(baseline_end(&t).as_deref(), Some("2026-11-02"));
+        assert_eq!(median(vec![5, 1, 3, 2]), 2);
+    }
+
+    #[test]
+    fn a_tool_new_after_the_baseline_is_found_once() {
+        let mut t = Tally::default();
+        for l in [
+            call("2026-11-01T10:00:00.000Z", "u", "a"),
+            call("2026-11-02T10:00:00.000Z", "u", "b"),
+            call("2026-11-02T11:00:00.000Z", "u", "b"),
+            call("2026-11-02T12:00:00.000Z", "v", "c"),
+        ] {
+            t.add(&EventView::parse(l.as_bytes()).unwrap());
+        }
+        let found = t.findings();
+        let new: Vec<_> = found.iter().filter(|f| f.kind == "new_tool").collect();
+        assert_eq!(new.len(), 1, "{found:?}");
+        assert_eq!(new[0].subject, "u / b");
+        assert_eq!(new[0].at, "2026-11-02T10:00:00.000Z");
+    }
+}
