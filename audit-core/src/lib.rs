@@ -21,6 +21,7 @@
 //! and redaction ([`redact`], for tools that scan text). The stages of the
 //! pipeline are private.
 
+pub mod analysis;
 pub(crate) mod auditor;
 pub mod check;
 // Some of their items are used only by their own unit tests (listed by
@@ -46,6 +47,7 @@ pub mod sign;
 pub(crate) mod sink;
 pub mod stamp;
 pub mod trail;
+
 pub mod transcript;
 pub mod verify;
 

@@ -55,6 +55,10 @@ pub enum Command {
     Sessions(crate::stats_cmd::SessionsArgs),
     /// Calls, errors, blocked calls, duration percentiles and bytes per tool (or --by server, user, day, session).
     Stats(crate::stats_cmd::StatsArgs),
+    /// Findings for triage: new tools, error and call spikes, slow calls, unusual hours, bursts, tool changes, secrets, refusals.
+    Anomalies(crate::anomalies_cmd::AnomaliesArgs),
+    /// A usage report: summary, per tool, server and user, findings, sessions (md or json).
+    Report(crate::report_cmd::ReportArgs),
 }
 
 /// Flags of the default mode: run a server behind the proxy.

@@ -24,6 +24,7 @@
 //! 5. The writer flushes last (bounded by `--flush-timeout-ms`).
 //! 6. We exit with the server's status (128 + N if it died of signal N).
 
+mod anomalies_cmd;
 mod check_cmd;
 mod child;
 mod cli;
@@ -41,6 +42,7 @@ mod pin_cmd;
 mod read_cmd;
 mod relay;
 mod replay_cmd;
+mod report_cmd;
 mod run;
 mod start_failure;
 mod stats_cmd;
@@ -77,6 +79,8 @@ fn main() {
                 cli::Command::Query(args) => report(read_cmd::run_query(args)),
                 cli::Command::Sessions(args) => report(stats_cmd::run_sessions(args)),
                 cli::Command::Stats(args) => report(stats_cmd::run_stats(args)),
+                cli::Command::Anomalies(args) => report(anomalies_cmd::run(args)),
+                cli::Command::Report(args) => report(report_cmd::run(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.

@@ -23,6 +23,7 @@ pub mod pattern;
 pub mod peers;
 pub mod process;
 pub mod trail_gen;
+pub mod trail_plant;
 
 use std::time::Duration;
 

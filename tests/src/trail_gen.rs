@@ -23,6 +23,8 @@ use audit_core::stages::{
 use audit_core::stamp::{SessionIdentity, Stamper};
 use serde_json::json;
 
+use crate::trail_plant::Planted;
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct GenSpec {
@@ -38,6 +40,8 @@ pub struct GenSpec {
     pub start: SystemTime,
     /// The writer's size rotation.
     pub max_file_size: u64,
+    /// Also write the anomalies of [`crate::trail_plant`] on the last day.
+    pub plant: bool,
 }
 
 impl Default for GenSpec {
@@ -52,6 +56,7 @@ impl Default for GenSpec {
             // 2026-11-01T00:00:00Z
             start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_793_491_200),
             max_file_size: 64 << 20,
+            plant: false,
         }
     }
 }
@@ -103,6 +108,14 @@ impl Rng {
 
 /// Generates the trail into `out` (created if missing); returns its files.
 pub fn generate(spec: &GenSpec, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(generate_planted(spec, out)?.0)
+}
+
+/// [`generate`], and the ids of what was planted when `spec.plant`.
+pub fn generate_planted(
+    spec: &GenSpec,
+    out: &Path,
+) -> anyhow::Result<(Vec<PathBuf>, Option<Planted>)> {
     let clock_ms = Arc::new(AtomicU64::new(millis(spec.start)));
     let config = WriterConfig {
         fsync: FsyncPolicy::Never,
@@ -139,10 +152,19 @@ pub fn generate(spec: &GenSpec, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         written += count;
         n += 1;
     }
+    let mut planted = None;
+    if spec.plant {
+        let last_day = spec.start + Duration::from_secs(u64::from(spec.days.max(1) - 1) * 86_400);
+        let (lines, p) = crate::trail_plant::plant(last_day);
+        writer.settle();
+        clock_ms.store(millis(last_day) + 86_399_000, Ordering::Relaxed);
+        writer.write(lines);
+        planted = Some(p);
+    }
     writer
         .finish(Duration::from_secs(600))
         .ok_or_else(|| anyhow::anyhow!("the writer did not finish"))?;
-    normalise(out, spec.gzip)
+    Ok((normalise(out, spec.gzip)?, planted))
 }
 
 fn millis(t: SystemTime) -> u64 {

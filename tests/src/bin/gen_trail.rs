@@ -40,6 +40,9 @@ struct Args {
     /// Size rotation of the writer, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_file_size: u64,
+    /// Also write planted anomalies on the last day (see `trail_plant`).
+    #[arg(long)]
+    plant: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,6 +55,7 @@ fn main() -> anyhow::Result<()> {
         seed: a.seed,
         gzip: a.gzip,
         max_file_size: a.max_file_size,
+        plant: a.plant,
         ..GenSpec::default()
     };
     let files = generate(&spec, &a.out)?;
