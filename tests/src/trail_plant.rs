@@ -100,6 +100,7 @@ fn session(user: &str, at: SystemTime, ids: &mut Ids, out: &mut Vec<u8>) -> Stam
         session_id: ids.next().into(),
         server: "server-0".into(),
         user: user.into(),
+        host: "host-0".into(),
     };
     let mut s = Stamper::new(identity, [7; 32]);
     let start = Event::new(EventType::SessionStart, at)
