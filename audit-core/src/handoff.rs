@@ -36,14 +36,14 @@ pub use crate::session_end::{ChildExit, SessionEnd};
 
 /// Default number of messages the hand-off queue holds: 256 Ki, so that the
 /// byte limit, not the count, bounds a burst of reads of one small frame
-/// each (32 MiB of 128-byte reads). Slots are allocated only while used,
+/// each (24 MiB of 96-byte reads). Slots are allocated only while used,
 /// 72 bytes each.
 pub const DEFAULT_QUEUE_MESSAGES: usize = 256 * 1024;
-/// Default bytes the queued chunks may pin: 32 MiB. The auditor is slower
+/// Default bytes the queued chunks may pin: 24 MiB. The auditor is slower
 /// than the relay on a burst of small calls, so the queue absorbs a burst
-/// (50,000 pipelined calls, or two 16 MiB frames) and the auditor catches up
-/// after it; it is most of the proxy's peak memory.
-pub const DEFAULT_QUEUE_BYTES: usize = 32 * 1024 * 1024;
+/// (a 16 MiB frame whole) and the auditor catches up after it; it is most
+/// of the proxy's peak memory, which stays under 64 MiB with it full.
+pub const DEFAULT_QUEUE_BYTES: usize = 24 * 1024 * 1024;
 /// How long the auditor parks, unwoken, when the queue is empty.
 pub const NAP: Duration = Duration::from_millis(1);
 /// Empty naps in a row after which the auditor sleeps until woken.

@@ -3,7 +3,7 @@
 //! limit (1 MiB) inside a line kept whole, by the SHA-256 of the result's
 //! JSON text; a line over the parse limit (16 MiB), by the SHA-256 of the
 //! line exactly as the client received it. Nothing is abandoned or dropped.
-//! (All traffic here is ~20 MiB, under the hand-off's 32 MiB: however slowly
+//! (All traffic here is ~20 MiB, under the hand-off's 24 MiB: however slowly
 //! the auditor runs, nothing can be dropped, so the test needs no timing.)
 
 use std::collections::HashMap;

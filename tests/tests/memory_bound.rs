@@ -4,7 +4,7 @@
 //! receive all of it intact (counted, and checked byte by byte against the
 //! deterministic pattern), and the proxy's peak RSS must stay under its
 //! design bound: `--parse-limit-mb 16` (only the first 16 MiB of a line are
-//! ever kept for parsing), plus the hand-off's byte limit (32 MiB: the relay
+//! ever kept for parsing), plus the hand-off's byte limit (24 MiB: the relay
 //! may run that far ahead of the auditor, by design, before chunks are
 //! dropped from the trail), plus 16 MiB of headroom (code, stacks, buffers),
 //! i.e. **64 MiB**, a quarter of the line. The bound does not depend on how
