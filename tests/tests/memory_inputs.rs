@@ -45,7 +45,7 @@ fn peak_rss(
     let proxy = proxy_command(audit.path(), "memory", &[], server);
     let mut cmd = std::process::Command::new(PEAK_RSS);
     cmd.arg(peak.path()).arg("--").arg(proxy.get_program());
-    cmd.args(proxy.get_args()).stderr(Stdio::inherit());
+    cmd.args(proxy.get_args()).stderr(Stdio::null());
     let mut proxy = LineClient::spawn(&mut cmd);
     drive(&mut proxy);
     proxy.close_stdin();
