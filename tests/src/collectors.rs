@@ -130,6 +130,8 @@ impl Rsyslog {
             .arg(self.dir.join("rsyslogd.pid"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            // Its own complaints (the readiness probe's bare connection) are noise here.
+            .stderr(Stdio::null())
             .spawn()
             .expect("starting rsyslogd");
         self.child = Some(child);

@@ -42,6 +42,8 @@ fn a_16_mib_result_recorded_through_the_proxy_replays_byte_for_byte() {
         "--transcript",
         path_s,
         "--transcript-raw",
+        "--log-level",
+        "error",
         "--parse-limit-mb",
         "32",
     ];

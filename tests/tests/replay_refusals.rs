@@ -116,7 +116,7 @@ fn a_redacted_transcript_is_refused_unless_allowed_and_then_serves_placeholders(
 #[test]
 fn a_broken_chain_is_refused_and_strict_requires_the_recorded_order() {
     let dir = tempfile::tempdir().unwrap();
-    let (path, answers) = record(dir.path(), &["--transcript-raw"]);
+    let (path, answers) = record(dir.path(), &["--transcript-raw", "--log-level", "error"]);
     let (code, out, _) = replay(&["--strict"], &path, &requests());
     assert_eq!((code, out), (Some(0), answers.clone()));
 

@@ -21,7 +21,12 @@ fn through_proxy(audit: &AuditDir, name: &str, server: &[&Path]) -> TokioChildPr
         cmd.args(["--server-name", name, "--user", "rmcp-e2e", "--"]);
         cmd.args(server);
     });
-    TokioChildProcess::new(cmd).expect("spawning mcp-blackbox")
+    // server-everything's start-up banner is not this test's business.
+    let (proxy, _) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawning mcp-blackbox");
+    proxy
 }
 
 fn call(name: &'static str, args: Value) -> CallToolRequestParams {
