@@ -85,3 +85,24 @@ fn the_server_command_needs_no_double_dash() {
         "{events:?}"
     );
 }
+
+#[test]
+fn diagnostics_to_a_pipe_carry_no_colour_codes() {
+    let audit = AuditDir::new();
+    // Redaction off is always warned about; stderr here is a pipe, as in a client's log file.
+    let out = run_collect(
+        Command::new(blackbox())
+            .args(["--no-redact", "--audit-dir"])
+            .arg(audit.path())
+            .args(["--", "true"])
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null()),
+        "mcp-blackbox with a warning",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("secret redaction is off"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escape in piped stderr: {stderr:?}"
+    );
+}
