@@ -4,9 +4,8 @@
 //! redacts, formats and writes each frame, and when the tap is dropped (the auditor
 //! has seen the session end) writes the end line, flushes and syncs.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
@@ -22,23 +21,12 @@ use super::FORMAT_VERSION;
 use crate::clock::rfc3339_millis;
 use crate::frame::Frame;
 use crate::redact::{RedactConfig, Redactions, Redactor};
+use crate::sink::private_file::{self, Access};
 
-/// Opens `path` for a transcript: created 0600 if missing, never through a
-/// symbolic link, and only if it is a regular file of ours; then emptied.
+/// Opens `path` for a transcript the way audit files are opened (no link
+/// followed, no FIFO waited on, a regular file of ours, 0600), then empties it.
 pub fn open_private(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
-    let meta = file.metadata()?;
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if !meta.file_type().is_file() || meta.uid() != me {
-        return Err(io::Error::other("not a regular file owned by this user"));
-    }
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    let file = private_file::open_private(path, Access::Append)?;
     file.set_len(0)?;
     Ok(file)
 }
@@ -337,7 +325,9 @@ mod tests {
         assert_eq!(report.frames + report.lost_frames, 4);
         let t = super::super::read_transcript(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(t.lost_frames, report.lost_frames);
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        ) & 0o777;
         assert_eq!(mode, 0o600);
     }
 
