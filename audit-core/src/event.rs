@@ -253,8 +253,7 @@ pub struct Event {
 
 /// The SHA-256 (hex) of `of`, to be written as `details[field]`.
 ///
-/// A large result's digest is most of the CPU its event costs (~0.5 ms per
-/// MiB, docs/performance.md). The classifier names what to hash; the
+/// A large result's digest is most of the CPU its event costs. The classifier names what to hash; the
 /// auditor hashes it in pieces, between which it can yield its core to the
 /// relay and the peers, where the classifier would have held it for the
 /// whole result.

@@ -76,9 +76,7 @@ const HOLD_FROM: usize = 4096;
 /// (SHA-256 at ~1.9 GB/s), with a pause after each where the auditor may
 /// yield its core. Hashing a 1 MiB result in one go held a core for
 /// ~0.5 ms while the server, relay and client, which wake each other once
-/// per pipe-full, waited for it (12 alternating rounds, 1 MiB results:
-/// 0.65x -> 0.83x the bare relay's MB/s with the yield rule of the
-/// auditor; docs/performance.md).
+/// per pipe-full, waited for it.
 pub const HASH_PIECE: usize = 32 * 1024;
 
 /// Feeds `bytes` to `hasher` in [`HASH_PIECE`]s, calling `pause` after each.
@@ -115,8 +113,7 @@ pub struct Framer {
     small: BytesMut,
     /// Where a line that spans chunks is joined when it ends. Its allocation
     /// is reused for the next such line once the last frame joined in it is
-    /// dropped (warm memory: a fresh buffer for every 1 MiB result cost a
-    /// page fault per 4 KiB, docs/performance.md).
+    /// dropped (warm memory: a fresh buffer costs a page fault per 4 KiB).
     joined: BytesMut,
     /// Length of the current line so far, including what an oversized line
     /// no longer holds. Until the line is oversized, `held` and `small`

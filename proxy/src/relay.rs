@@ -7,8 +7,7 @@
 //! queue, and a peer can only answer bytes already offered. Nothing is parsed, reordered, held back or
 //! re-serialised: a partial line is forwarded as soon as it is read, which is
 //! also how a line of any size passes with bounded memory. Threads with plain
-//! `read`/`write` beat an async runtime on stdio here (measured: see
-//! docs/performance.md), so that is the design.
+//! `read`/`write` beat an async runtime on stdio (the bench's relay_tokio).
 //!
 //! The pumps report what ends them (end of stream, a broken pipe) to the
 //! lifecycle loop in `lifecycle.rs`; they never decide shutdown themselves.
@@ -35,9 +34,7 @@ use audit_core::policy::Gate;
 /// read returns no less than with a larger size. It also keeps the read
 /// buffers (this plus what is left of the last one) under the 128 KiB mmap
 /// threshold (`main.rs`): they come from malloc's arena and are reused warm,
-/// where 256 KiB buffers were each mapped, faulted in page by page on the
-/// relay's path and unmapped again (large-results phase: 96k page faults ->
-/// 50k; 1 MiB results ~400 -> ~850 MB/s, docs/performance.md).
+/// not mapped, faulted in page by page and unmapped on the relay's path.
 pub(crate) const READ_SIZE: usize = 64 * 1024;
 
 /// The server's stdin, closable from any thread exactly once.

@@ -21,8 +21,7 @@ pub const MAX_INPUT_REQUESTS: usize = 16;
 
 members! {
     /// The members of a result, read in one pass: the part lists are read as
-    /// they are met, not captured whole and scanned again (a 1 MiB result was
-    /// scanned three times: the frame, this, the parts; docs/performance.md).
+    /// they are met, not captured whole and scanned again.
     /// A repeated member keeps the last ([`super::members`]: a derived
     /// `Deserialize` refused the object, which lost `isError`: a tool error
     /// recorded as a success).

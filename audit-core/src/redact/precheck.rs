@@ -16,8 +16,7 @@
 //! after one that is not (or at the start). Every rule that the first three
 //! rows do not cover begins with `\b`, so only word starts are looked at: a
 //! long run of letters and digits (base64 data, a generated blob) is one word
-//! and costs one table lookup per byte, where it used to cost a full pass of
-//! the rule set. `:`, `=`, `-` and `-----` are found with `memchr`.
+//! and costs one table lookup per byte, not a pass of the rule set. `:`, `=`, `-` and `-----` are found with `memchr`.
 //!
 //! The card row is narrower than its regex: the regex matches any digit
 //! stretch, but only a number whose first digit some issuer uses

@@ -1,9 +1,8 @@
 //! When `fsync = batch` syncs: a group commit with a bounded window.
 //!
-//! Syncing after every append made `fdatasync` most of the writer's CPU on a
-//! steady trickle of events (an append every millisecond or so, each sync a
-//! journal commit and a device flush: ~5 µs of the proxy's CPU per
-//! sequential tool call, docs/performance.md). Instead, an append syncs only
+//! Syncing after every append would make `fdatasync` (a journal commit and a
+//! device flush) most of the writer's CPU on a steady trickle of events.
+//! Instead, an append syncs only
 //! if the last sync is at least [`SyncSchedule::interval`] old; an append
 //! that does not sync opens a deadline, `interval` after it, by which the
 //! writer syncs even if nothing else is written. So every line the writer

@@ -67,7 +67,7 @@ pub fn compress_rotated(dir: &Path, name: &str, lock: &mut DirLock) -> io::Resul
 fn write_gzip(src: &File, out: File) -> io::Result<()> {
     // Level 1: rotated audit JSONL still shrinks several-fold, at a fraction
     // of the CPU of the default level, which on a small machine competes
-    // with the relay and the auditor (docs/performance.md).
+    // with the relay and the auditor.
     let mut enc = GzEncoder::new(out, Compression::fast());
     io::copy(&mut BufReader::new(src), &mut enc)?;
     let out = enc.finish()?;

@@ -14,10 +14,8 @@
 //! Batch buffers circulate instead of being freed: the thread coalesces into
 //! one buffer of its own, and hands the batches it has written back through
 //! [`WriterHandle::spare_batch`] (at most [`SPARE_BATCHES`], each of at most
-//! [`SPARE_CAPACITY`] bytes). A fresh 64 KiB batch, and a coalescing buffer
-//! grown anew for every write, cost a page fault per 4 KiB (~1.6 µs each on
-//! the benchmark VM): on a 50,000-call burst ~25,000 faults, most of the
-//! auditor's and the writer's faults (docs/performance.md).
+//! [`SPARE_CAPACITY`] bytes): a fresh buffer per write costs a page fault
+//! per 4 KiB.
 //!
 //! With forwarding on ([`crate::forward`]), each queued batch becomes a
 //! shared [`Bytes`] buffer: its lines go to the forwarders by reference
