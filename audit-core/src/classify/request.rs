@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::budget::{bounded_name, Kept, Parsed};
 use super::methods::{request_recording, Recording};
@@ -17,6 +18,23 @@ use crate::event::{new_event_id, Direction, Event, EventType, Outcome, Severity}
 pub const MAX_IN_FLIGHT_NAMED: usize = 8;
 /// Client requests a server request may be made on behalf of.
 pub const CALL_METHODS: &[&str] = &["tools/call", "prompts/get", "resources/read"];
+
+/// A `tools/call` request's arguments, as the settings record them.
+enum CallArguments<'a> {
+    /// Recorded on the event: parsed, or over the frame's parse budget.
+    Recorded(&'a RawValue, Parsed),
+    /// Left out by settings: recorded by digest only.
+    Digested(&'a RawValue),
+    None,
+}
+
+/// What a `tool_call` event carries besides its pending exchange.
+struct CallNotes<'a> {
+    arguments: CallArguments<'a>,
+    traceparent_invalid: bool,
+    request_state: Option<Value>,
+    input_responses: Option<&'a RawValue>,
+}
 
 impl Classifier {
     pub(super) fn request(
@@ -34,7 +52,6 @@ impl Classifier {
         let meta = params.meta();
         self.session
             .observe_request(method, &params, &meta, dir, at, out);
-        let recording = request_recording(method);
         let mut p = Pending::new(id, method, new_event_id(), at);
         p.progress_token = meta
             .progress_token()
@@ -42,75 +59,134 @@ impl Classifier {
         let trace = meta.trace();
         p.trace = trace.clone().and_then(Result::ok);
         p.arguments_bytes = env.params.map_or(0, |r| r.get().len());
-        let mut state = None;
-        if let Some(s) = params.request_state {
-            let digest = opaque_digest(s);
-            p.parent = self.awaiting_retry.take(&digest);
-            state = Some(digest);
-        }
-        let mut call_args = None;
-        let mut hashed_args = None;
-        match recording {
+        let request_state = params.request_state.map(|s| self.retried(&mut p, s));
+        let call_event = match request_recording(method) {
             Recording::ToolCall => {
-                p.tool = params.name().map(|n| bounded_name(&n));
-                p.arguments_bytes = params.arguments.map_or(0, |a| a.get().len());
-                let args = params.arguments.map(|a| (a, self.budget.parse(a.get())));
-                let tool = p.tool.clone().unwrap_or_default();
-                let hints = self.catalog.hints(&tool);
-                let parsed = args.as_ref().and_then(|(_, a)| match a {
-                    Parsed::Value(v) => Some(v),
-                    _ => None,
-                });
-                p.risk = Some(self.names.risk(&tool, parsed, &hints));
-                if self.config.include_arguments {
-                    call_args = args;
-                } else {
-                    hashed_args = params.arguments;
-                }
+                let notes = CallNotes {
+                    arguments: self.tool_call_arguments(&mut p, &params),
+                    traceparent_invalid: matches!(trace, Some(Err(()))),
+                    request_state,
+                    input_responses: params.input_responses,
+                };
+                Some(self.tool_call_event(&p, dir, at, notes))
             }
-            Recording::ToolsList => p.continued = params.has_cursor(),
+            Recording::ToolsList => {
+                p.continued = params.has_cursor();
+                None
+            }
             Recording::Exchange(_) | Recording::Generic => {
-                p.subject = params.uri().or_else(|| params.name());
-                p.subject = p.subject.as_deref().map(bounded_name);
-                let small = p.arguments_bytes <= KEPT_PARAMS_BYTES;
-                if self.config.include_arguments && small {
-                    p.arguments = env.params.map(|r| Kept::Text(r.get().into()));
-                }
-                if dir == Direction::ServerToClient {
-                    p.in_flight_calls = self
-                        .from_client
-                        .live_event_ids(CALL_METHODS, MAX_IN_FLIGHT_NAMED);
-                }
+                self.exchange_request(&mut p, env, &params, dir);
+                None
             }
-            Recording::Session | Recording::Counted => {}
+            Recording::Session | Recording::Counted => None,
+        };
+        self.remember(p, call_event, env, dir, at, out);
+    }
+
+    /// Links a retried request to the one that asked for input, by the
+    /// digest of its opaque request state, and returns that digest.
+    fn retried(&mut self, p: &mut Pending, state: &RawValue) -> Value {
+        let digest = opaque_digest(state);
+        p.parent = self.awaiting_retry.take(&digest);
+        digest
+    }
+
+    /// Notes a `tools/call`'s tool, argument size and risk on `p`; returns
+    /// its arguments as the settings record them.
+    fn tool_call_arguments<'a>(
+        &mut self,
+        p: &mut Pending,
+        params: &RequestParams<'a>,
+    ) -> CallArguments<'a> {
+        p.tool = params.name().map(|n| bounded_name(&n));
+        p.arguments_bytes = params.arguments.map_or(0, |a| a.get().len());
+        let args = params.arguments.map(|a| (a, self.budget.parse(a.get())));
+        let tool = p.tool.clone().unwrap_or_default();
+        let hints = self.catalog.hints(&tool);
+        let parsed = args.as_ref().and_then(|(_, a)| match a {
+            Parsed::Value(v) => Some(v),
+            _ => None,
+        });
+        p.risk = Some(self.names.risk(&tool, parsed, &hints));
+        match (args, params.arguments) {
+            (Some((raw, parsed)), _) if self.config.include_arguments => {
+                CallArguments::Recorded(raw, parsed)
+            }
+            (_, Some(raw)) if !self.config.include_arguments => CallArguments::Digested(raw),
+            _ => CallArguments::None,
         }
-        let call_event = (recording == Recording::ToolCall).then(|| {
-            let mut e = self.event_for(&p, EventType::ToolCall, dir, at);
-            e.call_event_id = None;
-            e.duration_ms = None;
-            e.event_id = Some(p.event_id.clone());
-            e.outcome = Outcome::Pending;
-            match call_args {
-                Some((_, Parsed::Value(v))) => e.arguments = Some(v),
-                Some((raw, Parsed::OverBudget)) => self.omitted(ARGUMENTS, raw, &mut e),
-                _ => {}
+    }
+
+    /// Notes any other request's subject, its small parameters (when the
+    /// settings keep them), and for a server's request the client calls in
+    /// flight it may be made on behalf of.
+    fn exchange_request(
+        &mut self,
+        p: &mut Pending,
+        env: &Envelope<'_>,
+        params: &RequestParams<'_>,
+        dir: Direction,
+    ) {
+        p.subject = params.uri().or_else(|| params.name());
+        p.subject = p.subject.as_deref().map(bounded_name);
+        let small = p.arguments_bytes <= KEPT_PARAMS_BYTES;
+        if self.config.include_arguments && small {
+            p.arguments = env.params.map(|r| Kept::Text(r.get().into()));
+        }
+        if dir == Direction::ServerToClient {
+            p.in_flight_calls = self
+                .from_client
+                .live_event_ids(CALL_METHODS, MAX_IN_FLIGHT_NAMED);
+        }
+    }
+
+    /// The `tool_call` event, written at once with the outcome still pending.
+    fn tool_call_event(
+        &mut self,
+        p: &Pending,
+        dir: Direction,
+        at: SystemTime,
+        notes: CallNotes<'_>,
+    ) -> Event {
+        let mut e = self.event_for(p, EventType::ToolCall, dir, at);
+        e.call_event_id = None;
+        e.duration_ms = None;
+        e.event_id = Some(p.event_id.clone());
+        e.outcome = Outcome::Pending;
+        match notes.arguments {
+            CallArguments::Recorded(_, Parsed::Value(v)) => e.arguments = Some(v),
+            CallArguments::Recorded(raw, Parsed::OverBudget) => {
+                self.omitted(ARGUMENTS, raw, &mut e);
             }
-            if let Some(raw) = hashed_args {
-                // Left out by settings: recorded by digest only.
+            CallArguments::Digested(raw) => {
                 e.pending_digest = Some(self.digest_later(ARGUMENTS.1, raw.get().as_bytes()));
             }
-            if let Some(Err(())) = trace {
-                e.details.insert("traceparent_invalid".into(), true.into());
-            }
-            if let Some(s) = state {
-                e.details.insert("request_state".into(), s);
-            }
-            if let Some(r) = params.input_responses {
-                let keys = super::params::object_keys(r, 64);
-                e.details.insert("input_responses".into(), keys.into());
-            }
-            e
-        });
+            CallArguments::Recorded(_, Parsed::Invalid) | CallArguments::None => {}
+        }
+        if notes.traceparent_invalid {
+            e.details.insert("traceparent_invalid".into(), true.into());
+        }
+        if let Some(s) = notes.request_state {
+            e.details.insert("request_state".into(), s);
+        }
+        if let Some(r) = notes.input_responses {
+            let keys = super::params::object_keys(r, 64);
+            e.details.insert("input_responses".into(), keys.into());
+        }
+        e
+    }
+
+    /// Remembers `p` until its answer, in its direction's table, and writes
+    /// its `tool_call` event; a duplicate in-flight id is a violation.
+    fn remember(
+        &mut self,
+        p: Pending,
+        call_event: Option<Event>,
+        env: &Envelope<'_>,
+        dir: Direction,
+        at: SystemTime,
+        out: &mut Vec<Event>,
+    ) {
         let table = match dir {
             Direction::ClientToServer => &mut self.from_client,
             Direction::ServerToClient => &mut self.from_server,

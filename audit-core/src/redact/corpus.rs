@@ -171,6 +171,14 @@ pub fn pem_private_key(rng: &mut Rng, label: &str) -> String {
 pub fn generate_secrets(seed: u64) -> Vec<FakeSecret> {
     let mut r = Rng::new(seed);
     let mut v = Vec::new();
+    vendor_tokens(&mut r, &mut v);
+    credentials(&mut r, &mut v);
+    secrets_in_context(&mut r, &mut v);
+    v
+}
+
+/// Cloud, code-host, chat, payment and AI vendors' keys and tokens.
+fn vendor_tokens(r: &mut Rng, v: &mut Vec<FakeSecret>) {
     for _ in 0..2 {
         v.push(alone(
             "aws_access_key_id",
@@ -220,8 +228,12 @@ pub fn generate_secrets(seed: u64) -> Vec<FakeSecret> {
             format!("AIza{}", r.chars(URL_SAFE, 35)),
         ));
     }
+}
+
+/// Signed tokens, authorization headers and private keys.
+fn credentials(r: &mut Rng, v: &mut Vec<FakeSecret>) {
     for _ in 0..3 {
-        v.push(alone("jwt", jwt(&mut r)));
+        v.push(alone("jwt", jwt(r)));
     }
     for _ in 0..2 {
         let t = r.chars(URL_SAFE, 40);
@@ -234,11 +246,15 @@ pub fn generate_secrets(seed: u64) -> Vec<FakeSecret> {
     let cred = STANDARD.encode(format!("deploy:{}", r.chars(ALNUM, 16)));
     v.push(within("basic_auth", cred.clone(), format!("Basic {cred}")));
     for label in ["RSA ", "EC ", "OPENSSH ", ""] {
-        v.push(alone("private_key", pem_private_key(&mut r, label)));
+        v.push(alone("private_key", pem_private_key(r, label)));
     }
+}
+
+/// Secrets found inside a longer text: card numbers, URLs, key=value pairs.
+fn secrets_in_context(r: &mut Rng, v: &mut Vec<FakeSecret>) {
     let cards = [("4", 16), ("51", 16), ("55", 16), ("37", 15), ("6011", 16)];
     for (i, (prefix, len)) in cards.iter().enumerate() {
-        let n = card_number(&mut r, prefix, *len);
+        let n = card_number(r, prefix, *len);
         let text = match i % 3 {
             0 => n.clone(),
             1 => grouped(&n, ' '),
@@ -268,7 +284,6 @@ pub fn generate_secrets(seed: u64) -> Vec<FakeSecret> {
         tok.clone(),
         format!("npx server --auth-token {tok}"),
     ));
-    v
 }
 
 /// Strings that look a little like secrets but are not: at least 100 of them.
