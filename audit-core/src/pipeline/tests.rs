@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::config::LoadInput;
+use crate::config::{LoadInput, Settings};
 use crate::event::Direction;
 
 fn settings(flags: &[(&'static str, &str)], home: &std::path::Path) -> Settings {
