@@ -27,9 +27,6 @@
 pub mod analysis;
 pub(crate) mod auditor;
 pub mod check;
-// Some of their items are used only by their own unit tests (listed by
-// `cargo check` without this allow); their owners trim them.
-#[allow(dead_code, unused_imports)]
 pub(crate) mod classify;
 pub(crate) mod clock;
 pub mod config;
@@ -46,7 +43,6 @@ pub mod replay;
 pub mod reply;
 mod session_end;
 pub mod sign;
-#[allow(dead_code, unused_imports)]
 pub(crate) mod sink;
 pub mod stamp;
 pub mod trail;

@@ -192,16 +192,6 @@ impl PendingTable {
             .collect()
     }
 
-    /// Requests in flight.
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    /// True when nothing is in flight.
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
-
     /// Requests that did not fit.
     pub fn overflowed(&self) -> u64 {
         self.overflowed
@@ -224,6 +214,14 @@ impl PendingTable {
             .min_by_key(|p| p.at)
             .map(|p| p.id.clone());
         oldest.is_some_and(|id| self.remove_key(&id).is_some())
+    }
+}
+
+#[cfg(test)]
+impl PendingTable {
+    /// Requests in flight.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
     }
 }
 

@@ -31,14 +31,6 @@ pub enum Message<'a> {
     Batch(Vec<&'a RawValue>),
 }
 
-members! {
-    /// `tools/call` parameters.
-    pub struct ToolCall<'a> {
-        pub name: Option<String> = "name",
-        pub arguments: Option<&'a RawValue> = "arguments",
-    }
-}
-
 /// Parses a frame. The error is the `reason` of a `protocol_violation`.
 pub fn parse(bytes: &[u8]) -> Result<Message<'_>, &'static str> {
     let text = std::str::from_utf8(bytes).map_err(|_| "not_utf8")?;
@@ -78,13 +70,6 @@ fn parse_text(text: &str) -> Result<Envelope<'_>, &'static str> {
 }
 
 impl<'a> Envelope<'a> {
-    /// The `tools/call` name and arguments, if the params hold them.
-    pub fn tool_call(&self) -> ToolCall<'a> {
-        self.params
-            .and_then(|p| serde_json::from_str::<ToolCall<'a>>(p.get()).ok())
-            .unwrap_or_default()
-    }
-
     /// The `error` member as an event records it; its `data` is parsed
     /// within `budget`, and left out (`data_omitted`) when over it.
     pub fn error_info(&self, budget: &mut ParseBudget) -> Option<RpcErrorInfo> {
@@ -105,11 +90,6 @@ impl<'a> Envelope<'a> {
             data_omitted: matches!(data, Some(Parsed::OverBudget)),
             data: data.and_then(Parsed::value),
         })
-    }
-
-    /// `params._meta` parsed, if present.
-    pub fn params_meta(&self) -> Option<Value> {
-        meta_of(self.params?)
     }
 
     /// `result._meta` parsed, if present.

@@ -41,7 +41,7 @@ pub mod risk;
 pub mod selfcheck;
 mod session;
 
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -50,13 +50,11 @@ use crate::event::{Direction, Event, EventType, Outcome, PendingDigest, Severity
 use crate::frame::Frame;
 use crate::handoff::{ChildExit, SessionEnd};
 
-pub use catalog::{Catalog, MAX_TOOLS};
-pub use correlate::{Pending, PendingTable, Progress, DEFAULT_MAX_PENDING};
+pub use catalog::Catalog;
+pub use correlate::{Pending, PendingTable, DEFAULT_MAX_PENDING};
 pub use counts::SessionCounts;
 pub use envelope::{Envelope, Message};
-pub use methods::{notification_kind, request_recording, NotificationKind, Recording};
-pub use risk::{default_risk, RiskAssessment, ToolHints};
-pub use session::{Era, SessionFacts, SessionState};
+pub use session::{SessionFacts, SessionState};
 
 /// Longest excerpt of a malformed frame kept in a `protocol_violation` event.
 pub const EXCERPT_CHARS: usize = 256;
@@ -65,6 +63,7 @@ pub const MAX_BATCH_ELEMENTS: usize = 1024;
 /// Most events one message yields: `session_updated`, `tools_listed` and up
 /// to [`response::MAX_TOOL_CHANGES`] `tool_changed`, or an `input_required`
 /// with its embedded requests, plus a violation.
+#[cfg(test)]
 pub const MAX_EVENTS_PER_MESSAGE: usize = 3 + response::MAX_TOOL_CHANGES;
 /// Request params larger than this are not kept for events written when the
 /// exchange ends (`resource_read`, `sampling_request`, ...); their size is.
@@ -151,11 +150,6 @@ impl Classifier {
             large_frame: None,
             budget: budget::ParseBudget::default(),
         }
-    }
-
-    /// The counters so far.
-    pub fn counts(&self) -> &SessionCounts {
-        &self.counts
     }
 
     /// Classifies one frame, appending its events to `out`.

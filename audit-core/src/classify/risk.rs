@@ -168,7 +168,9 @@ const DESTRUCTIVE_IDIOMS: &[&str] = &[
     "git push -f",
 ];
 
-/// The default risk of calling `tool` with `arguments` (see the module docs).
+/// The default risk of calling `tool` with `arguments` (see the module docs),
+/// without [`NameTags`]' memory: the reference its tests compare against.
+#[cfg(test)]
 pub fn default_risk(tool: &str, arguments: Option<&Value>, hints: &ToolHints) -> RiskAssessment {
     assess(&name_tags(tool), arguments, hints)
 }
@@ -210,7 +212,7 @@ impl NameTags {
     /// Longest name remembered (a longer one is assessed every time).
     pub const MAX_NAME_BYTES: usize = super::budget::MAX_NAME_BYTES;
 
-    /// The default risk of calling `tool`, as [`default_risk`].
+    /// The default risk of calling `tool` (see the module docs).
     pub fn risk(
         &mut self,
         tool: &str,

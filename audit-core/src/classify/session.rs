@@ -99,16 +99,6 @@ impl SessionState {
         }
     }
 
-    /// The era learned so far.
-    pub fn era(&self) -> Era {
-        self.era
-    }
-
-    /// The protocol version learned so far.
-    pub fn protocol_version(&self) -> Option<&str> {
-        self.protocol_version.as_deref()
-    }
-
     /// Learns from a request; writes `session_updated` if that changed what
     /// `session_start` said.
     pub fn observe_request(

@@ -35,11 +35,6 @@ impl SyncSchedule {
         }
     }
 
-    /// The longest a written line waits for its sync.
-    pub fn interval(&self) -> Duration {
-        self.interval
-    }
-
     /// Should an append at `now` sync at once?
     pub fn sync_now(&self, now: Instant) -> bool {
         self.interval.is_zero()

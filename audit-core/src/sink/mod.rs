@@ -35,11 +35,11 @@ use std::time::SystemTime;
 
 pub use group_commit::DEFAULT_FSYNC_INTERVAL;
 pub use losses::{LossReason, Losses};
-pub use retention::{OverBudget, RetentionLimits};
-pub use rotate::{RotationPolicy, DEFAULT_MAX_FILES, DEFAULT_MAX_FILE_SIZE};
+pub use retention::RetentionLimits;
+pub use rotate::RotationPolicy;
 pub use storage::{OsStorage, Storage};
 pub use target::{prepare, target_of, PreparedTarget, TargetError, TargetOptions};
-pub use writer::{system_clock, Rejected, WriterHandle, WriterReport};
+pub use writer::{system_clock, WriterHandle, WriterReport};
 
 use crate::clock::utc_date;
 
@@ -193,13 +193,7 @@ pub fn spawn_writer_on(
 }
 
 /// Makes `target` ready to be written: its directory (0700) exists and a
-/// single file can be opened for appending (created 0600). Callers that must
-/// fail fast before anything else starts check with this, then spawn the
-/// writer later.
-pub fn prepare_target(target: &SinkTarget) -> Result<(), SinkError> {
-    prepare_target_on(target, &mut OsStorage)
-}
-
+/// single file can be opened for appending (created 0600).
 fn prepare_target_on(target: &SinkTarget, storage: &mut dyn Storage) -> Result<(), SinkError> {
     match target {
         SinkTarget::Dir(dir) => ensure_private_dir(dir),

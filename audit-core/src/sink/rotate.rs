@@ -125,6 +125,7 @@ pub struct RotationPlan {
     pub over_budget: Option<OverBudget>,
 }
 
+#[cfg(test)]
 impl RotationPlan {
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
