@@ -336,7 +336,7 @@ pub const MAX_ID_BYTES: usize = 256;
 /// table of ids in flight holds at most that much per id.
 pub fn id_key(raw: &str) -> Cow<'_, str> {
     if raw.len() > MAX_ID_BYTES {
-        return Cow::Owned(format!("#{}", crate::stamp::sha256_hex(raw.as_bytes())));
+        return Cow::Owned(format!("#{}", crate::digest::sha256_hex(raw.as_bytes())));
     }
     let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'"' | b'-' | b'_' | b'.');
     if raw.bytes().all(|b| plain(&b)) {
@@ -409,7 +409,7 @@ mod tests {
         let mut e = Event::new(EventType::ToolCall, SystemTime::UNIX_EPOCH);
         e.set_jsonrpc_id(&id_key(&long));
         assert!(e.jsonrpc_id.is_none());
-        let digest = crate::stamp::sha256_hex(long.as_bytes());
+        let digest = crate::digest::sha256_hex(long.as_bytes());
         assert_eq!(e.details["jsonrpc_id_sha256"], digest.as_str());
     }
 

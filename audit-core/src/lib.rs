@@ -31,6 +31,7 @@ pub(crate) mod classify;
 pub(crate) mod clock;
 pub mod config;
 pub mod diff;
+mod digest;
 pub mod event;
 pub mod forward;
 pub(crate) mod frame;

@@ -25,6 +25,9 @@ use sha2::{Digest, Sha256};
 use crate::clock::Rfc3339Millis;
 use crate::event::{new_event_id, write_line_safe, Event, SCHEMA_VERSION};
 
+/// SHA-256 of `bytes`, as hex (the digest of every hash in the trail).
+pub use crate::digest::sha256_hex;
+
 /// The suffix every stamped line ends with, before the newline: `,"hash":"` +
 /// 64 hex digits + `"}`.
 const HASH_SUFFIX_LEN: usize = 9 + 64 + 2;
@@ -278,11 +281,6 @@ fn canonical_suffix(suffix: &[u8]) -> Option<&str> {
         .bytes()
         .all(|b| b.is_ascii_hexdigit())
         .then_some(claimed)
-}
-
-/// SHA-256 of `bytes`, as hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]
