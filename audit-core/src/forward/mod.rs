@@ -167,6 +167,24 @@ pub struct Forwarders {
     threads: Mutex<Vec<JoinHandle<WorkerReport>>>,
 }
 
+impl crate::sink::LineFeed for Forwarders {
+    fn offer(&self, batch: &Bytes) {
+        Forwarders::offer(self, batch);
+    }
+
+    fn take_losses(&self) -> Option<Losses> {
+        Forwarders::take_losses(self)
+    }
+
+    fn stop_by(&self, deadline: Instant) {
+        Forwarders::stop_by(self, deadline);
+    }
+
+    fn finish(&self) {
+        Forwarders::finish(self);
+    }
+}
+
 impl std::fmt::Debug for Forwarders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let urls: Vec<String> = self

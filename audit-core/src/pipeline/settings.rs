@@ -1,17 +1,17 @@
 //! Each part of the pipeline from the settings that describe it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::StartError;
-use crate::config::{OnAuditFailure, Settings};
+use crate::config::{AuditSettings, OnAuditFailure, Settings};
 use crate::forward::{ForwardConfig, Forwarders};
 use crate::pin::PinFile;
 use crate::redact::{HmacKey, RedactConfig};
 use crate::sign::{Checkpointer, SecretKey};
-use crate::sink::{self, RotationPolicy, WriterConfig};
+use crate::sink::{self, LineFeed, RetentionLimits, RotationPolicy, SinkTarget, WriterConfig};
 
 /// Where events go, checked before the server starts: an unusable target
 /// fails fast with one line, unless `audit.on_failure` is `open`, which runs
@@ -20,14 +20,39 @@ pub(super) fn audit_target(
     settings: &Settings,
 ) -> Result<Option<sink::PreparedTarget>, StartError> {
     let a = &settings.audit;
-    let options = sink::TargetOptions::from_settings(a);
-    match sink::prepare(&sink::target_of(a), options, std::time::SystemTime::now()) {
+    let options = sink::TargetOptions {
+        allow_shared_dir: a.allow_shared_dir.value,
+    };
+    match sink::prepare(&target_of(a), options, std::time::SystemTime::now()) {
         Ok(prepared) => Ok(Some(prepared)),
         Err(e) if a.on_failure.value == OnAuditFailure::Open => {
             tracing::error!("{e}; audit.on_failure is open: the server runs unaudited");
             Ok(None)
         }
         Err(e) => Err(StartError::Target(e)),
+    }
+}
+
+/// The target the settings name: `audit.file` (`-` is stderr), else
+/// `audit.dir`.
+fn target_of(a: &AuditSettings) -> SinkTarget {
+    match &a.file.value {
+        Some(f) if f == "-" => SinkTarget::Stderr,
+        Some(f) => SinkTarget::File(PathBuf::from(f)),
+        None => SinkTarget::Dir(a.dir.value.clone()),
+    }
+}
+
+/// The retention limits the settings ask for (`0` turns an age or size
+/// limit off).
+fn retention_limits(a: &AuditSettings) -> RetentionLimits {
+    const DAY: u64 = 24 * 3600;
+    let days = a.max_age_days.value;
+    let mib = a.max_total_size_mb.value;
+    RetentionLimits {
+        max_age: (days > 0).then(|| Duration::from_secs(days.saturating_mul(DAY))),
+        max_total_bytes: (mib > 0).then(|| mib.saturating_mul(1024 * 1024)),
+        min_age: Duration::from_secs(a.min_age_hours.value.saturating_mul(3600)),
     }
 }
 
@@ -41,7 +66,7 @@ pub(super) fn writer_config(settings: &Settings) -> WriterConfig {
             max_file_size: a.max_size_mb.value.get().saturating_mul(1024 * 1024),
             max_files: a.max_files.value.get() as usize,
         },
-        retention: sink::RetentionLimits::from_settings(a),
+        retention: retention_limits(a),
         // The same key signs the seal index; `checkpointer` refuses an
         // unreadable one before the writer starts.
         seal_key: (a.signing_key.value.as_deref())
@@ -116,13 +141,16 @@ pub(super) fn pinned_tools(
 
 /// The forwarders of `[forward]`, started (they connect when events come):
 /// a bad URL, TLS file or spool fails before the server starts.
-pub(super) fn forwarders(settings: &Settings) -> Result<Option<Arc<Forwarders>>, StartError> {
+pub(super) fn forwarders(settings: &Settings) -> Result<Option<Arc<dyn LineFeed>>, StartError> {
     let fail = |error| StartError::Forward {
         from: settings.forward.urls.source.clone(),
         error,
     };
     match ForwardConfig::from_settings(settings).map_err(fail)? {
-        Some(config) => Ok(Some(Arc::new(Forwarders::start(&config).map_err(fail)?))),
+        Some(config) => {
+            let forwarders = Forwarders::start(&config).map_err(fail)?;
+            Ok(Some(Arc::new(forwarders)))
+        }
         None => Ok(None),
     }
 }

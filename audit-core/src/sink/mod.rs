@@ -38,7 +38,7 @@ pub use losses::{LossReason, Losses};
 pub use retention::RetentionLimits;
 pub use rotate::RotationPolicy;
 pub use storage::{OsStorage, Storage};
-pub use target::{prepare, target_of, PreparedTarget, TargetError, TargetOptions};
+pub use target::{prepare, PreparedTarget, TargetError, TargetOptions};
 pub use writer::{system_clock, WriterHandle, WriterReport};
 
 use crate::clock::utc_date;
@@ -97,6 +97,21 @@ pub enum FsyncPolicy {
 }
 
 /// Reads the wall clock (injected in tests to cross midnight at will).
+/// A sink fed every batch of stamped lines the trail writer takes, by
+/// reference count, before the batch is written (the forwarders: the
+/// writer does not know what is behind it, so forwarding depends on the
+/// sink and not the other way round).
+pub trait LineFeed: fmt::Debug + Send + Sync {
+    /// Takes the complete lines of one batch; never blocks for long.
+    fn offer(&self, batch: &bytes::Bytes);
+    /// Lines lost since the last call, one reason at a time.
+    fn take_losses(&self) -> Option<Losses>;
+    /// Asks the feed to be done by `deadline` (the session is ending).
+    fn stop_by(&self, deadline: std::time::Instant);
+    /// Waits for the feed to stop, after the last batch.
+    fn finish(&self);
+}
+
 pub type WallClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// How the writer behaves.
@@ -115,8 +130,8 @@ pub struct WriterConfig {
     pub clock: WallClock,
     /// Signs the seal index's entries ([`seal`]), when set.
     pub seal_key: Option<Arc<crate::sign::SecretKey>>,
-    /// Collectors that also get every stamped line ([`crate::forward`]).
-    pub forward: Option<Arc<crate::forward::Forwarders>>,
+    /// Collectors that also get every stamped line (the forwarders).
+    pub forward: Option<Arc<dyn LineFeed>>,
 }
 
 impl Default for WriterConfig {

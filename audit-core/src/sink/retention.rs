@@ -15,8 +15,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::config::AuditSettings;
-
 /// Default minimum age before a file may be deleted to make room (24 h).
 pub const DEFAULT_MIN_AGE: Duration = Duration::from_secs(24 * 3600);
 
@@ -37,20 +35,6 @@ impl Default for RetentionLimits {
             max_age: None,
             max_total_bytes: None,
             min_age: DEFAULT_MIN_AGE,
-        }
-    }
-}
-
-impl RetentionLimits {
-    /// The limits the settings ask for (`0` turns an age or size limit off).
-    pub fn from_settings(a: &AuditSettings) -> RetentionLimits {
-        const DAY: u64 = 24 * 3600;
-        let days = a.max_age_days.value;
-        let mib = a.max_total_size_mb.value;
-        RetentionLimits {
-            max_age: (days > 0).then(|| Duration::from_secs(days.saturating_mul(DAY))),
-            max_total_bytes: (mib > 0).then(|| mib.saturating_mul(1024 * 1024)),
-            min_age: Duration::from_secs(a.min_age_hours.value.saturating_mul(3600)),
         }
     }
 }

@@ -21,8 +21,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::config::AuditSettings;
-
 use super::private_file::{effective_uid, open_private, Access};
 use super::storage::LOCK_FILE;
 use super::{daily_path, ensure_private_dir, SinkError, SinkTarget};
@@ -55,25 +53,6 @@ pub enum TargetError {
     Insecure { path: PathBuf, problem: String },
     #[error("cannot use audit file: {0}")]
     File(io::Error),
-}
-
-impl TargetOptions {
-    /// The options the settings ask for.
-    pub fn from_settings(a: &AuditSettings) -> TargetOptions {
-        TargetOptions {
-            allow_shared_dir: a.allow_shared_dir.value,
-        }
-    }
-}
-
-/// The target the settings name: `audit.file` (`-` is stderr), else
-/// `audit.dir`.
-pub fn target_of(a: &AuditSettings) -> SinkTarget {
-    match &a.file.value {
-        Some(f) if f == "-" => SinkTarget::Stderr,
-        Some(f) => SinkTarget::File(PathBuf::from(f)),
-        None => SinkTarget::Dir(a.dir.value.clone()),
-    }
 }
 
 /// Prepares and checks `target` at time `now` (see the module docs).

@@ -17,7 +17,7 @@
 //! [`SPARE_CAPACITY`] bytes): a fresh buffer per write costs a page fault
 //! per 4 KiB.
 //!
-//! With forwarding on ([`crate::forward`]), each queued batch becomes a
+//! With a [`LineFeed`] (the forwarders, `crate::forward`), each queued batch becomes a
 //! shared [`Bytes`] buffer: its lines go to the forwarders by reference
 //! count and the batch is written from the same buffer (it is then not
 //! recycled).
@@ -42,8 +42,9 @@ use super::gzip::Compressor;
 use super::losses::{Ledger, LossReason, Losses};
 use super::retention::OverBudget;
 use super::storage::Storage;
-use super::{FsyncPolicy, QueueFullPolicy, SinkError, SinkTarget, WallClock, WriterConfig};
-use crate::forward::Forwarders;
+use super::{
+    FsyncPolicy, LineFeed, QueueFullPolicy, SinkError, SinkTarget, WallClock, WriterConfig,
+};
 
 /// The writer thread appends at most this many coalesced bytes per `write`.
 pub const COALESCE_BYTES: usize = 1 << 20;
@@ -102,7 +103,7 @@ pub struct WriterHandle {
     when_full: QueueFullPolicy,
     dropped: AtomicU64,
     spares: Arc<ArrayQueue<Vec<u8>>>,
-    forward: Option<Arc<Forwarders>>,
+    forward: Option<Arc<dyn LineFeed>>,
 }
 
 impl WriterHandle {
@@ -252,7 +253,7 @@ enum Batch {
 
 impl Batch {
     /// The batch, its lines handed to `forward` first if there are forwarders.
-    fn taken(lines: Vec<u8>, forward: Option<&Forwarders>) -> Batch {
+    fn taken(lines: Vec<u8>, forward: Option<&dyn LineFeed>) -> Batch {
         match forward {
             Some(f) => {
                 let shared = Bytes::from(lines);
@@ -294,7 +295,7 @@ fn run(
     rx: Receiver<Job>,
     always: bool,
     spares: &ArrayQueue<Vec<u8>>,
-    forward: Option<&Forwarders>,
+    forward: Option<&dyn LineFeed>,
 ) {
     // Where queued batches are coalesced, kept from write to write.
     let mut coalesced: Vec<u8> = Vec::new();
