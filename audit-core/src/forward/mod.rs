@@ -330,15 +330,13 @@ impl Forwarders {
     }
 }
 
-/// This machine's host name (syslog HOSTNAME), `-` if unknown.
+/// This machine's host name (syslog HOSTNAME), `-` (syslog's nil value) if
+/// unknown.
 pub fn local_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // when the name fits.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "-".into();
+    let name = crate::stamp::local_hostname();
+    if name.is_empty() {
+        "-".into()
+    } else {
+        name
     }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
