@@ -11,9 +11,9 @@
 //! and `docs/events.md` documents each of them with an example line.
 //!
 //! Every string an event holds from a peer is re-encoded when the line is
-//! written ([`write_line_safe`]): no line holds a raw control or line
+//! written (`write_line_safe`): no line holds a raw control or line
 //! separator character. A request id is recorded as a parsed JSON value (its
-//! text normalised), or by SHA-256 when it is longer than [`MAX_ID_BYTES`].
+//! text normalised), or by SHA-256 when it is longer than `MAX_ID_BYTES`.
 
 mod escape;
 
@@ -24,7 +24,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use escape::{needs_escape, write_line_safe};
+pub(crate) use escape::{needs_escape, write_line_safe};
 
 /// Version of the event schema, written as `"v"` on every line.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -179,7 +179,7 @@ pub struct RpcErrorInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
     /// `data` was too large to parse within the frame's budget
-    /// ([`crate::classify::budget`]) and is left out.
+    /// (`crate::classify::budget`) and is left out.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub data_omitted: bool,
 }
@@ -306,7 +306,7 @@ impl Event {
         self
     }
 
-    /// Records the request id whose key ([`id_key`]) is `key`: the id's
+    /// Records the request id whose key (`id_key`) is `key`: the id's
     /// value, or for a long id `details.jsonrpc_id_sha256`.
     pub fn set_jsonrpc_id(&mut self, key: &str) {
         match key.strip_prefix('#') {
@@ -326,7 +326,7 @@ impl Event {
 }
 
 /// Longest request id (JSON text) kept and recorded as it is.
-pub const MAX_ID_BYTES: usize = 256;
+pub(crate) const MAX_ID_BYTES: usize = 256;
 
 /// What identifies a request id of JSON text `raw` while it is in flight:
 /// its normalised text (white space and escapes as serde_json writes them,
@@ -334,7 +334,7 @@ pub const MAX_ID_BYTES: usize = 256;
 /// stay different), or `#` and the SHA-256 (hex) of the raw text when it is
 /// longer than [`MAX_ID_BYTES`] (JSON text never starts with `#`), so a
 /// table of ids in flight holds at most that much per id.
-pub fn id_key(raw: &str) -> Cow<'_, str> {
+pub(crate) fn id_key(raw: &str) -> Cow<'_, str> {
     if raw.len() > MAX_ID_BYTES {
         return Cow::Owned(format!("#{}", crate::digest::sha256_hex(raw.as_bytes())));
     }
@@ -351,7 +351,7 @@ pub fn id_key(raw: &str) -> Cow<'_, str> {
 /// A new time-sortable unique event id (UUID v7, RFC 9562): lower-case,
 /// hyphenated. Its random bits come from a user-space CSPRNG seeded by the
 /// OS (uuid's `fast-rng`), not from a `getrandom` call per event.
-pub fn new_event_id() -> String {
+pub(crate) fn new_event_id() -> String {
     let mut buf = uuid::Uuid::encode_buffer();
     uuid::Uuid::now_v7()
         .hyphenated()

@@ -14,12 +14,16 @@
 //!
 //! `docs/architecture.md` draws the threads and says where each concern lives.
 //!
-//! The public modules are what callers use: the settings ([`config`]), the
-//! pipeline and its hand-off ([`pipeline`], [`handoff`]), the relay's policy
-//! [`policy::Gate`], the event model ([`event`]), the trail's format
-//! ([`stamp`]) and its readers ([`verify`]), keys ([`sign`]), pins ([`pin`])
-//! and redaction ([`redact`], for tools that scan text). The stages of the
-//! pipeline are private.
+//! The public modules are what the binary and its tests use: the settings
+//! ([`config`]), the pipeline and its hand-off ([`pipeline`], [`handoff`]),
+//! the relay's [`policy::Gate`], the event model ([`event`]), the trail's
+//! format ([`stamp`]) and its readers ([`verify`], [`trail`], [`analysis`],
+//! [`transcript`]), the CI harness ([`check`], [`diff`], [`replay`]), error
+//! replies ([`reply`]), keys ([`sign`]), pins ([`pin`]) and redaction
+//! ([`redact`], for tools that scan text). The pipeline's stages (framing,
+//! classification, the auditor, the sink writer, forwarding, the transcript
+//! writer) are private; `stages` re-exports them for the benchmarks and the
+//! tests crate, hidden from these docs.
 
 // Functions stay short enough to read as their steps (threshold in clippy.toml).
 #![warn(clippy::too_many_lines)]
@@ -33,7 +37,7 @@ pub mod config;
 pub mod diff;
 mod digest;
 pub mod event;
-pub mod forward;
+pub(crate) mod forward;
 pub(crate) mod frame;
 pub mod handoff;
 pub mod pin;
@@ -51,15 +55,25 @@ pub mod trail;
 pub mod transcript;
 pub mod verify;
 
-/// The pipeline's stages one by one, for `bench_pipeline`; not an API.
+/// The pipeline's stages one by one, for the benchmarks (`bench_pipeline`,
+/// `bench_forward`) and the tests crate; not an API.
 #[doc(hidden)]
 pub mod stages {
     pub use crate::auditor::{Auditor, AuditorConfig, AuditorReport};
+    /// Trail checks for the fuzz targets (`fuzz/`).
+    #[cfg(feature = "test-support")]
+    pub use crate::classify::selfcheck;
     pub use crate::classify::SessionFacts;
     pub use crate::clock::utc_date;
+    pub use crate::forward::{ForwardConfig, ForwardUrl, Forwarders, TlsFiles};
     pub use crate::frame::{Frame, Framer, DEFAULT_PARSE_LIMIT};
     pub use crate::sink::{
         spawn_writer, spawn_writer_with, FsyncPolicy, RotationPolicy, SinkTarget, WriterConfig,
         DEFAULT_WRITER_QUEUE,
+    };
+    pub use crate::transcript::tap::TranscriptTap;
+    pub use crate::transcript::writer::{
+        open_private as open_transcript, spawn as spawn_transcript, TranscriptOptions,
+        TranscriptReport, TranscriptWriter,
     };
 }

@@ -25,7 +25,7 @@ pub const PIN_FILE_VERSION: u32 = 1;
 /// The pin file under the home directory, by default.
 pub const DEFAULT_PIN_FILE: &str = ".mcp-blackbox/pins.json";
 
-/// The hash of a tool definition: SHA-256 hex of its [`canonical_json`], so
+/// The hash of a tool definition: SHA-256 hex of its `canonical_json`, so
 /// it depends neither on the order the server wrote the members in nor on
 /// how `serde_json` orders a map. Pins and the classifier's `tool_changed`
 /// both use it.
@@ -34,7 +34,7 @@ pub fn definition_hash(def: &Value) -> String {
 }
 
 /// `v` as canonical JSON: keys sorted by UTF-8 bytes, no white space.
-pub fn canonical_json(v: &Value) -> String {
+pub(crate) fn canonical_json(v: &Value) -> String {
     let mut out = String::new();
     write_canonical(v, &mut out);
     out

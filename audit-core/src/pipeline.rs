@@ -1,4 +1,5 @@
-//! The audit pipeline of one session, built from its [`Settings`].
+//! The audit pipeline of one session, built from its
+//! [`Settings`](crate::config::Settings).
 //!
 //! Two steps, so that a bad setting fails before the server starts and the
 //! relay never waits for audit work:
@@ -6,8 +7,8 @@
 //! 1. [`Plan::from_settings`] decides everything a setting can get wrong
 //!    (policy and pins, signing key, HMAC key, audit file or directory) and
 //!    returns one [`StartError`] naming the setting at fault. It also gives
-//!    the relay what it needs: the [`Gate`] (when some call can be refused)
-//!    and the parse limit.
+//!    the relay what it needs: the [`Gate`](crate::policy::Gate) (when some
+//!    call can be refused) and the parse limit.
 //! 2. [`Plan::start`], once the server runs, starts the auditor thread and
 //!    returns the [`Pipeline`]: the [`AuditHandle`] the relay offers its
 //!    bytes to, and [`Pipeline::finish`] for the end of the session.
@@ -44,6 +45,7 @@ use std::time::Duration;
 use crate::handoff::{AuditHandle, AuditMsg, HandoffStats};
 
 pub use crate::auditor::AuditorReport;
+pub use crate::forward::ForwardError;
 pub use crate::session_end::{ChildExit, SessionEnd};
 pub use crate::sink::{SinkError, WriterReport};
 pub use error::StartError;

@@ -3,7 +3,7 @@
 //! A hash chain shows that lines were changed unless the whole chain was
 //! recomputed after the change; a signature by a key the attacker does not
 //! hold closes that gap. Every `checkpoint` event and `session_end` carries
-//! `details.signature`, the Ed25519 signature of [`signed_message`]:
+//! `details.signature`, the Ed25519 signature of `signed_message`:
 //!
 //! ```text
 //! mcp-blackbox chain head v1\n<session_id>\n<seq>\n<prev_hash>
@@ -36,10 +36,6 @@ use crate::stamp::Stamper;
 pub const SECRET_KEY_TAG: &str = "mcp-blackbox-ed25519-secret-v1";
 /// First word of a public key file.
 pub const PUBLIC_KEY_TAG: &str = "mcp-blackbox-ed25519-public-v1";
-/// Default number of events between checkpoints.
-pub const DEFAULT_CHECKPOINT_EVENTS: u64 = 1000;
-/// Default time between checkpoints (when there were events).
-pub const DEFAULT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
 /// Errors reading, writing or parsing key files.
 #[derive(Debug, thiserror::Error)]
@@ -62,14 +58,14 @@ pub enum KeyError {
 
 /// The exact bytes signed for the line at `seq` of `session_id`, whose
 /// `prev_hash` is `head_hex`.
-pub fn signed_message(session_id: &str, seq: u64, head_hex: &str) -> Vec<u8> {
+pub(crate) fn signed_message(session_id: &str, seq: u64, head_hex: &str) -> Vec<u8> {
     format!("mcp-blackbox chain head v1\n{session_id}\n{seq}\n{head_hex}").into_bytes()
 }
 
 /// The exact bytes signed for the seal index entry whose hash is `hash_hex`
 /// (see [`crate::sink::seal`]): a tag of its own, so a seal's signature is
 /// never a chain head's.
-pub fn seal_message(hash_hex: &str) -> Vec<u8> {
+pub(crate) fn seal_message(hash_hex: &str) -> Vec<u8> {
     format!("mcp-blackbox seal v1\n{hash_hex}").into_bytes()
 }
 
@@ -125,7 +121,7 @@ impl SecretKey {
         PublicKey(self.0.verifying_key())
     }
 
-    /// Signs the chain head (see [`signed_message`]); the signature as hex.
+    /// Signs the chain head (see `signed_message`); the signature as hex.
     pub fn sign_head(&self, session_id: &str, seq: u64, head_hex: &str) -> String {
         let sig = self.0.sign(&signed_message(session_id, seq, head_hex));
         hex::encode(sig.to_bytes())
@@ -133,7 +129,7 @@ impl SecretKey {
 }
 
 impl SecretKey {
-    /// Signs a seal index entry's hash ([`seal_message`]); hex signature.
+    /// Signs a seal index entry's hash (`seal_message`); hex signature.
     pub fn sign_seal(&self, hash_hex: &str) -> String {
         hex::encode(self.0.sign(&seal_message(hash_hex)).to_bytes())
     }

@@ -38,13 +38,13 @@ pub struct SessionIdentity {
     pub session_id: Arc<str>,
     pub server: Arc<str>,
     pub user: Arc<str>,
-    /// The machine's hostname (see [`local_hostname`]).
+    /// The machine's hostname (see `local_hostname`).
     pub host: Arc<str>,
 }
 
 /// This machine's hostname, as `gethostname(2)` gives it (invalid UTF-8
 /// replaced; escaped like every string when stamped). Empty if unavailable.
-pub fn local_hostname() -> String {
+pub(crate) fn local_hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for `len` bytes; gethostname writes at most
     // that many and we read only up to the first NUL within them.
@@ -185,14 +185,14 @@ impl Stamper {
 }
 
 /// Length of what [`chain_tail`] returns.
-pub const CHAIN_TAIL_LEN: usize = 14 + 64 + 1 + HASH_SUFFIX_LEN + 1;
+pub(crate) const CHAIN_TAIL_LEN: usize = 14 + 64 + 1 + HASH_SUFFIX_LEN + 1;
 
 /// Links one line into a hash chain: `body` is the line's JSON object without
 /// its closing brace (in pieces, so that a large payload is hashed where it
 /// lies). Returns what follows it, `,"prev_hash":"<head>","hash":"<hash>"}`
 /// and the newline, and moves `head` to the new hash: SHA-256 over `body`
 /// followed by `,"prev_hash":"<head>"}`, the line's [`canonical_bytes`].
-pub fn chain_tail(head: &mut [u8; 32], body: &[&[u8]]) -> [u8; CHAIN_TAIL_LEN] {
+pub(crate) fn chain_tail(head: &mut [u8; 32], body: &[&[u8]]) -> [u8; CHAIN_TAIL_LEN] {
     let mut tail = [0u8; CHAIN_TAIL_LEN];
     let mut hex_buf = [0u8; 64];
     let prev = [b",\"prev_hash\":\"", hex_of(head, &mut hex_buf), b"\"}"].concat();
@@ -242,7 +242,7 @@ pub fn canonical_bytes(line: &[u8]) -> Option<(Vec<u8>, &str)> {
 
 /// Where a stamped line's `,"hash":"…"}` suffix starts, and the hash it
 /// claims: the canonical bytes are `line[..split]` followed by `}`.
-pub fn canonical_split(line: &[u8]) -> Option<(usize, &str)> {
+pub(crate) fn canonical_split(line: &[u8]) -> Option<(usize, &str)> {
     if line.len() < HASH_SUFFIX_LEN + 2 {
         return None;
     }
@@ -253,7 +253,7 @@ pub fn canonical_split(line: &[u8]) -> Option<(usize, &str)> {
 /// The `prev_hash` and `hash` a stamped line (newline removed) ends with,
 /// read from their fixed places at its end: `,"prev_hash":"<64>","hash":"<64>"}`.
 /// `None` if the line does not end that way.
-pub fn chain_hashes(line: &[u8]) -> Option<(&str, &str)> {
+pub(crate) fn chain_hashes(line: &[u8]) -> Option<(&str, &str)> {
     const PREV: &[u8] = b",\"prev_hash\":\"";
     let tail_len = PREV.len() + 64 + 1 + HASH_SUFFIX_LEN;
     let tail = line.get(line.len().checked_sub(tail_len)?..)?;

@@ -8,8 +8,8 @@
 
 #![no_main]
 
-use audit_core::classify::selfcheck::{line_fault, trail_of};
 use audit_core::event::Direction;
+use audit_core::stages::selfcheck::{line_fault, trail_of};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

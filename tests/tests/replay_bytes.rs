@@ -11,8 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime};
 
 use audit_core::event::Direction;
-use audit_core::stages::Frame;
-use audit_core::transcript::{self, TranscriptOptions};
+use audit_core::stages::{open_transcript, spawn_transcript, Frame, TranscriptOptions};
 use blackbox_tests::binary::blackbox;
 use blackbox_tests::client::{initialize, proxy_command, tool_call, LineClient};
 use bytes::Bytes;
@@ -88,8 +87,8 @@ fn frame(direction: Direction, bytes: &[u8]) -> Frame {
 fn a_transcript_with_a_line_that_is_not_utf8_and_a_16_mib_result_replays_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.jsonl");
-    let file = transcript::open_private(&path).unwrap();
-    let (tap, writer) = transcript::spawn(file, TranscriptOptions::new(None, SIZE)).unwrap();
+    let file = open_transcript(&path).unwrap();
+    let (tap, writer) = spawn_transcript(file, TranscriptOptions::new(None, SIZE)).unwrap();
     let call = tool_call(7, "echo", json!({"text": "hi"})).to_string();
     let answer = br#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}"#;
     let garbage = b"\xff\xfe log line \xc3\x28 not utf-8\r";

@@ -44,7 +44,7 @@ pub enum RulesError {
 }
 
 /// The event types `[forbid]` can switch, in rule order.
-pub const FORBIDDABLE: [&str; 6] = [
+pub(crate) const FORBIDDABLE: [&str; 6] = [
     "tool_error",
     "rpc_error",
     "protocol_violation",
@@ -201,18 +201,18 @@ fn tool_rules(t: ToolRule, rules: &mut Vec<Rule>) -> Result<(), RulesError> {
 }
 
 /// Whether an event is about `tool` (`*`: any tool).
-pub fn is_tool(e: &Value, tool: &str) -> bool {
+pub(crate) fn is_tool(e: &Value, tool: &str) -> bool {
     e["tool"].as_str().is_some_and(|t| tool == "*" || t == tool)
 }
 
 /// The event's id, for messages.
-pub fn id_of(e: &Value) -> String {
+pub(crate) fn id_of(e: &Value) -> String {
     e["event_id"].as_str().unwrap_or("?").to_owned()
 }
 
 /// An argument value as the text a regex is matched against: a string as
 /// it is, anything else as JSON.
-pub fn as_text(v: &Value) -> String {
+pub(crate) fn as_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

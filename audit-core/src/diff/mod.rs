@@ -1,19 +1,19 @@
 //! `diff`: two sessions compared as a person would compare them: the
 //! sequence of tool calls (names and arguments), their outcomes and result
-//! contents ([`session`]), or with `tools` their tool definitions (a drift
+//! contents (`session`), or with `tools` their tool definitions (a drift
 //! baseline). Ids, timestamps, `_meta` and the order of concurrent calls do
 //! not count; `ignore` removes more, by JSON pointer into a call record
 //! (`/arguments/…`, `/result/…`, `/outcome`) or, with `tools`, into a tool
 //! definition (`/description`).
 
-pub mod session;
+mod session;
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use crate::replay::leaves;
-pub use session::Session;
+pub use session::{Call, Session};
 
 /// What to compare.
 #[derive(Debug, Default, Clone)]

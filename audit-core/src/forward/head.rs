@@ -32,10 +32,6 @@ pub struct Head<'a> {
     pub prev_hash: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub hash: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub trace_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub span_id: Option<Cow<'a, str>>,
 }
 
 impl<'a> Head<'a> {

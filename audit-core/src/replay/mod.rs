@@ -2,7 +2,7 @@
 //! did. Pure: the stdio loop around it is the binary's.
 //!
 //! Each client request is matched to a recorded one by method and params,
-//! ignoring `_meta` everywhere ([`script::normalise`]): the first unused
+//! ignoring `_meta` everywhere (`script::normalise`): the first unused
 //! recorded request that matches, else (a request asked again) the last
 //! used one, else, for the handshake and the listings (`initialize`,
 //! `server/discover`, `ping`, `*/list`), the first recorded one of the same
@@ -20,8 +20,9 @@ use serde_json::{json, Value};
 
 use crate::redact::{Redactions, Redactor};
 
-pub use closest::leaves;
-pub use script::{normalise, Exchange, Reply, Script};
+pub(crate) use closest::leaves;
+pub(crate) use script::normalise;
+pub use script::{Exchange, Reply, Script};
 
 use script::Message;
 
@@ -181,7 +182,7 @@ fn error_line(id: &str, message: &str, data: Value) -> Vec<u8> {
 
 /// `response` with its top-level `id` replaced by `id` (raw JSON), every
 /// other byte as recorded.
-pub fn with_id(response: &[u8], id: &str) -> Vec<u8> {
+pub(crate) fn with_id(response: &[u8], id: &str) -> Vec<u8> {
     let Some(Message { id: Some(old), .. }) = Message::parse(response) else {
         return response.to_vec();
     };

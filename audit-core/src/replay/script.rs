@@ -32,7 +32,7 @@ pub struct Reply {
 #[derive(Debug, Clone)]
 pub struct Exchange {
     pub method: String,
-    /// The request's params with every `_meta` removed ([`normalise`]).
+    /// The request's params with every `_meta` removed (`normalise`).
     pub params: Value,
     pub replies: Vec<Reply>,
 }

@@ -128,7 +128,7 @@ pub struct WriterConfig {
     pub retention: RetentionLimits,
     /// Decides the day of the file a batch goes to.
     pub clock: WallClock,
-    /// Signs the seal index's entries ([`seal`]), when set.
+    /// Signs the seal index's entries (`seal`), when set.
     pub seal_key: Option<Arc<crate::sign::SecretKey>>,
     /// Collectors that also get every stamped line (the forwarders).
     pub forward: Option<Arc<dyn LineFeed>>,

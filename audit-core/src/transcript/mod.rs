@@ -1,7 +1,7 @@
 //! The transcript: a full-fidelity, hash-chained record of every frame of a
 //! session, written beside the audit trail for replay, `check` and `diff`.
 //!
-//! One JSON object a line, each chained like the trail ([`crate::stamp::chain_tail`]):
+//! One JSON object a line, each chained like the trail (`crate::stamp::chain_tail`):
 //!
 //! ```text
 //! {"kind":"header","transcript":1,"redacted":true,"max_frame_bytes":N,"session_id":…,"server":…,"started":…,"prev_hash":<seed>,"hash":…}
@@ -13,7 +13,7 @@
 //! A frame whose bytes are valid JSON with no white space around them is
 //! written as `json`, those bytes exactly; any other frame as `b64`. A frame
 //! longer than `max_frame_bytes` (the proxy's parse limit) keeps its first
-//! [`crate::frame::OVERSIZED_PREFIX`] bytes in `b64`, with `"truncated":true`
+//! `crate::frame::OVERSIZED_PREFIX` bytes in `b64`, with `"truncated":true`
 //! and its `sha256`. A redacted transcript (`"redacted":true`, the default)
 //! has secrets removed from every frame (`json` re-serialised, with
 //! `"redactions":N` when any were found); a raw one keeps exact bytes.
@@ -28,15 +28,15 @@
 
 mod line;
 mod read;
-mod tap;
-mod writer;
+pub(crate) mod tap;
+pub(crate) mod writer;
 
-pub use line::{Dir, FrameLine};
+pub use line::Dir;
 pub use read::{
     looks_like_transcript, read_transcript, verify_chain, ReadError, Transcript, TranscriptFrame,
 };
-pub use tap::TranscriptTap;
-pub use writer::{open_private, spawn, TranscriptOptions, TranscriptReport, TranscriptWriter};
+pub(crate) use tap::TranscriptTap;
+pub(crate) use writer::{open_private, spawn, TranscriptOptions, TranscriptWriter};
 
 /// The format version, written as `"transcript"` in the header.
 pub const FORMAT_VERSION: u32 = 1;

@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use audit_core::forward::{ForwardConfig, ForwardUrl, Forwarders, TlsFiles};
+use audit_core::stages::{ForwardConfig, ForwardUrl, Forwarders, TlsFiles};
 use blackbox_tests::collectors::{Rsyslog, ServerTls};
 use bytes::Bytes;
 use clap::Parser;
