@@ -24,7 +24,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub(crate) use escape::{needs_escape, write_line_safe};
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) use escape::needs_escape;
+pub(crate) use escape::write_line_safe;
 
 /// Version of the event schema, written as `"v"` on every line.
 pub const SCHEMA_VERSION: u32 = 1;
