@@ -40,6 +40,8 @@ pub mod event;
 pub(crate) mod forward;
 pub(crate) mod frame;
 pub mod handoff;
+#[cfg(test)]
+mod module_graph_tests;
 pub mod pin;
 pub mod pipeline;
 pub mod policy;
@@ -51,7 +53,6 @@ pub mod sign;
 pub(crate) mod sink;
 pub mod stamp;
 pub mod trail;
-
 pub mod transcript;
 pub mod verify;
 
