@@ -20,7 +20,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-use audit_core::handoff::ChildExit;
+use audit_core::pipeline::ChildExit;
 
 /// The spawned server.
 pub struct Server {
