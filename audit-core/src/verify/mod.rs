@@ -177,4 +177,6 @@ mod crash_tests;
 #[cfg(test)]
 mod seal_tests;
 #[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 mod tests;
