@@ -55,3 +55,36 @@ fn verify_of_a_large_trail_stays_under_its_memory_bound() {
         "verify peak RSS {kib} KiB exceeds {BOUND_KIB} KiB over {events} events"
     );
 }
+
+/// `sessions` takes its `verified` column from the same streaming check:
+/// the one session with an edited line is BROKEN, every other is ok.
+#[test]
+fn sessions_marks_only_the_edited_session_broken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("trail");
+    let spec = GenSpec {
+        events: 2_000,
+        seed: 9,
+        ..GenSpec::default()
+    };
+    let files = generate(&spec, &dir).unwrap();
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let line: serde_json::Value = serde_json::from_str(&lines[100]).unwrap();
+    let edited = line["session_id"].as_str().unwrap().to_owned();
+    lines[100] = lines[100].replacen("\"server-", "\"servex-", 1);
+    std::fs::write(&files[0], lines.join("\n") + "\n").unwrap();
+    let out = Command::new(blackbox())
+        .args(["sessions", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .expect("running mcp-blackbox sessions");
+    assert!(out.status.success(), "{out:?}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rows.len() > 10, "{} sessions", rows.len());
+    for row in &rows {
+        let broken = row["session"] == edited.as_str();
+        let want = if broken { "BROKEN" } else { "ok" };
+        assert_eq!(row["verified"], want, "{row}");
+    }
+}
