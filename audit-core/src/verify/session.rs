@@ -170,7 +170,9 @@ impl SessionCheck {
             }
             Some(_) => {}
         }
-        breaks.extend_key_break(self.key_break);
+        if let Some(b) = self.key_break {
+            breaks.push(b);
+        }
         breaks.append(self.signatures);
         let (announced_losses, losses_omitted) = self.gaps.into_losses();
         SessionReport {
@@ -301,14 +303,6 @@ impl SessionCheck {
         let head = r.prev_hash.map(hex::encode).unwrap_or_default();
         (r.details().signature.as_deref())
             .is_some_and(|sig| key.verify_head(&self.id, r.seq, &head, sig))
-    }
-}
-
-impl Breaks {
-    fn extend_key_break(&mut self, b: Option<Break>) {
-        if let Some(b) = b {
-            self.push(b);
-        }
     }
 }
 
