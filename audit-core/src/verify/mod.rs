@@ -1,17 +1,21 @@
 //! Verifying an audit trail: every session's hash chain, across plain and
 //! gzipped files, and (with a public key) its signed checkpoints.
 //!
-//! Lines are grouped by `session_id` and ordered by `seq`; each session is
-//! checked by [`chain::check_session`] and gets a [`SessionReport`]: OK, or
-//! the list of [`Break`]s found, each naming the file and line. What each
-//! mode proves is written down in `docs/audit-files.md`.
+//! The trail is read once, in write order, and each line goes to its
+//! session's streaming check ([`stream::TrailCheck`]), which judges it as a
+//! sort of the session's lines by `seq` would, in bounded memory. Each
+//! session gets a [`SessionReport`]: OK, or the [`Break`]s found, each
+//! naming the file and line. What each mode proves, and the memory bound,
+//! are written down in `docs/audit-files.md`.
 
 pub mod chain;
+mod gaps;
 pub mod read;
 mod report;
 pub mod seals;
+pub mod session;
+pub mod stream;
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +23,7 @@ pub use chain::{check_session, Break, SessionReport};
 pub use read::{LineIssue, Location, MAX_LINE_BYTES};
 pub use report::Seqs;
 pub use seals::{IndexCheck, SealFinding};
+pub use stream::OmittedIssues;
 
 use crate::sign::PublicKey;
 
@@ -37,8 +42,11 @@ pub struct VerifyReport {
     pub files: Vec<PathBuf>,
     /// Sessions in order of their first line read.
     pub sessions: Vec<SessionReport>,
-    /// Torn lines (skipped) and unreadable lines (damage).
+    /// Torn lines (skipped) and unreadable lines (damage): the first
+    /// [`stream::MAX_ISSUES`].
     pub issues: Vec<LineIssue>,
+    /// Line issues beyond those in `issues`.
+    pub issues_omitted: OmittedIssues,
     /// Each directory given, checked against its seal index.
     pub seals: Vec<IndexCheck>,
     /// Whether signatures were checked.
@@ -51,6 +59,7 @@ impl VerifyReport {
     pub fn is_ok(&self) -> bool {
         self.sessions.iter().all(SessionReport::is_ok)
             && !self.issues.iter().any(LineIssue::is_damage)
+            && self.issues_omitted.damage == 0
             && self.seals.iter().all(|c| c.is_ok(self.with_key))
     }
 }
@@ -65,8 +74,9 @@ pub fn verify_paths(
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(VerifyError::NoFiles(names.join(", ")));
     }
-    let (trail, seals) = read_checked(paths, files, key)?;
-    Ok(assemble(trail, seals, key))
+    let mut check = stream::TrailCheck::new(key);
+    let seals = read_checked(paths, &files, &mut check, key)?;
+    Ok(assemble(files, check, seals, key))
 }
 
 /// Verifies one trail read from `input` (plain or gzipped JSONL), called
@@ -84,89 +94,80 @@ pub fn verify_reader(
     let gz = io::BufRead::fill_buf(&mut input)
         .map_err(read_err)?
         .starts_with(&[0x1f, 0x8b]);
-    let mut trail = read::Trail::default();
+    let mut check = stream::TrailCheck::new(key);
     let (file, expect) = (name.into(), read::Expect::default());
     if gz {
         let gz = io::BufReader::new(flate2::read::MultiGzDecoder::new(input));
-        read::read_lines(&file, gz, &expect, &mut trail)
+        read::read_lines(&file, gz, &expect, &mut check)
     } else {
-        read::read_lines(&file, input, &expect, &mut trail)
+        read::read_lines(&file, input, &expect, &mut check)
     }
     .map_err(read_err)?;
-    trail.files = vec![name.into()];
-    Ok(assemble(trail, Vec::new(), key))
+    Ok(assemble(vec![name.into()], check, Vec::new(), key))
 }
 
-/// The report on what was read: sessions grouped and checked in order of
-/// their first line.
-fn assemble(trail: read::Trail, seals: Vec<IndexCheck>, key: Option<&PublicKey>) -> VerifyReport {
-    let mut order: Vec<std::sync::Arc<str>> = Vec::new();
-    let mut by_session: BTreeMap<std::sync::Arc<str>, Vec<read::Record>> = BTreeMap::new();
-    for r in trail.records {
-        if !by_session.contains_key(&r.session_id) {
-            order.push(r.session_id.clone());
-        }
-        by_session.entry(r.session_id.clone()).or_default().push(r);
-    }
+/// The report on what was read.
+fn assemble(
+    files: Vec<PathBuf>,
+    check: stream::TrailCheck,
+    seals: Vec<IndexCheck>,
+    key: Option<&PublicKey>,
+) -> VerifyReport {
+    let mut checked = check.finish();
     // An intact index that records retention deletions explains events
     // missing before a session's first line read.
     let retention = seals
         .iter()
         .any(|c| c.is_ok(key.is_some()) && c.retention_deleted());
-    let sessions = order
-        .into_iter()
-        .map(|id| {
-            let records = by_session.remove(&id).unwrap_or_default();
-            let mut report = check_session(&id, records, key);
-            if retention {
-                report.excuse_retention();
-            }
-            report
-        })
-        .collect();
+    if retention {
+        checked
+            .sessions
+            .iter_mut()
+            .for_each(SessionReport::excuse_retention);
+    }
     VerifyReport {
-        files: trail.files,
-        sessions,
-        issues: trail.issues,
+        files,
+        sessions: checked.sessions,
+        issues: checked.issues,
+        issues_omitted: checked.omitted,
         seals,
         with_key: key.is_some(),
     }
 }
 
-/// Reads `files`, each directory among `paths` checked against its seal
-/// index (what the index expects of a file is checked as it is read).
+/// Reads `files` into `check`, each directory among `paths` checked against
+/// its seal index (what the index expects of a file is checked as it is
+/// read).
 fn read_checked(
     paths: &[PathBuf],
-    files: Vec<PathBuf>,
+    files: &[PathBuf],
+    check: &mut stream::TrailCheck,
     key: Option<&PublicKey>,
-) -> Result<(read::Trail, Vec<IndexCheck>), VerifyError> {
+) -> Result<Vec<IndexCheck>, VerifyError> {
     let mut checks: Vec<(IndexCheck, Vec<_>)> = paths
         .iter()
         .filter(|p| p.is_dir())
         .map(|d| (IndexCheck::load(d, key), Vec::new()))
         .collect();
-    let mut trail = read::Trail::default();
-    for path in &files {
+    for path in files {
         let dir = path.parent().unwrap_or(Path::new(""));
-        let check = checks.iter_mut().find(|(c, _)| c.dir == dir);
-        let expect = check
+        let seal = checks.iter_mut().find(|(c, _)| c.dir == dir);
+        let expect = seal
             .as_ref()
             .map(|(c, _)| c.expect(path))
             .unwrap_or_default();
-        let digest = read::read_file(path, &expect, &mut trail)?;
-        if let Some((_, read)) = check {
+        let digest = read::read_file(path, &expect, check)?;
+        if let Some((_, read)) = seal {
             read.push((path.clone(), digest));
         }
     }
-    trail.files = files;
-    let checks = checks
+    Ok(checks
         .into_iter()
         .map(|(mut c, read)| {
             c.compare(&read);
             c
         })
-        .collect();
-    Ok((trail, checks))
+        .collect())
 }
 
 #[cfg(test)]
@@ -175,5 +176,7 @@ mod attack_tests;
 mod crash_tests;
 #[cfg(test)]
 mod seal_tests;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

@@ -12,9 +12,10 @@
 //! Memory is bounded whatever the input: a line is buffered up to
 //! [`MAX_LINE_BYTES`] and a longer one is reported and skipped to its end
 //! without being kept, so a decompression bomb costs its inflating, not its
-//! size. What is kept per line read is its [`Record`] (about 150 bytes):
-//! verification holds every record of the trail, so its memory grows with
-//! the number of lines, not with their length.
+//! size. A line's [`Record`] is small and bounded (about 200 bytes, its
+//! `details` strings cut to what a valid value can be, the session id at
+//! most [`MAX_SESSION_ID_BYTES`]); where records go is the [`LineSink`]'s
+//! business (the streaming check keeps a bounded window of them).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -71,7 +72,41 @@ static NO_DETAILS: Details = Details {
     last_hash: None,
 };
 
+/// Longest hash-like `details` string kept (a valid one is 64 hex digits).
+const MAX_HASH_TEXT: usize = 64;
+/// Longest `signature` kept (a valid one is 128 hex digits).
+const MAX_SIGNATURE_TEXT: usize = 256;
+/// Longest `signing_key` kept as written (a fingerprint is 71 bytes); a
+/// longer one is cut (it names no key either way).
+const MAX_KEY_TEXT: usize = 128;
+
 impl Details {
+    /// Cuts every string to the length a valid value can have: a longer
+    /// one is invalid whatever it holds, and is not kept at its length.
+    fn bounded(mut self) -> Details {
+        for hash in [
+            &mut self.chain_seed,
+            &mut self.first_prev_hash,
+            &mut self.last_hash,
+        ] {
+            if hash.as_ref().is_some_and(|h| h.len() > MAX_HASH_TEXT) {
+                *hash = Some(String::new());
+            }
+        }
+        if (self.signature.as_ref()).is_some_and(|s| s.len() > MAX_SIGNATURE_TEXT) {
+            self.signature = Some(String::new());
+        }
+        if let Some(key) = self.signing_key.as_mut().filter(|k| k.len() > MAX_KEY_TEXT) {
+            let mut cut = MAX_KEY_TEXT;
+            while !key.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            key.truncate(cut);
+            key.push('…');
+        }
+        self
+    }
+
     fn is_empty(&self) -> bool {
         self.chain_seed.is_none()
             && self.signing_key.is_none()
@@ -105,14 +140,41 @@ pub fn parse_hash(hex_text: &str) -> Option<Hash> {
     Some(out)
 }
 
-/// One stamped line, as verification sees it: kept small (about 150 bytes,
-/// names shared), since verification holds one per line of the trail.
+/// The event types verification reads; every other type is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    SessionStart,
+    SessionEnd,
+    Checkpoint,
+    AuditDropped,
+    Other,
+}
+
+impl Kind {
+    fn of(name: &str) -> Kind {
+        match name {
+            "session_start" => Kind::SessionStart,
+            "session_end" => Kind::SessionEnd,
+            "checkpoint" => Kind::Checkpoint,
+            "audit_dropped" => Kind::AuditDropped,
+            _ => Kind::Other,
+        }
+    }
+
+    /// True for the types that carry a signature (`checkpoint`, `session_end`).
+    pub fn is_signed(self) -> bool {
+        matches!(self, Kind::Checkpoint | Kind::SessionEnd)
+    }
+}
+
+/// One stamped line, as verification sees it: small and bounded whatever
+/// the line held (about 200 bytes).
 #[derive(Debug, Clone)]
 pub struct Record {
     pub at: Location,
     pub session_id: Arc<str>,
     pub seq: u64,
-    pub kind: Arc<str>,
+    pub kind: Kind,
     /// `None` if the line's `prev_hash` is not 64 hex digits.
     pub prev_hash: Option<Hash>,
     /// The `hash` the line claims (`None` if it has none).
@@ -129,25 +191,21 @@ impl Record {
     }
 }
 
-/// Shares the text of session ids and event types among records.
-#[derive(Debug, Default)]
-pub struct Names(std::collections::HashSet<Arc<str>>);
-
-impl Names {
-    fn get(&mut self, name: String) -> Arc<str> {
-        if let Some(shared) = self.0.get(name.as_str()) {
-            return shared.clone();
-        }
-        let shared: Arc<str> = name.into();
-        self.0.insert(shared.clone());
-        shared
-    }
-}
-
 /// The longest line read: a longer one is damage, reported and skipped
 /// without being buffered. The proxy's lines are far shorter (fields are
 /// truncated, oversized frames recorded by size and hash).
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The longest `session_id` read: a longer one is damage (the proxy's are
+/// UUIDs), so that what is kept per session stays small.
+pub const MAX_SESSION_ID_BYTES: usize = 256;
+
+/// Where the reader puts what it read: each record, and each line that is
+/// not one.
+pub trait LineSink {
+    fn record(&mut self, record: Record);
+    fn issue(&mut self, issue: LineIssue);
+}
 
 /// A line that is not a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,28 +266,42 @@ pub struct Digest256 {
     pub prefix_sha256: Option<String>,
 }
 
-/// Everything read from the trail.
+/// Everything read from a trail, kept whole (for tests and small inputs;
+/// verification streams through [`super::stream::TrailCheck`] instead).
 #[derive(Debug, Default)]
 pub struct Trail {
     pub files: Vec<PathBuf>,
     pub records: Vec<Record>,
     pub issues: Vec<LineIssue>,
-    names: Names,
 }
 
-impl Trail {
-    /// Takes one line (without newline) that ends at byte `end`; `ended` if
-    /// a newline followed it.
-    fn take_line(&mut self, line: &[u8], at: Location, end: u64, ended: bool, expect: &Expect) {
-        if line.is_empty() {
-            return;
-        }
-        match parse_record(line, at.clone(), &mut self.names) {
-            Ok(record) => self.records.push(record),
-            Err(_) if !ended => self.issues.push(LineIssue::Torn(at)),
-            Err(_) if expect.repaired.contains(&end) => self.issues.push(LineIssue::Repaired(at)),
-            Err(why) => self.issues.push(LineIssue::Unreadable(at, why)),
-        }
+impl LineSink for Trail {
+    fn record(&mut self, record: Record) {
+        self.records.push(record);
+    }
+    fn issue(&mut self, issue: LineIssue) {
+        self.issues.push(issue);
+    }
+}
+
+/// Takes one line (without newline) that ends at byte `end`; `ended` if a
+/// newline followed it.
+fn take_line(
+    sink: &mut impl LineSink,
+    line: &[u8],
+    at: Location,
+    end: u64,
+    ended: bool,
+    expect: &Expect,
+) {
+    if line.is_empty() {
+        return;
+    }
+    match parse_record(line, at.clone()) {
+        Ok(record) => sink.record(record),
+        Err(_) if !ended => sink.issue(LineIssue::Torn(at)),
+        Err(_) if expect.repaired.contains(&end) => sink.issue(LineIssue::Repaired(at)),
+        Err(why) => sink.issue(LineIssue::Unreadable(at, why)),
     }
 }
 
@@ -305,12 +377,12 @@ fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, VerifyError> {
     Ok(out)
 }
 
-/// Reads one file's lines into `trail` and returns the digest of its
+/// Reads one file's lines into `sink` and returns the digest of its
 /// (decompressed) content.
 pub fn read_file(
     path: &Path,
     expect: &Expect,
-    trail: &mut Trail,
+    sink: &mut impl LineSink,
 ) -> Result<Digest256, VerifyError> {
     let read_err = |source| VerifyError::Read {
         path: path.to_owned(),
@@ -320,18 +392,13 @@ pub fn read_file(
     let name: Arc<str> = path.display().to_string().into();
     if path.extension().is_some_and(|e| e == "gz") {
         let gz = flate2::read::MultiGzDecoder::new(BufReader::new(file));
-        read_lines(
-            &name,
-            BufReader::with_capacity(64 * 1024, gz),
-            expect,
-            trail,
-        )
+        read_lines(&name, BufReader::with_capacity(64 * 1024, gz), expect, sink)
     } else {
         read_lines(
             &name,
             BufReader::with_capacity(64 * 1024, file),
             expect,
-            trail,
+            sink,
         )
     }
     .map_err(read_err)
@@ -342,7 +409,7 @@ pub fn read_lines<R: BufRead>(
     file: &Arc<str>,
     mut input: R,
     expect: &Expect,
-    trail: &mut Trail,
+    sink: &mut impl LineSink,
 ) -> io::Result<Digest256> {
     let mut hasher = Sha256::new();
     let (mut offset, mut prefix_sha256) = (0u64, None);
@@ -375,7 +442,7 @@ pub fn read_lines<R: BufRead>(
         if newline.is_some() {
             number += 1;
             end_line(
-                trail, file, number, &mut line, line_len, line_start, true, expect,
+                sink, file, number, &mut line, line_len, line_start, true, expect,
             );
             (line_len, line_start) = (0, offset);
         }
@@ -383,7 +450,7 @@ pub fn read_lines<R: BufRead>(
     if line_len > 0 {
         number += 1;
         end_line(
-            trail, file, number, &mut line, line_len, line_start, false, expect,
+            sink, file, number, &mut line, line_len, line_start, false, expect,
         );
     }
     if expect.prefix == Some(offset) {
@@ -398,7 +465,7 @@ pub fn read_lines<R: BufRead>(
 
 #[allow(clippy::too_many_arguments)]
 fn end_line(
-    trail: &mut Trail,
+    sink: &mut impl LineSink,
     file: &Arc<str>,
     number: usize,
     line: &mut Vec<u8>,
@@ -412,9 +479,9 @@ fn end_line(
         line: number,
     };
     if len as usize > MAX_LINE_BYTES {
-        trail.issues.push(LineIssue::Overlong(at, len));
+        sink.issue(LineIssue::Overlong(at, len));
     } else {
-        trail.take_line(line, at, offset + len, ended, expect);
+        take_line(sink, line, at, offset + len, ended, expect);
     }
     line.clear();
     if line.capacity() > 1 << 20 {
@@ -423,19 +490,25 @@ fn end_line(
 }
 
 /// Parses one line (without its newline).
-pub fn parse_record(line: &[u8], at: Location, names: &mut Names) -> Result<Record, String> {
+pub fn parse_record(line: &[u8], at: Location) -> Result<Record, String> {
     let fields: Fields =
         serde_json::from_slice(line).map_err(|e| format!("not a stamped line: {e}"))?;
+    if fields.session_id.len() > MAX_SESSION_ID_BYTES {
+        return Err(format!(
+            "session_id over {MAX_SESSION_ID_BYTES} bytes ({})",
+            fields.session_id.len()
+        ));
+    }
     let (hash_ok, hash) = match line_hash(line) {
         Some((ok, claimed)) => (ok, parse_hash(claimed)),
         None => (false, None),
     };
-    let details = (!fields.details.is_empty()).then(|| Box::new(fields.details));
+    let details = (!fields.details.is_empty()).then(|| Box::new(fields.details.bounded()));
     Ok(Record {
         at,
-        session_id: names.get(fields.session_id),
+        session_id: fields.session_id.into(),
         seq: fields.seq,
-        kind: names.get(fields.kind),
+        kind: Kind::of(&fields.kind),
         prev_hash: parse_hash(&fields.prev_hash),
         hash,
         hash_ok,

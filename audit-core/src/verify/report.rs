@@ -25,9 +25,9 @@ impl VerifyReport {
         self.sessions.iter().filter(|s| !s.is_ok()).count()
     }
 
-    /// Lines that are damage (not a crash's mark).
-    fn damaged_lines(&self) -> usize {
-        self.issues.iter().filter(|i| i.is_damage()).count()
+    /// Lines that are damage (not a crash's mark), listed or not.
+    fn damaged_lines(&self) -> u64 {
+        self.issues.iter().filter(|i| i.is_damage()).count() as u64 + self.issues_omitted.damage
     }
 
     /// Seal indexes whose findings break the trail.
@@ -51,6 +51,7 @@ impl VerifyReport {
                     "last_seq": s.last_seq,
                     "signed_through": s.signed_through,
                     "breaks": s.breaks.iter().map(|b| text(b)).collect::<Vec<_>>(),
+                    "breaks_omitted": s.breaks_omitted,
                 })
             })
             .collect();
@@ -80,6 +81,8 @@ impl VerifyReport {
             "sessions_broken": self.broken(),
             "damaged_lines": issues(true),
             "skipped_lines": issues(false),
+            "line_issues_omitted": self.issues_omitted.total,
+            "damaged_lines_omitted": self.issues_omitted.damage,
             "seal_indexes_failed": self.failed_indexes(),
             "with_key": self.with_key,
             "sessions": sessions,
@@ -92,6 +95,14 @@ impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for issue in &self.issues {
             writeln!(f, "{issue}")?;
+        }
+        let omitted = self.issues_omitted;
+        if omitted.total > 0 {
+            writeln!(
+                f,
+                "… and {} more line issues not listed ({} of them damage)",
+                omitted.total, omitted.damage
+            )?;
         }
         for s in &self.sessions {
             let verdict = if s.is_ok() { "OK" } else { "BROKEN" };
@@ -123,8 +134,15 @@ impl fmt::Display for VerifyReport {
                 let seqs = Seqs(*a, *b);
                 writeln!(f, "  - note: {seqs} announced lost by audit_dropped")?;
             }
+            if s.losses_omitted > 0 {
+                let n = s.losses_omitted;
+                writeln!(f, "  - note: … and {n} more announced losses not listed")?;
+            }
             for b in &s.breaks {
                 writeln!(f, "  - {b}")?;
+            }
+            if s.breaks_omitted > 0 {
+                writeln!(f, "  - … and {} more breaks", s.breaks_omitted)?;
             }
         }
         for c in &self.seals {
@@ -151,7 +169,7 @@ impl fmt::Display for VerifyReport {
         // Say what failed when it is not a session.
         for (n, what) in [
             (self.damaged_lines(), "unreadable lines"),
-            (self.failed_indexes(), "seal indexes failed"),
+            (self.failed_indexes() as u64, "seal indexes failed"),
         ] {
             if n > 0 {
                 write!(f, ", {n} {what}")?;
