@@ -167,13 +167,13 @@ impl Figures {
             .collect()
     }
 
-    /// The risk mix as JSON: calls per level.
+    /// The risk mix as JSON: `risk` and `calls`, lowest risk first.
     pub fn risk_json(&self) -> Value {
-        let mut m = serde_json::Map::new();
-        for (name, n) in RISKS.iter().zip(self.risks) {
-            m.insert((*name).into(), json!(n));
-        }
-        Value::Object(m)
+        RISKS
+            .iter()
+            .zip(self.risks)
+            .map(|(risk, calls)| json!({"risk": risk, "calls": calls}))
+            .collect()
     }
 
     /// The riskiest calls, riskiest then latest first.

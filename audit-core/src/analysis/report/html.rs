@@ -86,6 +86,7 @@ fn charts(c: &Value) -> Vec<Bars<'static>> {
     let series = |key: &str, field: &str| -> (Vec<String>, Vec<u64>) {
         let points = c[key].as_array().cloned().unwrap_or_default();
         let label = |p: &Value| match key {
+            "risk_mix" => cell(&p["risk"]),
             "durations" => format!("{}–{} ms", cell(&p["from_ms"]), cell(&p["to_ms"])),
             _ => cell(&p["at"]),
         };
@@ -97,12 +98,7 @@ fn charts(c: &Value) -> Vec<Bars<'static>> {
     let (when, calls) = series("over_time", "calls");
     let (_, errors) = series("over_time", "errors");
     let (spans, answers) = series("durations", "answers");
-    let (levels, mix): (Vec<String>, Vec<u64>) = c["risk_mix"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-        .unzip();
+    let (levels, mix) = series("risk_mix", "calls");
     vec![
         Bars {
             id: "chart-calls",
@@ -192,7 +188,7 @@ mod tests {
             "summary": {"calls": 1},
             "tools": [{"server": "s", "tool": evil, "calls": 1}],
             "charts": {"over_time": [{"at": evil, "calls": 1, "errors": 0}], "durations": [],
-                       "risk_mix": {"low": 1}},
+                       "risk_mix": [{"risk": "low", "calls": 1}]},
         });
         let html = page(&r);
         assert!(

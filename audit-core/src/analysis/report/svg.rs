@@ -11,6 +11,9 @@ const HEIGHT: f64 = 220.0;
 /// Room for the axis labels: left, right, top, bottom.
 const PAD: (f64, f64, f64, f64) = (48.0, 12.0, 12.0, 36.0);
 
+/// Up to this many bars, each is labelled; past it, the first and last.
+const MAX_LABELS: usize = 6;
+
 /// One bar chart: its element id, caption, bar labels and values.
 #[derive(Debug)]
 pub struct Bars<'a> {
@@ -23,8 +26,8 @@ pub struct Bars<'a> {
 }
 
 /// The chart as a `<figure>` holding an `<svg>`: bars with a `<title>`
-/// each (label and value), the value axis' maximum, the first and last
-/// labels under the axis. A chart without data says so in text.
+/// each (label and value), the value axis' maximum, and labels under
+/// the axis (every bar's, or the first and last). A chart without data says so in text.
 pub fn bar_chart(c: &Bars<'_>) -> String {
     let mut s = String::new();
     let id = escape(c.id);
@@ -76,19 +79,20 @@ pub fn bar_chart(c: &Bars<'_>) -> String {
             escape(label)
         );
     }
-    let ends = [
-        (c.labels.first(), left, "start"),
-        (c.labels.last(), left + w, "end"),
-    ];
-    for (label, x, anchor) in ends.iter().take(if c.labels.len() > 1 { 2 } else { 1 }) {
-        if let Some(label) = label {
-            let _ = write!(
-                s,
-                r#"<text x="{x}" y="{}" text-anchor="{anchor}" font-size="11">{}</text>"#,
-                base + 16.0,
-                escape(label)
-            );
-        }
+    let labels: Vec<(usize, f64, &str)> = if c.labels.len() <= MAX_LABELS {
+        (0..c.labels.len())
+            .map(|i| (i, left + (i as f64 + 0.5) * slot, "middle"))
+            .collect()
+    } else {
+        vec![(0, left, "start"), (c.labels.len() - 1, left + w, "end")]
+    };
+    for (i, x, anchor) in labels {
+        let _ = write!(
+            s,
+            r#"<text x="{x:.2}" y="{}" text-anchor="{anchor}" font-size="11">{}</text>"#,
+            base + 16.0,
+            escape(&c.labels[i])
+        );
     }
     s.push_str("</svg></figure>");
     s
