@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 
+use crate::peers::find_program;
 use crate::process::wait_until;
 use crate::PATIENCE;
 
@@ -29,19 +30,7 @@ pub struct Browser {
 /// The Chromium binary on PATH (Debian's `chromium`), or `None` after
 /// saying why; panics when missing and `CI` is `true`.
 pub fn find_chromium() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let msg = "chromium missing; run scripts/install-peers.sh (or scripts/test.sh)";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{msg} (CI=true: a missing peer is a failure, not a skip)");
-        }
-        eprintln!("SKIPPED: {msg}");
-    }
-    found
+    find_program(&["chromium", "chromium-browser"])
 }
 
 impl Browser {

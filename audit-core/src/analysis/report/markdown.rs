@@ -9,19 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::trail::format::{write_rows, Format};
 use crate::trail::sessions::SESSION_COLUMNS;
-
-const FIGURES: [&str; 10] = [
-    "calls",
-    "errors",
-    "error_rate",
-    "blocked",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "max_ms",
-    "bytes_in",
-    "bytes_out",
-];
+use crate::trail::stats::FIGURES;
 
 /// A table section: title, JSON key, columns in the order shown.
 pub type Section = (&'static str, &'static str, Vec<&'static str>);
