@@ -30,6 +30,17 @@ if ! command -v jq >/dev/null; then
 fi
 # --- end jq ---
 
+# --- chromium: the HTML report test (tests/tests/report_html.rs) and
+# scripts/report-screenshot.sh drive Debian's headless Chromium ---
+if ! command -v chromium >/dev/null; then
+    echo "install-peers: installing chromium with apt-get" >&2
+    sudo=""
+    [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+fi
+# --- end chromium ---
+
 installed() {
     [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
         && [[ -x "$peers/venv/bin/python" && -x "$peers/venv/bin/mcp-server-time" ]] \

@@ -68,7 +68,12 @@ pub struct TrailArgs {
 impl TrailArgs {
     /// The filters, checked.
     pub fn filter(&self) -> Result<Filter> {
-        let spec = FilterSpec {
+        Ok(Filter::new(&self.spec(), SystemTime::now())?)
+    }
+
+    /// The filter flags as given.
+    pub fn spec(&self) -> FilterSpec {
+        FilterSpec {
             since: self.since.clone(),
             until: self.until.clone(),
             server: self.server.clone(),
@@ -81,8 +86,7 @@ impl TrailArgs {
             risk: self.risk.clone(),
             tag: self.tag.clone(),
             text: self.text.clone(),
-        };
-        Ok(Filter::new(&spec, SystemTime::now())?)
+        }
     }
 
     /// The paths given, or the configured audit directory.

@@ -6,6 +6,7 @@
 //! - [`client`]: a line-based client driving one proxy process;
 //! - [`audit`]: a private audit directory per test and reading its events;
 //! - [`process`]: waiting for processes, pid files and process liveness;
+//! - [`cdp`]: headless Chromium over the DevTools protocol (the HTML report test);
 //! - [`collectors`]: rsyslog and rotel, the real collectors of the forwarding tests;
 //! - [`trail_gen`]: a deterministic audit trail, written by the real stamper and writer;
 //! - [`peers`]: the pinned real MCP peers installed by `scripts/install-peers.sh`;
@@ -16,6 +17,7 @@
 pub mod audit;
 pub mod bench;
 pub mod binary;
+pub mod cdp;
 pub mod client;
 pub mod collectors;
 pub mod oracle;

@@ -50,3 +50,22 @@ impl Peers {
         None
     }
 }
+
+/// The first of `names` found on `PATH` (a Debian package that
+/// `scripts/install-peers.sh` installs), or `None` after saying why;
+/// panics when missing and `CI` is `true`.
+pub fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .flat_map(|d| names.iter().map(move |n| d.join(n)))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let msg = format!("{} missing; run scripts/install-peers.sh", names[0]);
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg} (CI=true: a missing peer is a failure, not a skip)");
+        }
+        eprintln!("SKIPPED: {msg}");
+    }
+    found
+}

@@ -342,19 +342,7 @@ fn where_equals_jq() {
 
 /// Debian's `jq`: a missing one fails under CI=true, else skips.
 fn find_jq() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("jq"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let msg = "jq missing; run scripts/install-peers.sh";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{msg} (CI=true: a missing peer is a failure)");
-        }
-        eprintln!("SKIPPED: {msg}");
-    }
-    found
+    blackbox_tests::peers::find_program(&["jq"])
 }
 
 #[test]

@@ -220,7 +220,7 @@ impl Stats {
 }
 
 /// The figures of a row, after its keys.
-const FIGURES: [&str; 10] = [
+pub const FIGURES: [&str; 10] = [
     "calls",
     "errors",
     "error_rate",
