@@ -10,5 +10,7 @@
 //! [`anomalies::MAX_IDS`] ids per finding.
 
 pub mod anomalies;
+pub mod compliance;
 mod judge;
 pub mod report;
+pub mod secrets;
