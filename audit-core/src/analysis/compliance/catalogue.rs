@@ -43,6 +43,8 @@ pub enum Check {
     Security,
     /// Secrets redacted and storage limited in time.
     Minimisation,
+    /// The inventory of servers and tools that processed data.
+    Records,
     /// Not something an audit trail can show; the reason says what would.
     NotEvidenced(&'static str),
 }
@@ -111,8 +113,7 @@ pub const CONTROLS: &[Control] = &[
     c(Hipaa, "164.316(b)(2)(i)", "Documentation retained 6 years", Retention(6 * 365), &[]),
     c(Gdpr, "Art. 5(1)(f)", "Integrity and confidentiality of personal data", Confidentiality, &["secret_detected"]),
     c(Gdpr, "Art. 5(1)(c)/(e)", "Data minimisation and storage limitation", Minimisation, &["secret_detected"]),
-    c(Gdpr, "Art. 30", "Records of processing activities", NotEvidenced(
-        "the register is a document the controller keeps; `mcp-blackbox report` lists the servers and tools that processed data"), &[]),
+    c(Gdpr, "Art. 30", "Records of processing activities", Records, &["tool_call"]),
     c(Gdpr, "Art. 32", "Security of processing", Security, &["policy_blocked", "audit_dropped"]),
 ];
 

@@ -4,7 +4,7 @@
 //! event type.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -13,6 +13,9 @@ use crate::trail::view::EventView;
 
 /// Event ids kept per event type (the evidence listed under a control).
 pub const MAX_IDS: usize = 20;
+
+/// Distinct (server, tool) pairs kept (the inventory of Art. 30).
+pub const MAX_TOOLS: usize = 1000;
 
 /// The fields an audit record must carry (PCI DSS 10.2.2), in report order.
 pub const FIELDS: [&str; 6] = ["user", "type", "time", "outcome", "origin", "resource"];
@@ -38,6 +41,10 @@ pub struct Evidence {
     pub last: Option<String>,
     /// Up to [`MAX_IDS`] event ids per type, in trail order.
     pub ids: BTreeMap<String, Vec<String>>,
+    /// Up to [`MAX_TOOLS`] (server, tool) pairs that were called.
+    pub tools: BTreeSet<(String, String)>,
+    /// More pairs were seen than kept.
+    pub tools_over: bool,
 }
 
 /// The members of a line that [`EventView`] leaves out.
@@ -100,9 +107,20 @@ impl Evidence {
         if self.last.as_deref().map_or(true, |l| **ts > *l) {
             self.last = Some(ts.to_string());
         }
+        if kind == "tool_call" {
+            self.note_tool(&e.server, e.tool());
+        }
         let ids = self.ids.entry(kind.to_owned()).or_default();
         if ids.len() < MAX_IDS && !e.event_id.is_empty() {
             ids.push(e.event_id.to_string());
+        }
+    }
+
+    fn note_tool(&mut self, server: &str, tool: &str) {
+        if self.tools.len() < MAX_TOOLS {
+            self.tools.insert((server.to_owned(), tool.to_owned()));
+        } else if !self.tools.contains(&(server.to_owned(), tool.to_owned())) {
+            self.tools_over = true;
         }
     }
 
@@ -124,6 +142,10 @@ impl Evidence {
         }
         self.first = [self.first.take(), other.first].into_iter().flatten().min();
         self.last = [self.last.take(), other.last].into_iter().flatten().max();
+        self.tools_over |= other.tools_over;
+        for (server, tool) in other.tools {
+            self.note_tool(&server, &tool);
+        }
         for (k, ids) in other.ids {
             let mine = self.ids.entry(k).or_default();
             let room = MAX_IDS.saturating_sub(mine.len());
@@ -194,6 +216,7 @@ mod tests {
         assert_eq!(a.tags["data_access"], 1);
         assert_eq!(a.days(), 3);
         assert_eq!(a.ids["tool_call"], ["2"]);
+        assert_eq!(a.tools.len(), 1);
         assert_eq!(a.first.as_deref(), Some("2026-01-01T00:00:00Z"));
     }
 }

@@ -274,7 +274,7 @@ pub fn assess(framework: Framework, inputs: &Inputs) -> Vec<Assessed> {
 
 /// The whole assessment as JSON: `framework`, `disclaimer`, `trail`
 /// (events, first, last, days, by_type, field shares, signed sessions,
-/// tags), `settings`, `files`, `verify` and `controls` (id, title, status,
+/// tags, the servers and tools called), `settings`, `files`, `verify` and `controls` (id, title, status,
 /// reason, event_ids).
 pub fn to_json(framework: Framework, inputs: &Inputs, controls: &[Assessed]) -> Value {
     let e = &inputs.evidence;
@@ -301,6 +301,8 @@ pub fn to_json(framework: Framework, inputs: &Inputs, controls: &[Assessed]) -> 
             "events": e.events, "first": e.first, "last": e.last, "days": e.days(),
             "by_type": e.by_type, "field_shares": shares, "sessions": e.sessions,
             "signed_sessions": e.signed_sessions, "signatures": e.signatures, "tags": e.tags,
+            "tools": e.tools.iter().map(|(s, t)| json!({"server": s, "tool": t})).collect::<Vec<_>>(),
+            "tools_cut": e.tools_over,
         },
         "settings": inputs.setup.to_json(),
         "files": {"count": inputs.files.files, "bytes": inputs.files.bytes, "loose_modes": inputs.files.loose},

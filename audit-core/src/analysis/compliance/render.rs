@@ -103,6 +103,13 @@ pub fn write_markdown(
         let ids: Vec<String> = c.event_ids.iter().map(|id| md_cell(id)).collect();
         writeln!(out, "- {}: {}", c.id, ids.join(", "))?;
     }
+    writeln!(
+        out,
+        "\n## Servers and tools called\n\n| server | tool |\n|---|---|"
+    )?;
+    for (server, tool) in &i.evidence.tools {
+        writeln!(out, "| {} | {} |", md_cell(server), md_cell(tool))?;
+    }
     Ok(())
 }
 
@@ -140,6 +147,18 @@ pub fn write_html(
             c.status.label(),
             escape_html(&c.reason),
             ids.join("<br>")
+        )?;
+    }
+    writeln!(
+        out,
+        "</tbody></table>\n<h2>Servers and tools called</h2>\n<table><thead><tr><th>Server</th><th>Tool</th></tr></thead><tbody>"
+    )?;
+    for (server, tool) in &i.evidence.tools {
+        writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            escape_html(server),
+            escape_html(tool)
         )?;
     }
     writeln!(out, "</tbody></table>\n</body></html>")
