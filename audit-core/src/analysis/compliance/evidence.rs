@@ -97,7 +97,7 @@ impl Evidence {
             self.signed_sessions += u64::from(extra.details.signing_key.is_some());
         }
         self.signatures += u64::from(extra.details.signature.is_some());
-        for tag in &e.compliance_tags {
+        for tag in e.compliance_tags.iter() {
             *self.tags.entry(tag.to_string()).or_default() += 1;
         }
         let ts = &e.timestamp;
