@@ -616,6 +616,14 @@ mod tests {
             (&["replay", "t.jsonl", "--strict"][..], "replay"),
             (&["check", "t.jsonl", "--rules", "ci.toml"], "check"),
             (&["diff", "a", "b", "--tools"], "diff"),
+            (
+                &["compliance", "--framework", "soc2", "--format", "html"],
+                "compliance",
+            ),
+            (
+                &["audit-secrets", "a.jsonl", "--format", "json"],
+                "audit-secrets",
+            ),
         ] {
             let cli =
                 Cli::try_parse_from(std::iter::once("mcp-blackbox").chain(args.iter().copied()))
