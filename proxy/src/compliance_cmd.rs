@@ -13,13 +13,12 @@ use audit_core::analysis::compliance::{
 };
 use audit_core::config::{LoadInput, Settings};
 use audit_core::sign::PublicKey;
-use audit_core::trail::scan::{default_workers, for_each_event, scan_files, Progress};
 use audit_core::trail::trail_files;
 use audit_core::verify::verify_paths;
 
 use crate::anomalies_cmd::{to_stdout, write_json};
 use crate::config_cmd::{home_dir, process_env};
-use crate::read_cmd::{report_issue, with_progress, TrailArgs};
+use crate::read_cmd::{fold_events, TrailArgs};
 
 /// Arguments of `mcp-blackbox compliance`.
 #[derive(Debug, clap::Args)]
@@ -66,24 +65,12 @@ pub fn run(args: ComplianceArgs) -> Result<i32> {
     let filter = args.trail.filter()?;
     let paths = args.trail.paths()?;
     let files = trail_files(&paths)?;
-    let progress = Progress::default();
-    let parts = with_progress(&progress, || {
-        scan_files(&files, default_workers(), &progress, &|path| {
-            let mut ev = Evidence::default();
-            for_each_event(
-                path,
-                &filter,
-                &progress,
-                &mut |e, l| ev.add(e, l),
-                &report_issue,
-            )?;
-            Ok(ev)
-        })
-    })?;
-    let mut evidence = Evidence::default();
-    for part in parts {
-        evidence.merge(part);
-    }
+    let evidence = fold_events(
+        &files,
+        &filter,
+        &|ev: &mut Evidence, e, l| ev.add(e, l),
+        Evidence::merge,
+    )?;
     let verify = verify_paths(&paths, key.as_ref()).context("while verifying the audit trail")?;
     let inputs = Inputs {
         evidence,
