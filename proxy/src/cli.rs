@@ -59,6 +59,10 @@ pub enum Command {
     Anomalies(crate::anomalies_cmd::AnomaliesArgs),
     /// A usage report: summary, per tool, server and user, findings, sessions (md or json).
     Report(crate::report_cmd::ReportArgs),
+    /// Compliance evidence per control (gdpr, hipaa, pci-dss, soc2): what the trail shows and what the settings lack.
+    Compliance(crate::compliance_cmd::ComplianceArgs),
+    /// Re-scan audit files with today's redaction rules: file:line, field and kind of every secret let through (exit 1 if any).
+    AuditSecrets(crate::audit_secrets_cmd::AuditSecretsArgs),
 }
 
 /// Flags of the default mode: run a server behind the proxy.
@@ -612,6 +616,14 @@ mod tests {
             (&["replay", "t.jsonl", "--strict"][..], "replay"),
             (&["check", "t.jsonl", "--rules", "ci.toml"], "check"),
             (&["diff", "a", "b", "--tools"], "diff"),
+            (
+                &["compliance", "--framework", "soc2", "--format", "html"],
+                "compliance",
+            ),
+            (
+                &["audit-secrets", "a.jsonl", "--format", "json"],
+                "audit-secrets",
+            ),
         ] {
             let cli =
                 Cli::try_parse_from(std::iter::once("mcp-blackbox").chain(args.iter().copied()))

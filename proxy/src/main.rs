@@ -28,10 +28,12 @@
 #![warn(clippy::too_many_lines)]
 
 mod anomalies_cmd;
+mod audit_secrets_cmd;
 mod check_cmd;
 mod child;
 mod cli;
 mod client_config;
+mod compliance_cmd;
 mod config_cmd;
 mod diff_cmd;
 mod fdio;
@@ -84,6 +86,8 @@ fn main() {
                 cli::Command::Stats(args) => report(stats_cmd::run_stats(args)),
                 cli::Command::Anomalies(args) => report(anomalies_cmd::run(args)),
                 cli::Command::Report(args) => report(report_cmd::run(args)),
+                cli::Command::Compliance(args) => report(compliance_cmd::run(args)),
+                cli::Command::AuditSecrets(args) => report(audit_secrets_cmd::run(args)),
             }
         }
         // Running a server: tracing starts once the settings are loaded.

@@ -341,6 +341,37 @@ pub fn with_progress<T>(progress: &Progress, work: impl FnOnce() -> T) -> T {
     })
 }
 
+/// Every event of `files` passing `filter` folded by `add` into one
+/// accumulator per file (files in parallel, with a progress bar), the
+/// parts merged in file order by `merge`.
+pub fn fold_events<A: Default + Send>(
+    files: &[PathBuf],
+    filter: &Filter,
+    add: &(dyn Fn(&mut A, &audit_core::trail::EventView<'_>, &[u8]) + Sync),
+    merge: impl Fn(&mut A, A),
+) -> Result<A> {
+    use audit_core::trail::scan::{default_workers, for_each_event, scan_files};
+    let progress = Progress::default();
+    let parts = with_progress(&progress, || {
+        scan_files(files, default_workers(), &progress, &|path| {
+            let mut acc = A::default();
+            for_each_event(
+                path,
+                filter,
+                &progress,
+                &mut |e, l| add(&mut acc, e, l),
+                &report_issue,
+            )?;
+            Ok(acc)
+        })
+    })?;
+    let mut total = A::default();
+    for part in parts {
+        merge(&mut total, part);
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,5 +13,7 @@
 
 pub mod anomalies;
 pub mod html;
+pub mod compliance;
 mod judge;
 pub mod report;
+pub mod secrets;

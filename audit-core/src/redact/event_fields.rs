@@ -13,7 +13,7 @@ const PROTECTED_DETAILS: &[&str] = &["chain_seed", "redactions"];
 
 /// True for a `details` key left untouched: the listed ones, and any hash
 /// (`…hash`, `…sha256`, `…seed`).
-fn is_protected(key: &str) -> bool {
+pub(crate) fn is_protected(key: &str) -> bool {
     PROTECTED_DETAILS.contains(&key)
         || key.ends_with("hash")
         || key.ends_with("sha256")

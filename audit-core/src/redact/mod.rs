@@ -51,6 +51,8 @@ use serde_json::Value;
 pub use error::RedactError;
 pub use keyed::HmacKey;
 
+pub(crate) use event_fields::is_protected as is_protected_detail;
+
 use keys::KeyMatcher;
 use patterns::{Hit, PatternSet};
 

@@ -126,7 +126,7 @@ impl Filter {
             && (self.tag.is_empty()
                 || e.compliance_tags
                     .iter()
-                    .any(|t| self.tag.iter().any(|w| w == t)))
+                    .any(|t| self.tag.iter().any(|w| w.as_str() == t)))
             && self.text.as_ref().map_or(true, |f| f.find(line).is_some())
     }
 

@@ -40,16 +40,19 @@ impl Sessions {
     /// Counts one event (`line` is parsed again for `session_start` and
     /// `session_end`, whose details are read whole).
     pub fn add(&mut self, e: &EventView<'_>, line: &[u8]) {
-        let row = self
-            .rows
-            .entry(e.session_id.to_string())
-            .or_insert_with(|| SessionRow {
+        // Looked up by `&str` first: most events belong to a known session,
+        // and a key is allocated only for a new one.
+        if !self.rows.contains_key(&*e.session_id) {
+            let row = SessionRow {
                 session_id: e.session_id.to_string(),
                 server: e.server.to_string(),
                 user: e.user.to_string(),
                 first_seen: e.timestamp.to_string(),
                 ..SessionRow::default()
-            });
+            };
+            self.rows.insert(e.session_id.to_string(), row);
+        }
+        let row = self.rows.get_mut(&*e.session_id).expect("inserted");
         if *e.timestamp < *row.first_seen {
             row.first_seen = e.timestamp.to_string();
         }

@@ -39,7 +39,7 @@ pub struct EventView<'a> {
     #[serde(borrow, default)]
     pub risk_level: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    pub compliance_tags: Vec<Cow<'a, str>>,
+    pub compliance_tags: Tags<'a>,
     #[serde(borrow, default)]
     pub arguments: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -48,6 +48,23 @@ pub struct EventView<'a> {
     pub error: Option<&'a RawValue>,
     #[serde(default)]
     pub details: DetailsView,
+}
+
+/// An event's `compliance_tags`, kept as written and decoded only when
+/// asked for: most readers never look at them, and a list per event would
+/// be an allocation per event.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(transparent)]
+pub struct Tags<'a>(#[serde(borrow)] Option<&'a RawValue>);
+
+impl<'a> Tags<'a> {
+    /// The tags, in order (none if the member is not a list of strings).
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'a, str>> {
+        self.0
+            .and_then(|raw| serde_json::from_str::<Vec<Cow<'a, str>>>(raw.get()).ok())
+            .unwrap_or_default()
+            .into_iter()
+    }
 }
 
 /// The `details` members the readers use.
@@ -132,7 +149,10 @@ mod tests {
         assert_eq!(e.duration_us(), Some(3200));
         assert_eq!(e.details.result_bytes, Some(74));
         assert_eq!(e.day(), "2026-11-23");
-        assert_eq!(e.compliance_tags, vec!["data_access"]);
+        assert_eq!(
+            e.compliance_tags.iter().collect::<Vec<_>>(),
+            ["data_access"]
+        );
         assert!(e.result.unwrap().get().contains("isError"));
     }
 
