@@ -15,6 +15,7 @@ use std::time::Duration;
 use audit_core::config::rules::{Action, RuleSpec, ToolPattern};
 use audit_core::config::value::Source;
 use audit_core::policy::{Gate, Policy, PolicyOptions, Rule, Verdict};
+use blackbox_tests::bench::procstat::thread_cpu;
 use blackbox_tests::bench::wire;
 use clap::Parser;
 use serde_json::json;
@@ -93,15 +94,4 @@ fn judge_all(gate: &Gate, frames: &[Vec<u8>], iterations: u64) -> anyhow::Result
         }
     }
     Ok(thread_cpu() - start)
-}
-
-/// CPU time of the calling thread.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer for the duration of the call.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }

@@ -103,24 +103,42 @@ impl<'a> Plain<'a> {
         depth: usize,
         mut member: impl FnMut(&mut Self, &'a str) -> Option<()>,
     ) -> Option<()> {
+        self.items([b'{', b'}'], depth, |p| {
+            let key = p.string()?;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            member(p, key)
+        })
+    }
+
+    /// An array at `depth`.
+    fn elements(&mut self, depth: usize) -> Option<()> {
+        self.items([b'[', b']'], depth, |p| p.value(depth + 1))
+    }
+
+    /// An object or array at `depth` between `open` and `close`, each of its
+    /// comma-separated items read by `item`.
+    fn items(
+        &mut self,
+        [open, close]: [u8; 2],
+        depth: usize,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.eat(b'{')?;
+        self.eat(open)?;
         self.ws();
-        if self.eat(b'}').is_some() {
+        if self.eat(close).is_some() {
             return Some(());
         }
         loop {
-            let key = self.string()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            member(self, key)?;
+            item(self)?;
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
-                b'}' => {
+                c if c == close => {
                     self.i += 1;
                     return Some(());
                 }
@@ -155,30 +173,6 @@ impl<'a> Plain<'a> {
             b'f' => self.literal("false"),
             b'n' => self.literal("null"),
             _ => self.integer(),
-        }
-    }
-
-    fn elements(&mut self, depth: usize) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.eat(b'[')?;
-        self.ws();
-        if self.eat(b']').is_some() {
-            return Some(());
-        }
-        loop {
-            self.value(depth + 1)?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b']' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-            self.ws();
         }
     }
 
