@@ -91,6 +91,7 @@ impl LineCutter {
 
     /// Judges every complete line in the buffer (and, at `eof`, the last
     /// unterminated one), leaving a partial line for the next read.
+    #[cfg(test)]
     fn cut(
         &mut self,
         eof: bool,
@@ -98,53 +99,66 @@ impl LineCutter {
         oversized: &mut impl FnMut(&[u8]) -> Judgement,
     ) -> Vec<Piece> {
         let mut pieces = Vec::new();
-        if !self.finish_oversized(&mut pieces) {
-            return pieces;
+        self.cut_into(eof, judge, oversized, &mut pieces);
+        pieces
+    }
+
+    /// [`LineCutter::cut`] into `pieces` (the caller reuses one vector).
+    fn cut_into(
+        &mut self,
+        eof: bool,
+        judge: &mut impl FnMut(&[u8]) -> Judgement,
+        oversized: &mut impl FnMut(&[u8]) -> Judgement,
+        pieces: &mut Vec<Piece>,
+    ) {
+        if !self.finish_oversized(pieces) {
+            return;
         }
-        let mut ends = Vec::new();
-        let mut start = 0;
-        while let Some(pos) = memchr::memchr(b'\n', &self.buf[start..]) {
-            ends.push(start + pos + 1);
-            start += pos + 1;
-        }
-        if eof && start < self.buf.len() {
-            ends.push(self.buf.len());
-        }
-        let consumed = self
-            .buf
-            .split_to(ends.last().copied().unwrap_or(0))
-            .freeze();
+        // Lines end at the last newline (or, at `eof`, at the buffer's end).
+        let whole = match memchr::memrchr(b'\n', &self.buf) {
+            _ if eof => self.buf.len(),
+            Some(last) => last + 1,
+            None => 0,
+        };
+        let consumed = self.buf.split_to(whole).freeze();
         let mut run_start = 0;
         let mut line_start = 0;
-        for end in ends {
-            let line = consumed.slice(line_start..end);
-            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        while line_start < consumed.len() {
+            let end = memchr::memchr(b'\n', &consumed[line_start..])
+                .map_or(consumed.len(), |p| line_start + p + 1);
+            let text = &consumed[line_start..end];
+            let text = text.strip_suffix(b"\n").unwrap_or(text);
             // A whole line may hold up to a read more than the limit.
             let judgement = if text.len() > self.limit {
                 oversized(text)
             } else {
                 judge(text)
             };
+            // Lines kept (the usual case) are relayed in runs, never cut out.
+            let line = || consumed.slice(line_start..end);
             match judgement {
                 Judgement::Keep => {}
                 Judgement::DryRun { rule } => {
-                    push_run(&mut pieces, &consumed, run_start, end);
+                    push_run(pieces, &consumed, run_start, end);
                     run_start = end;
-                    pieces.push(Piece::DryRun { frame: line, rule });
+                    pieces.push(Piece::DryRun {
+                        frame: line(),
+                        rule,
+                    });
                 }
                 Judgement::Replace(bytes) => {
-                    push_run(&mut pieces, &consumed, run_start, line_start);
+                    push_run(pieces, &consumed, run_start, line_start);
                     run_start = end;
                     pieces.push(Piece::Rewritten {
-                        original: line,
+                        original: line(),
                         rewritten: bytes.into(),
                     });
                 }
                 Judgement::Refuse { reply, rule } => {
-                    push_run(&mut pieces, &consumed, run_start, line_start);
+                    push_run(pieces, &consumed, run_start, line_start);
                     run_start = end;
                     pieces.push(Piece::Refused {
-                        frame: kept_prefix(line),
+                        frame: kept_prefix(line()),
                         reply: reply.into(),
                         rule,
                     });
@@ -152,11 +166,17 @@ impl LineCutter {
             }
             line_start = end;
         }
-        push_run(&mut pieces, &consumed, run_start, consumed.len());
-        if self.buf.len() > self.limit {
-            self.start_oversized(oversized, &mut pieces);
+        if run_start == 0 {
+            // Every line kept: the whole read goes on as it came.
+            if !consumed.is_empty() {
+                pieces.push(Piece::Relay(consumed));
+            }
+        } else {
+            push_run(pieces, &consumed, run_start, consumed.len());
         }
-        pieces
+        if self.buf.len() > self.limit {
+            self.start_oversized(oversized, pieces);
+        }
     }
 
     /// The buffer holds the start of a line over the limit: relay it and
@@ -234,9 +254,9 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// Carries out the pieces in order.
-    fn apply(&mut self, pieces: Vec<Piece>, at: Instant) {
-        for piece in pieces {
+    /// Carries out the pieces in order, leaving `pieces` empty.
+    fn apply(&mut self, pieces: &mut Vec<Piece>, at: Instant) {
+        for piece in pieces.drain(..) {
             match piece {
                 Piece::Relay(bytes) => {
                     // Offer first: see relay.rs on causal order.
@@ -353,10 +373,12 @@ fn pump_lines(
     oversized: &mut impl FnMut(&[u8]) -> Judgement,
 ) {
     let mut cutter = LineCutter::new(parse_limit);
+    let mut pieces = Vec::new();
     loop {
         let eof = !matches!(fdio::read_into(fd, &mut cutter.buf, READ_SIZE), Ok(n) if n > 0);
         let at = Instant::now();
-        sink.apply(cutter.cut(eof, judge, oversized), at);
+        cutter.cut_into(eof, judge, oversized, &mut pieces);
+        sink.apply(&mut pieces, at);
         if eof {
             return;
         }

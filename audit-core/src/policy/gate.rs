@@ -14,7 +14,10 @@
 //!    UTF-8, holds a line separator some SDK reader splits at, is not strict
 //!    JSON or is nested deeper than [`strict::MAX_DEPTH`] is refused with
 //!    rule `unjudgeable_frame:<reason>`. Duplicate members: the last one wins,
-//!    as in the SDKs' parsers, so the gate sees what the server would.
+//!    as in the SDKs' parsers, so the gate sees what the server would. A
+//!    plain frame (no escapes, only short integers: what clients write) is
+//!    read by checking its grammar alone ([`plain`]); any other goes to
+//!    `serde_json`.
 //! 3. A `tools/call` is judged by the rules (arguments as the server reads
 //!    them, at every depth), then the pins.
 //!
@@ -47,6 +50,7 @@ use crate::pin::PinStatus;
 
 mod message;
 mod pins;
+mod plain;
 pub mod prefix;
 mod reply;
 pub mod strict;

@@ -25,6 +25,7 @@ use audit_core::stages::{
     DEFAULT_WRITER_QUEUE,
 };
 use audit_core::stamp::SessionIdentity;
+use blackbox_tests::bench::procstat::thread_cpu;
 use blackbox_tests::bench::stats::percentile;
 use blackbox_tests::bench::wire;
 use bytes::Bytes;
@@ -73,17 +74,6 @@ fn main() -> anyhow::Result<()> {
     });
     println!("{result}");
     Ok(())
-}
-
-/// CPU time of the calling thread.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer for the duration of the call.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// The session's frames as the relay would hand them over: handshake first,

@@ -3,7 +3,9 @@
 //!
 //! Everything else is visited and validated (strings decoded, numbers
 //! converted) but not kept, so a frame costs one pass and almost no
-//! allocation. The strictness and the nesting limit are `serde_json`'s, as
+//! allocation. A plain frame (no escapes, only short integers: what clients
+//! write) is read first by the cheaper [`super::plain`] reader, which hands
+//! every other frame back to this one. The strictness and the nesting limit are `serde_json`'s, as
 //! in [`super::strict`]; a repeated member counts once, the last one, as in
 //! the SDKs' parsers.
 
@@ -50,6 +52,15 @@ pub(super) enum Frame<'a> {
 /// arguments.
 pub(super) fn read(frame: &[u8], arguments: bool) -> Result<Frame<'_>, Unjudgeable> {
     let text = strict::text(frame)?;
+    match super::plain::read(text, arguments) {
+        Some(plain) => Ok(plain),
+        None => read_fully(text, arguments),
+    }
+}
+
+/// Reads `text` with `serde_json`, escapes decoded and every number
+/// converted: the reader that decides about every frame that is not plain.
+pub(super) fn read_fully(text: &str, arguments: bool) -> Result<Frame<'_>, Unjudgeable> {
     let mut de = serde_json::Deserializer::from_str(text);
     let read = FrameSeed { arguments }
         .deserialize(&mut de)
