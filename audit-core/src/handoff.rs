@@ -11,7 +11,10 @@
 //! memory. A chunk that does not fit is dropped *from the audit trail
 //! only* (it is relayed all the same); the next chunk that fits carries the
 //! loss, so the auditor can resynchronise its framing and record an
-//! `audit_dropped` event.
+//! `audit_dropped` event. Past the high-water mark ([`HIGH_WATER`]) an offer
+//! also yields the relay's core once (`sched_yield`, never a wait): where the
+//! relay, the peers and the auditor share one CPU, the stream would
+//! otherwise keep it until the queue overflows.
 //!
 //! Wake-ups are batched so that the relay does not pay a system call per
 //! chunk: an auditor that finds the queue empty *naps* ([`NAP`], a timed
@@ -158,7 +161,11 @@ impl Shared {
 
     /// The queue holds at least `num`/`den` of either of its limits.
     fn filled_to(&self, num: usize, den: usize) -> bool {
-        let level = self.level();
+        self.level_fills(self.level(), num, den)
+    }
+
+    /// `level` is at least `num`/`den` of either of the queue's limits.
+    fn level_fills(&self, level: Level, num: usize, den: usize) -> bool {
         level.messages() * den >= self.max_messages * num
             || level.bytes() * den >= self.max_bytes * num
     }
@@ -320,6 +327,14 @@ impl AuditHandle {
         });
         self.pending = Loss::default();
         shared.wake(false);
+        let after = Level(before.0 + this.0);
+        if shared.level_fills(after, HIGH_WATER.0, HIGH_WATER.1) {
+            // The auditor is far behind: give it this core for a turn, or
+            // on a busy (or single) CPU the queue fills and chunks are lost.
+            // A yield never waits for the auditor: with a core idle, or no
+            // other thread ready here, it returns at once.
+            std::thread::yield_now();
+        }
     }
 
     /// Sends a control message (end of stream, shutdown: a handful per

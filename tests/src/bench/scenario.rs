@@ -24,6 +24,12 @@ use crate::bench::wire;
 /// Read buffer of the child's stdout.
 const READ_BUFFER: usize = 256 * 1024;
 
+/// A child is quiet when it used less CPU than this over a [`QUIET_SPAN`].
+const QUIET_CPU: Duration = Duration::from_micros(500);
+const QUIET_SPAN: Duration = Duration::from_millis(25);
+/// Waiting for a child to go quiet gives up after this long.
+const SETTLE_MAX: Duration = Duration::from_secs(20);
+
 /// A running MCP server, handshake done.
 pub struct Session {
     child: Child,
@@ -93,6 +99,23 @@ impl Session {
         procstat::sample(self.child.id()).context("while reading the child's /proc entry")
     }
 
+    /// Resources of the child once it has gone quiet: a proxy's auditor may
+    /// still work through what a scenario queued after its last answer, and
+    /// that CPU belongs to the scenario. Quiet: less than [`QUIET_CPU`] over
+    /// a [`QUIET_SPAN`] (at most [`SETTLE_MAX`] of waiting).
+    pub fn settled_sample(&self) -> Result<ProcSample> {
+        let started = Instant::now();
+        let mut last = self.sample()?;
+        loop {
+            std::thread::sleep(QUIET_SPAN);
+            let now = self.sample()?;
+            if now.cpu.saturating_sub(last.cpu) < QUIET_CPU || started.elapsed() > SETTLE_MAX {
+                return Ok(now);
+            }
+            last = now;
+        }
+    }
+
     /// Scenario (a): `calls` echo calls one after the other, each timed.
     pub fn sequential(&mut self, calls: u64, payload: usize) -> Result<Value> {
         let before = self.sample()?;
@@ -109,7 +132,7 @@ impl Session {
             check_text_response(&self.line, id, text.as_bytes())?;
         }
         self.tool_calls += calls;
-        let cpu = self.sample()?.cpu - before.cpu;
+        let cpu = self.settled_sample()?.cpu - before.cpu;
         let s = LatencySummary::from_nanos(&mut nanos).ok_or_else(|| anyhow!("no calls"))?;
         Ok(json!({
             "calls": s.count, "payload_bytes": payload,
@@ -169,7 +192,7 @@ impl Session {
         let (sent, received) = (sent?, received?);
         let secs = started.elapsed().as_secs_f64();
         self.tool_calls += calls;
-        let cpu = self.sample()?.cpu - before.cpu;
+        let cpu = self.settled_sample()?.cpu - before.cpu;
         Ok(json!({
             "calls": calls, "window": window, "payload_bytes": payload, "secs": secs,
             "calls_per_s": calls as f64 / secs,
@@ -200,7 +223,7 @@ impl Session {
         }
         let secs = started.elapsed().as_secs_f64();
         self.tool_calls += count;
-        let cpu = self.sample()?.cpu - before.cpu;
+        let cpu = self.settled_sample()?.cpu - before.cpu;
         let s = LatencySummary::from_nanos(&mut nanos).ok_or_else(|| anyhow!("no calls"))?;
         // The CPU time covers the untimed call too.
         let mib = (bytes + bytes / count.max(1)) as f64 / 1048576.0;
