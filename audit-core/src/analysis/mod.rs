@@ -12,8 +12,8 @@
 //! [`anomalies::MAX_IDS`] ids per finding.
 
 pub mod anomalies;
-pub mod html;
 pub mod compliance;
+pub mod html;
 mod judge;
 pub mod report;
 pub mod secrets;

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
-use super::{LineIssue, VerifyReport};
+use super::{LineIssue, SessionReport, VerifyReport};
 
 /// A range of sequence numbers as people write it: `seq 10`, `seq 10-12`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,45 +105,7 @@ impl fmt::Display for VerifyReport {
             )?;
         }
         for s in &self.sessions {
-            let verdict = if s.is_ok() { "OK" } else { "BROKEN" };
-            write!(
-                f,
-                "session {}: {verdict}, {} events (last seq {})",
-                s.session_id, s.events, s.last_seq
-            )?;
-            if self.with_key {
-                match s.signed_through {
-                    Some(n) if n >= s.last_seq => write!(f, ", signed")?,
-                    Some(n) => write!(
-                        f,
-                        ", signed through seq {n}; {} unsigned",
-                        Seqs(n + 1, s.last_seq)
-                    )?,
-                    None => write!(f, ", no valid signature")?,
-                }
-            }
-            writeln!(f)?;
-            if let Some((a, b)) = s.retention_gap {
-                writeln!(
-                    f,
-                    "  - note: {} deleted by retention (seal index)",
-                    Seqs(a, b)
-                )?;
-            }
-            for (a, b) in &s.announced_losses {
-                let seqs = Seqs(*a, *b);
-                writeln!(f, "  - note: {seqs} announced lost by audit_dropped")?;
-            }
-            if s.losses_omitted > 0 {
-                let n = s.losses_omitted;
-                writeln!(f, "  - note: … and {n} more announced losses not listed")?;
-            }
-            for b in &s.breaks {
-                writeln!(f, "  - {b}")?;
-            }
-            if s.breaks_omitted > 0 {
-                writeln!(f, "  - … and {} more breaks", s.breaks_omitted)?;
-            }
+            write_session(f, s, self.with_key)?;
         }
         for c in &self.seals {
             if c.entries > 0 {
@@ -177,6 +139,50 @@ impl fmt::Display for VerifyReport {
         }
         write!(f, ": {}", if self.is_ok() { "OK" } else { "FAILED" })
     }
+}
+
+/// One session's verdict line and its notes and breaks.
+fn write_session(f: &mut fmt::Formatter<'_>, s: &SessionReport, with_key: bool) -> fmt::Result {
+    let verdict = if s.is_ok() { "OK" } else { "BROKEN" };
+    write!(
+        f,
+        "session {}: {verdict}, {} events (last seq {})",
+        s.session_id, s.events, s.last_seq
+    )?;
+    if with_key {
+        match s.signed_through {
+            Some(n) if n >= s.last_seq => write!(f, ", signed")?,
+            Some(n) => write!(
+                f,
+                ", signed through seq {n}; {} unsigned",
+                Seqs(n + 1, s.last_seq)
+            )?,
+            None => write!(f, ", no valid signature")?,
+        }
+    }
+    writeln!(f)?;
+    if let Some((a, b)) = s.retention_gap {
+        writeln!(
+            f,
+            "  - note: {} deleted by retention (seal index)",
+            Seqs(a, b)
+        )?;
+    }
+    for (a, b) in &s.announced_losses {
+        let seqs = Seqs(*a, *b);
+        writeln!(f, "  - note: {seqs} announced lost by audit_dropped")?;
+    }
+    if s.losses_omitted > 0 {
+        let n = s.losses_omitted;
+        writeln!(f, "  - note: … and {n} more announced losses not listed")?;
+    }
+    for b in &s.breaks {
+        writeln!(f, "  - {b}")?;
+    }
+    if s.breaks_omitted > 0 {
+        writeln!(f, "  - … and {} more breaks", s.breaks_omitted)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
