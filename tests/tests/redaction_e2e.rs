@@ -18,14 +18,14 @@
 //! does not (it echoes only the `message`), so no `secret_detected` follows
 //! them. The tests check which placements carried a secret back.
 
+mod echo_calls;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use audit_core::redact::corpus::{generate_lookalikes, generate_secrets, FakeSecret};
 use blackbox_tests::audit::{check_call_links, check_sessions, of_type, AuditDir};
-use blackbox_tests::client::proxy_command;
 use blackbox_tests::peers::Peers;
-use blackbox_tests::process::run_collect;
 use serde_json::{json, Value};
 
 const SEED: u64 = 20_260_531;
@@ -80,37 +80,11 @@ impl Placement {
     }
 }
 
-/// Runs `tests/py/call_tools.py` with `calls` through the proxy in front of
-/// server-everything; returns the driver's output.
-fn run_echo_calls(peers: &Peers, audit: &AuditDir, calls: &[Value]) -> Value {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("calls.json");
-    let calls: Vec<Value> = calls
-        .iter()
-        .map(|a| json!({"tool": "echo", "arguments": a}))
-        .collect();
-    std::fs::write(&file, serde_json::to_vec(&calls).unwrap()).unwrap();
-    let proxy = proxy_command(
-        audit.path(),
-        "everything",
-        &[],
-        &["node", peers.everything_js.to_str().unwrap(), "stdio"],
-    );
-    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/call_tools.py");
-    let mut cmd = Command::new(&peers.python);
-    cmd.arg(driver)
-        .arg(&file)
-        .arg("--")
-        .arg(proxy.get_program())
-        .args(proxy.get_args());
-    let out = run_collect(&mut cmd, "call_tools.py");
-    assert!(
-        out.status.success(),
-        "call_tools.py failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out: Value = serde_json::from_slice(&out.stdout).expect("call_tools.py prints JSON");
+/// Runs `tests/py/call_tools.py` with `echo` calls of `arguments` through
+/// the proxy in front of server-everything; returns the driver's output.
+fn run_echo_calls(peers: &Peers, audit: &AuditDir, arguments: &[Value]) -> Value {
+    let calls: Vec<(&str, Value)> = arguments.iter().map(|a| ("echo", a.clone())).collect();
+    let out = echo_calls::run_calls(peers, audit.path(), &[], &calls);
     assert_eq!(out["calls"].as_array().unwrap().len(), calls.len());
     out
 }
