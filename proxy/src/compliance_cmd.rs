@@ -4,13 +4,13 @@
 //! is the guide.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use audit_core::analysis::compliance::{
     assess, render, to_json, Evidence, FileFacts, Framework, Inputs, Setup, VerifyFacts,
 };
+use audit_core::analysis::report::out::write_private;
 use audit_core::config::{LoadInput, Settings};
 use audit_core::sign::PublicKey;
 use audit_core::trail::trail_files;
@@ -85,20 +85,9 @@ pub fn run(args: ComplianceArgs) -> Result<i32> {
         _ => render::write_markdown(framework, &inputs, &controls, out),
     };
     match &args.out {
+        Some(path) => write_private(path, write)
+            .with_context(|| format!("while writing --out {}", path.display()))
+            .map(|()| 0),
         None => to_stdout(write),
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("while creating --out {}", path.display()))?;
-            let mut out = std::io::BufWriter::new(file);
-            write(&mut out)
-                .and_then(|()| out.flush())
-                .with_context(|| format!("while writing --out {}", path.display()))?;
-            Ok(0)
-        }
     }
 }
