@@ -250,6 +250,7 @@ impl Auditor {
                 at,
                 bytes,
                 lost_before,
+                ..
             } => {
                 let framer = self.framer(direction);
                 if let Some(loss) = lost_before {

@@ -81,6 +81,11 @@ pub enum AuditMsg {
         at: Instant,
         bytes: Bytes,
         lost_before: Option<Box<Loss>>,
+        /// Bytes of memory the chunk keeps pinned besides its own: the
+        /// unused tail of the read buffer the relay left for this chunk's
+        /// (see [`AuditHandle::offer_pinning`]). Counted against the byte
+        /// limit until the chunk is taken.
+        slack: u32,
     },
     /// A frame the policy refused (see [`Refusal`]).
     Refused(Box<Refusal>),
@@ -187,7 +192,7 @@ impl Shared {
     fn pop(&self) -> Option<(AuditMsg, Level)> {
         let msg = self.queue.pop()?;
         let len = match &msg {
-            AuditMsg::Chunk { bytes, .. } => bytes.len(),
+            AuditMsg::Chunk { bytes, slack, .. } => bytes.len() + *slack as usize,
             _ => 0,
         };
         let before = self.level.fetch_sub(Level::of(len).0, Ordering::AcqRel);
@@ -302,6 +307,17 @@ impl AuditHandle {
     /// fit is counted and reported with the next one that does.
     #[inline]
     pub fn offer(&mut self, direction: Direction, at: Instant, bytes: Bytes) {
+        self.offer_pinning(direction, at, bytes, 0);
+    }
+
+    /// [`offer`](Self::offer) for a chunk read into a fresh buffer after
+    /// `slack` unused bytes of the previous one were left behind: that tail
+    /// stays allocated as long as the previous buffer's chunks are queued,
+    /// so it counts against the byte limit too (until this chunk, queued
+    /// after them, is taken). The limit then bounds the memory the queue
+    /// pins, not only the bytes it carries.
+    #[inline]
+    pub fn offer_pinning(&mut self, direction: Direction, at: Instant, bytes: Bytes, slack: usize) {
         let shared = &*self.shared;
         let len = bytes.len();
         // A chunk over the byte limit never fits; refusing it before the add
@@ -311,9 +327,13 @@ impl AuditHandle {
             self.lose(len);
             return;
         }
-        let this = Level::of(len);
+        // Within the limit too (only a limit under a read buffer's size can
+        // clip it).
+        let slack = slack.min(shared.max_bytes - len).min(u32::MAX as usize);
+        let cost = len + slack;
+        let this = Level::of(cost);
         let before = Level(shared.level.fetch_add(this.0, Ordering::AcqRel));
-        if before.bytes() + len > shared.max_bytes || before.messages() >= shared.max_messages {
+        if before.bytes() + cost > shared.max_bytes || before.messages() >= shared.max_messages {
             shared.level.fetch_sub(this.0, Ordering::AcqRel);
             self.lose(len);
             return;
@@ -324,6 +344,7 @@ impl AuditHandle {
             at,
             bytes,
             lost_before,
+            slack: slack as u32,
         });
         self.pending = Loss::default();
         shared.wake(false);

@@ -7,12 +7,27 @@ use std::os::fd::RawFd;
 
 use bytes::BytesMut;
 
-/// Reads at most `want` bytes appended to `buf`'s spare capacity (grown as
-/// needed). `Ok(0)` is end of file.
-pub fn read_into(fd: RawFd, buf: &mut BytesMut, want: usize) -> io::Result<usize> {
-    if buf.capacity() - buf.len() < want / 4 {
+/// What one [`read_into`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filled {
+    /// Bytes read; 0 is end of file.
+    pub read: usize,
+    /// Spare capacity of the old buffer left behind when `buf` had to grow
+    /// into a fresh one: allocated still, for as long as what was split off
+    /// the old buffer lives (the hand-off counts it, `AuditHandle::offer_pinning`).
+    pub left_behind: usize,
+}
+
+/// Reads at most `want` bytes appended to `buf`'s spare capacity (grown when
+/// under a quarter of `want` is left).
+pub fn read_into(fd: RawFd, buf: &mut BytesMut, want: usize) -> io::Result<Filled> {
+    let spare = buf.capacity() - buf.len();
+    let left_behind = if spare < want / 4 {
         buf.reserve(want);
-    }
+        spare
+    } else {
+        0
+    };
     loop {
         let spare = buf.spare_capacity_mut();
         let len = spare.len().min(want);
@@ -22,7 +37,10 @@ pub fn read_into(fd: RawFd, buf: &mut BytesMut, want: usize) -> io::Result<usize
         if n >= 0 {
             let n = n as usize;
             unsafe { buf.set_len(buf.len() + n) };
-            return Ok(n);
+            return Ok(Filled {
+                read: n,
+                left_behind,
+            });
         }
         let err = io::Error::last_os_error();
         match err.kind() {
@@ -88,7 +106,7 @@ mod tests {
         let mut buf = BytesMut::new();
         let mut total = Vec::new();
         loop {
-            let n = read_into(r.as_raw_fd(), &mut buf, 4096).unwrap();
+            let n = read_into(r.as_raw_fd(), &mut buf, 4096).unwrap().read;
             if n == 0 {
                 break;
             }

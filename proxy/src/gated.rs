@@ -254,14 +254,16 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// Carries out the pieces in order, leaving `pieces` empty.
-    fn apply(&mut self, pieces: &mut Vec<Piece>, at: Instant) {
+    /// Carries out the pieces in order, leaving `pieces` empty. The first
+    /// chunk offered carries `left_behind` (`fdio::Filled`).
+    fn apply(&mut self, pieces: &mut Vec<Piece>, at: Instant, mut left_behind: usize) {
         for piece in pieces.drain(..) {
             match piece {
                 Piece::Relay(bytes) => {
                     // Offer first: see relay.rs on causal order.
                     if let Some(a) = self.audit.as_mut() {
-                        a.offer(self.direction, at, bytes.clone());
+                        let slack = std::mem::take(&mut left_behind);
+                        a.offer_pinning(self.direction, at, bytes.clone(), slack);
                     }
                     self.output.write(&bytes);
                 }
@@ -270,7 +272,8 @@ impl Sink<'_> {
                     rewritten,
                 } => {
                     if let Some(a) = self.audit.as_mut() {
-                        a.offer(self.direction, at, original);
+                        let slack = std::mem::take(&mut left_behind);
+                        a.offer_pinning(self.direction, at, original, slack);
                     }
                     self.output.write(&rewritten);
                 }
@@ -375,10 +378,13 @@ fn pump_lines(
     let mut cutter = LineCutter::new(parse_limit);
     let mut pieces = Vec::new();
     loop {
-        let eof = !matches!(fdio::read_into(fd, &mut cutter.buf, READ_SIZE), Ok(n) if n > 0);
+        let (eof, left_behind) = match fdio::read_into(fd, &mut cutter.buf, READ_SIZE) {
+            Ok(f) => (f.read == 0, f.left_behind),
+            Err(_) => (true, 0),
+        };
         let at = Instant::now();
         cutter.cut_into(eof, judge, oversized, &mut pieces);
-        sink.apply(&mut pieces, at);
+        sink.apply(&mut pieces, at, left_behind);
         if eof {
             return;
         }

@@ -241,16 +241,16 @@ impl Pump {
     fn relay(&mut self, fd: RawFd) {
         let mut buf = BytesMut::with_capacity(READ_SIZE);
         loop {
-            match fdio::read_into(fd, &mut buf, READ_SIZE) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
+            let left_behind = match fdio::read_into(fd, &mut buf, READ_SIZE) {
+                Ok(f) if f.read > 0 => f.left_behind,
+                _ => break,
+            };
             let at = Instant::now();
             let chunk = buf.split().freeze();
             // Offer before writing: a peer cannot answer bytes it has not
             // received, so the auditor always sees a request before its reply.
             if let Some(a) = self.audit.as_mut() {
-                a.offer(self.direction, at, chunk.clone());
+                a.offer_pinning(self.direction, at, chunk.clone(), left_behind);
             }
             self.output.write(&chunk);
         }

@@ -6,10 +6,11 @@
 //! design bound: `--parse-limit-mb 16` (only the first 16 MiB of a line are
 //! ever kept for parsing), plus the hand-off's byte limit (24 MiB: the relay
 //! may run that far ahead of the auditor, by design, before chunks are
-//! dropped from the trail), plus 16 MiB of headroom (code, stacks, buffers),
-//! i.e. **64 MiB**, a quarter of the line. The bound does not depend on how
-//! fast the auditor is: an earlier version assumed it kept pace (16 + 24
-//! MiB) and failed now and then on a busy machine.
+//! dropped from the trail; the limit counts the unused tails of the read
+//! buffers the queued chunks keep allocated, not only their bytes), plus
+//! 16 MiB of headroom (code, stacks, buffers), i.e. **56 MiB**, under a
+//! quarter of the line. The bound does not depend on how fast the auditor
+//! is.
 //!
 //! The peak comes from `wait4(2)`'s `ru_maxrss` for the proxy, which covers
 //! the proxy and the children it reaped (the fake server, a few MiB).

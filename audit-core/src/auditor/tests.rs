@@ -28,6 +28,7 @@ fn chunk(direction: Direction, line: &str) -> AuditMsg {
         at: Instant::now(),
         bytes: Bytes::from(format!("{line}\n")),
         lost_before: None,
+        slack: 0,
     }
 }
 
@@ -180,6 +181,7 @@ fn a_large_result_written_before_its_id_completes_its_call() {
         at: t,
         bytes: Bytes::from(bytes),
         lost_before: None,
+        slack: 0,
     };
     auditor.handle(chunk(Direction::ClientToServer, c2s));
     // The answer arrives in pipe-sized pieces, its newline last.

@@ -132,6 +132,7 @@ pub fn transcript_events(t: &Transcript) -> Vec<Value> {
             at: at(f.mono_us),
             bytes: Bytes::from(bytes),
             lost_before: None,
+            slack: 0,
         });
     }
     auditor.handle(AuditMsg::End(SessionEnd {

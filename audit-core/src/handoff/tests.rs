@@ -34,6 +34,50 @@ fn by_default_bytes_bound_a_burst_of_small_reads() {
 }
 
 #[test]
+fn a_read_buffer_tail_left_behind_counts_until_its_chunk_is_taken() {
+    let (mut h, inbox) = channel(8, 100);
+    let at = Instant::now();
+    h.offer_pinning(
+        Direction::ClientToServer,
+        at,
+        Bytes::from(vec![0u8; 40]),
+        30,
+    );
+    assert_eq!(
+        inbox.pinned_bytes(),
+        70,
+        "the chunk and the tail it carries"
+    );
+    h.offer_pinning(
+        Direction::ClientToServer,
+        at,
+        Bytes::from(vec![0u8; 20]),
+        20,
+    );
+    assert_eq!(
+        h.stats().dropped_chunks.load(Ordering::Relaxed),
+        1,
+        "40 more do not fit"
+    );
+    assert_eq!(
+        h.stats().dropped_bytes.load(Ordering::Relaxed),
+        20,
+        "the chunk's bytes, not the tail"
+    );
+    while inbox.try_recv().is_some() {}
+    assert_eq!(inbox.pinned_bytes(), 0, "all of it released");
+    // A tail over the limit is clipped to it: the chunk itself still fits.
+    h.offer_pinning(
+        Direction::ClientToServer,
+        at,
+        Bytes::from(vec![0u8; 10]),
+        1000,
+    );
+    assert_eq!(inbox.pinned_bytes(), 100);
+    assert_eq!(h.stats().dropped_chunks.load(Ordering::Relaxed), 1);
+}
+
+#[test]
 fn three_quarters_of_either_limit_is_high_water() {
     let (mut h, inbox) = channel(8, 400);
     let at = Instant::now();

@@ -143,6 +143,7 @@ fn auditor(args: &Args) -> anyhow::Result<Value> {
             at,
             bytes,
             lost_before: None,
+            slack: 0,
         });
         if i % 64 == 63 {
             hand_over(auditor.take_batch());
