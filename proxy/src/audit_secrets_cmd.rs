@@ -9,13 +9,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use audit_core::analysis::secrets::{rescan_file, Rescanner, SecretFound};
-use audit_core::config::{LoadInput, Settings};
 use audit_core::trail::format::safe;
 use audit_core::trail::trail_files;
 use serde_json::json;
 
 use crate::anomalies_cmd::to_stdout;
-use crate::config_cmd::{home_dir, process_env};
+use crate::config_cmd::reader_settings;
 use crate::read_cmd::report_issue;
 
 /// How the findings are printed.
@@ -44,12 +43,7 @@ pub struct AuditSecretsArgs {
 
 /// Runs `audit-secrets`: 1 if a secret was found, 0 if none.
 pub fn run(args: AuditSecretsArgs) -> Result<i32> {
-    let settings = Settings::load(LoadInput {
-        config_path: args.config.clone(),
-        home: home_dir(),
-        env: process_env(),
-        ..LoadInput::default()
-    })?;
+    let settings = reader_settings(args.config.clone())?;
     let rescanner =
         Rescanner::from_settings(&settings).context("while compiling the redaction rules")?;
     let files = trail_files(&args.paths)?;

@@ -92,13 +92,19 @@ pub fn home_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// The audit directory the settings name (`config`, else the usual file).
-pub fn configured_audit_dir(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let settings = Settings::load(LoadInput {
+/// The settings of a subcommand that reads a trail: the file `config`
+/// (else the usual one), the environment and the defaults; no run flags.
+pub fn reader_settings(config: Option<PathBuf>) -> anyhow::Result<Settings> {
+    Ok(Settings::load(LoadInput {
         config_path: config,
         home: home_dir(),
         env: process_env(),
         ..LoadInput::default()
-    })?;
+    })?)
+}
+
+/// The audit directory the settings name (`config`, else the usual file).
+pub fn configured_audit_dir(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let settings = reader_settings(config)?;
     Ok(settings.audit.dir.value.clone())
 }

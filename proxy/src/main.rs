@@ -36,6 +36,7 @@ mod client_config;
 mod compliance_cmd;
 mod config_cmd;
 mod diff_cmd;
+mod document;
 mod fdio;
 mod gated;
 mod identity;
