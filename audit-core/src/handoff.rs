@@ -11,14 +11,14 @@
 //! memory. A chunk that does not fit is dropped *from the audit trail
 //! only* (it is relayed all the same); the next chunk that fits carries the
 //! loss, so the auditor can resynchronise its framing and record an
-//! `audit_dropped` event. Past the high-water mark ([`HIGH_WATER`]) an offer
+//! `audit_dropped` event. Past the high-water mark (`HIGH_WATER`) an offer
 //! also yields the relay's core once (`sched_yield`, never a wait): where the
 //! relay, the peers and the auditor share one CPU, the stream would
 //! otherwise keep it until the queue overflows.
 //!
 //! Wake-ups are batched so that the relay does not pay a system call per
-//! chunk: an auditor that finds the queue empty *naps* ([`NAP`], a timed
-//! park that no producer interrupts) and only after [`NAPS_BEFORE_SLEEP`]
+//! chunk: an auditor that finds the queue empty *naps* (`NAP`, a timed
+//! park that no producer interrupts) and only after `NAPS_BEFORE_SLEEP`
 //! empty naps in a row *sleeps* until woken. Producers wake it only from that
 //! sleep, when the queue is half full, or for a control message. A busy or
 //! briefly idle session thus costs the relay an atomic push per chunk, and an
@@ -48,18 +48,18 @@ pub const DEFAULT_QUEUE_MESSAGES: usize = 256 * 1024;
 /// of the proxy's peak memory, which stays under 64 MiB with it full.
 pub const DEFAULT_QUEUE_BYTES: usize = 24 * 1024 * 1024;
 /// How long the auditor parks, unwoken, when the queue is empty.
-pub const NAP: Duration = Duration::from_millis(1);
+pub(crate) const NAP: Duration = Duration::from_millis(1);
 /// Empty naps in a row after which the auditor sleeps until woken.
-pub const NAPS_BEFORE_SLEEP: u32 = 20;
+pub(crate) const NAPS_BEFORE_SLEEP: u32 = 20;
 
 /// [`AuditInbox::backlogged`] at this fraction of either queue limit.
-pub const BACKLOG_FRACTION: usize = 256;
+pub(crate) const BACKLOG_FRACTION: usize = 256;
 
 /// [`AuditInbox::high_water`] at this fraction (numerator, denominator) of
 /// either queue limit: past it the auditor works whatever the stream does,
 /// so that the last quarter of the queue still absorbs what arrives while it
 /// catches up.
-pub const HIGH_WATER: (usize, usize) = (3, 4);
+pub(crate) const HIGH_WATER: (usize, usize) = (3, 4);
 
 /// What was lost between two chunks of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -466,13 +466,13 @@ impl AuditInbox {
         self.shared.level().bytes()
     }
 
-    /// The queue holds 1/[`BACKLOG_FRACTION`] of either of its limits or
+    /// The queue holds 1/`BACKLOG_FRACTION` of either of its limits or
     /// more (by default 1,024 messages or 128 KiB): the auditor is behind.
     pub fn backlogged(&self) -> bool {
         self.shared.filled_to(1, BACKLOG_FRACTION)
     }
 
-    /// The queue holds [`HIGH_WATER`] of either of its limits or more: the
+    /// The queue holds `HIGH_WATER` of either of its limits or more: the
     /// auditor must catch up now, or the hand-off will soon drop chunks.
     pub fn high_water(&self) -> bool {
         self.shared.high_water()

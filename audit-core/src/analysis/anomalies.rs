@@ -1,6 +1,6 @@
 //! Anomalies: the figures gathered in one pass over the trail ([`Tally`])
 //! and the findings drawn from them ([`Finding`]). Methods and thresholds
-//! are in docs/analysis.md and in [`super::judge`]. Findings from metadata
+//! are in docs/analysis.md and in `super::judge`. Findings from metadata
 //! are for triage, not proof.
 
 use std::collections::{BTreeSet, HashMap};

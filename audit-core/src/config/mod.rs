@@ -9,7 +9,7 @@
 //! and line, the variable or the flag at fault, and what would be valid.
 //!
 //! The keys themselves are declared once, in [`schema`]; the TOML walk is in
-//! [`file`]. `docs/configuration.md` documents both for users.
+//! [`file`](mod@file). `docs/configuration.md` documents both for users.
 
 mod error;
 pub mod file;

@@ -1,5 +1,5 @@
 //! The list of settings: every key, its type, default and environment
-//! variable, declared once. The [`settings!`] macro turns the list into the
+//! variable, declared once. The `settings!` macro below turns the list into the
 //! section structs, the key table and the generic setter, so a key cannot be
 //! documented, parsed and shown in three places that drift apart.
 

@@ -16,7 +16,7 @@
 //!    rule `unjudgeable_frame:<reason>`. Duplicate members: the last one wins,
 //!    as in the SDKs' parsers, so the gate sees what the server would. A
 //!    plain frame (no escapes, only short integers: what clients write) is
-//!    read by checking its grammar alone ([`plain`]); any other goes to
+//!    read by checking its grammar alone (`plain`); any other goes to
 //!    `serde_json`.
 //! 3. A `tools/call` is judged by the rules (arguments as the server reads
 //!    them, at every depth), then the pins.

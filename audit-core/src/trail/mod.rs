@@ -10,7 +10,7 @@
 //! - [`scan`]: every file of a trail through a per-file fold, files in
 //!   parallel, with a progress count.
 //! - [`stats`], [`sessions`], [`join`]: what the subcommands compute;
-//!   [`format`]: how their rows are written; [`follow`]: `tail -f`.
+//!   [`format`](mod@format): how their rows are written; [`follow`]: `tail -f`.
 //!
 //! Memory is bounded per line ([`read::MAX_LINE`]) and by what is kept
 //! between lines: calls awaiting their answer ([`join::MAX_PENDING_CALLS`]),

@@ -131,7 +131,7 @@ pub struct SessionReport {
     pub events: u64,
     pub last_seq: u64,
     /// Seq ranges lost and announced by `audit_dropped` (not breaks), at
-    /// most [`super::gaps::MAX_LOSS_RANGES`] merged ranges.
+    /// most `super::gaps::MAX_LOSS_RANGES` merged ranges.
     pub announced_losses: Vec<(u64, u64)>,
     /// Announcements whose range was not kept in `announced_losses`.
     pub losses_omitted: u64,

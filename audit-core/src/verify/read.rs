@@ -2,12 +2,12 @@
 //! parsed into the few fields verification needs.
 //!
 //! Files are read in name order (for our names that is write order, see
-//! [`crate::sink::rotate`]); `.gz` files are decompressed as a stream. A
+//! `crate::sink::rotate`); `.gz` files are decompressed as a stream. A
 //! last line without newline that does not parse is *torn* (a writer died
 //! mid-write) and skipped. Any other line that does not parse is an
 //! *inserted or corrupted line*, which counts as damage, unless the seal
 //! index recorded that a writer ended a torn line at that byte offset
-//! ([`crate::sink::seal`]).
+//! (`crate::sink::seal`).
 //!
 //! Memory is bounded whatever the input: a line is buffered up to
 //! [`MAX_LINE_BYTES`] and a longer one is reported and skipped to its end
@@ -133,7 +133,7 @@ struct Fields {
 /// A SHA-256 hash, as bytes.
 pub type Hash = [u8; 32];
 
-/// 64 hex digits as a [`Hash`].
+/// 64 hex digits as a [`Hash`](type@Hash).
 pub fn parse_hash(hex_text: &str) -> Option<Hash> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(hex_text, &mut out).ok()?;

@@ -1,5 +1,5 @@
 //! Checking an audit directory against its seal index
-//! ([`crate::sink::seal`]): the index's own chain and signatures, then each
+//! (`crate::sink::seal`): the index's own chain and signatures, then each
 //! file against what the index says of it.
 //!
 //! Replaying the entries in order gives each logical file name a state:

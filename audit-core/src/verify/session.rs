@@ -7,7 +7,7 @@
 //! full. A line read after a higher `seq` was committed cannot be put back
 //! in order: it is a [`Break::Unchecked`] (besides its `Reordered`), so a
 //! trail too disordered for the window fails, never passes. Gaps wait for
-//! the `audit_dropped` lines that bridge them ([`super::gaps`]).
+//! the `audit_dropped` lines that bridge them (`super::gaps`).
 //!
 //! What a session keeps besides its window is fixed: the last committed
 //! line's `seq`, hash and place, the `session_end` seen, counters, at most

@@ -1,5 +1,5 @@
 //! The controls of each framework, as data: an id, a title, the check that
-//! judges it ([`Check`], evaluated in [`super::judge`]) and the event types
+//! judges it ([`Check`], evaluated in `super::judge`) and the event types
 //! listed as its evidence. docs/compliance.md describes every row.
 
 use super::Framework;

@@ -5,7 +5,7 @@
 //! This is evidence for an assessor, not a certification: a control is
 //! judged only on what an audit trail and its settings can show.
 //!
-//! - [`catalogue`]: the controls, as data; [`judge`]: one function per
+//! - [`catalogue`]: the controls, as data; `judge`: one function per
 //!   [`catalogue::Check`];
 //! - [`evidence`]: one pass over the trail ([`Evidence`]), merged per file;
 //! - [`Setup`], [`FileFacts`], [`VerifyFacts`]: the settings, the audit

@@ -132,8 +132,8 @@ impl Figures {
     }
 
     /// Calls and errors over time, gaps filled with zeros: per hour, or
-    /// per day when the trail spans more than [`MAX_HOURLY`] hours (and
-    /// not filled past [`MAX_POINTS`]): `at`, `calls`, `errors`.
+    /// per day when the trail spans more than `MAX_HOURLY` hours (and
+    /// not filled past `MAX_POINTS`): `at`, `calls`, `errors`.
     pub fn timeline_json(&self) -> Value {
         let daily = self.hours.len() > MAX_HOURLY
             || span_hours(&self.hours).is_some_and(|h| h > MAX_HOURLY as i64);
