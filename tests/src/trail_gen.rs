@@ -34,7 +34,10 @@ pub struct GenSpec {
     pub servers: u32,
     pub users: u32,
     pub seed: u64,
-    /// Leave every file gzipped (`.jsonl.gz`); otherwise every file is plain.
+    /// Leave every rotated file gzipped (`.jsonl.gz`), as the writer does;
+    /// otherwise every file is plain. A day's unrotated file stays plain
+    /// either way: the writer never compresses it, and `verify` reads a
+    /// `.gz` at its name as that file gone.
     pub gzip: bool,
     /// The first session's start.
     pub start: SystemTime,
@@ -300,7 +303,8 @@ fn answer_to(call: &Event, call_id: &str, typical: u64, at: SystemTime, rng: &mu
     a
 }
 
-/// Leaves every file of `dir` gzipped, or every file plain; returns them.
+/// Leaves every rotated file of `dir` gzipped, or every file plain; returns
+/// them.
 fn normalise(dir: &Path, gzip: bool) -> anyhow::Result<Vec<PathBuf>> {
     use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
@@ -308,7 +312,12 @@ fn normalise(dir: &Path, gzip: bool) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in files {
         let is_gz = path.extension().is_some_and(|e| e == "gz");
-        if is_gz == gzip {
+        // `audit-DATE.NNNN.jsonl[.gz]`: a rotated part.
+        let rotated = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            let stem = n.trim_end_matches(".gz").trim_end_matches(".jsonl");
+            stem.strip_prefix("audit-").is_some_and(|s| s.contains('.'))
+        });
+        if is_gz == (gzip && rotated) {
             out.push(path);
             continue;
         }

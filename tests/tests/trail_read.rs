@@ -419,3 +419,26 @@ fn a_bad_line_is_reported_with_file_and_line_and_skipped() {
         "{err}"
     );
 }
+
+#[test]
+fn a_gzipped_generated_trail_verifies_like_the_writer_left_it() {
+    // The writer compresses rotated parts only; the generator does the same.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit");
+    let spec = GenSpec {
+        events: 3_000,
+        days: 2,
+        seed: 3,
+        gzip: true,
+        ..GenSpec::default()
+    };
+    let files = generate(&spec, &path).expect("generating the trail");
+    let gz = |f: &PathBuf| f.extension().is_some_and(|e| e == "gz");
+    assert!(files.iter().any(gz), "rotated parts compressed: {files:?}");
+    assert!(
+        !files.iter().all(gz),
+        "the active file stays plain: {files:?}"
+    );
+    let verify = run(&["verify"], &path);
+    assert!(verify.trim_end().ends_with(": OK"), "{verify}");
+}

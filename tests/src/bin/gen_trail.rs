@@ -34,7 +34,7 @@ struct Args {
     /// Directory to write to (created if missing).
     #[arg(long)]
     out: PathBuf,
-    /// Leave every file gzipped (default: every file plain).
+    /// Leave every rotated file gzipped, as the writer does (default: every file plain).
     #[arg(long)]
     gzip: bool,
     /// Size rotation of the writer, in bytes.
