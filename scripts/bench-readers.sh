@@ -11,20 +11,9 @@
 set -euo pipefail
 
 events="${1:-1000000}"
-profile="${PROFILE:-release}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
 command -v jq >/dev/null || { echo "bench-readers: jq missing (scripts/install-peers.sh)" >&2; exit 1; }
-[[ -x /usr/bin/time ]] || { echo "bench-readers: /usr/bin/time (GNU time) missing" >&2; exit 1; }
-
-flag=()
-[[ "$profile" == release ]] && flag=(--release)
-cargo build "${flag[@]}" -p mcp-blackbox -p blackbox-tests --bin mcp-blackbox --bin gen_trail >&2
-bin="$root/target/$profile"
-
-work="${WORK:-$(mktemp -d)}"
-[[ -n "${WORK:-}" ]] || trap 'rm -rf "$work"' EXIT
+# shellcheck source=scripts/trail-bench-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/trail-bench-common.sh" bench-readers
 jobs=()
 [[ -n "${JOBS:-}" ]] && jobs=(--jobs "$JOBS")
 

@@ -9,19 +9,8 @@
 set -euo pipefail
 
 events="${1:-1000000}"
-profile="${PROFILE:-release}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-
-[[ -x /usr/bin/time ]] || { echo "bench-report: /usr/bin/time (GNU time) missing" >&2; exit 1; }
-
-flag=()
-[[ "$profile" == release ]] && flag=(--release)
-cargo build "${flag[@]}" -p mcp-blackbox -p blackbox-tests --bin mcp-blackbox --bin gen_trail >&2
-bin="$root/target/$profile"
-
-work="${WORK:-$(mktemp -d)}"
-[[ -n "${WORK:-}" ]] || trap 'rm -rf "$work"' EXIT
+# shellcheck source=scripts/trail-bench-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/trail-bench-common.sh" bench-report
 
 "$bin/gen_trail" --events "$events" --days 7 --servers 5 --users 20 --seed 42 --plant --out "$work/trail" 2>/dev/null
 bytes=$(du -sb "$work/trail" | cut -f1)
