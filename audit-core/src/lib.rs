@@ -48,6 +48,7 @@ pub mod policy;
 pub mod redact;
 pub mod replay;
 pub mod reply;
+mod sched;
 mod session_end;
 pub mod sign;
 pub(crate) mod sink;

@@ -13,6 +13,7 @@ use crate::classify::SessionFacts;
 use crate::clock::SessionClock;
 use crate::handoff;
 use crate::redact::Redactor;
+use crate::sched;
 use crate::stamp::SessionIdentity;
 use crate::transcript::{self, TranscriptOptions, TranscriptTap, TranscriptWriter};
 
@@ -26,6 +27,7 @@ pub(super) fn run_auditor(
     flush_timeout: Duration,
     clock: SessionClock,
 ) -> Finished {
+    sched::set_thread_nice(sched::AUDIT_NICE);
     let session_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
     let transcript = start_transcript(&mut plan, &session_id, &server, parse_limit);
     let Some(mut sinks) = Sinks::start(&plan) else {

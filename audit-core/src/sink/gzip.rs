@@ -88,7 +88,7 @@ impl Compressor {
         let join = std::thread::Builder::new()
             .name("audit-gzip".into())
             .spawn(move || {
-                lower_priority();
+                crate::sched::set_thread_nice(crate::sched::BACKGROUND_NICE);
                 let mut lock = DirLock::default();
                 let mut warned = false;
                 for (dir, name) in rx {
@@ -116,18 +116,6 @@ impl Compressor {
     pub fn finish(self) {
         drop(self.tx);
         let _ = self.join.join();
-    }
-}
-
-/// Background compression yields the CPU to the relay and the auditor: this
-/// thread (on Linux, `setpriority` applies to one thread) runs at nice 10.
-/// Best effort: a failure leaves it at the normal priority.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: gettid and setpriority on our own thread id have no memory effects.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 
