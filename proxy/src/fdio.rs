@@ -19,10 +19,12 @@ pub struct Filled {
 }
 
 /// Reads at most `want` bytes appended to `buf`'s spare capacity (grown when
-/// under a quarter of `want` is left).
+/// under a sixteenth of `want` is left: what is left behind stays allocated
+/// while queued chunks share the old buffer, and counts against the
+/// hand-off's byte limit, so the tail kept small keeps that limit for data).
 pub fn read_into(fd: RawFd, buf: &mut BytesMut, want: usize) -> io::Result<Filled> {
     let spare = buf.capacity() - buf.len();
-    let left_behind = if spare < want / 4 {
+    let left_behind = if spare < want / 16 {
         buf.reserve(want);
         spare
     } else {
