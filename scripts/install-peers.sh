@@ -2,7 +2,8 @@
 # Installs the pinned MCP peers the end-to-end tests drive into .peers/ at the
 # repository root (gitignored):
 #   .peers/venv  Python venv with the MCP Python SDK and mcp-server-time
-#   .peers/npm   npm prefix with @modelcontextprotocol/server-everything
+#   .peers/npm   npm prefix with @modelcontextprotocol/server-everything (and the TypeScript SDK)
+#   .peers/collectors  venv with rotel, the OTLP collector of the forwarding tests
 # Idempotent: a stamp file records the pinned versions; when it matches and the
 # entry points exist, nothing is downloaded.
 #
@@ -20,26 +21,29 @@ stamp="$peers/stamp"
 want="mcp==$MCP_SDK_VERSION mcp-server-time==$TIME_SERVER_VERSION @modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
 everything_js="$peers/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 
-# --- jq: a trail reader of tests/tests/trail_injection.rs (Debian package) ---
-if ! command -v jq >/dev/null; then
-    echo "install-peers: installing jq with apt-get" >&2
+# --- Debian packages: jq (a trail reader of tests/tests/trail_injection.rs),
+# chromium (tests/tests/report_html.rs, scripts/report-screenshot.sh), rsyslog
+# with its GnuTLS driver (the forwarding tests' syslog collector). One
+# apt-get run for whatever is missing.
+debian=()
+command -v jq >/dev/null || debian+=(jq)
+command -v chromium >/dev/null || debian+=(chromium)
+command -v rsyslogd >/dev/null || debian+=(rsyslog)
+dpkg -s rsyslog-gnutls >/dev/null 2>&1 || debian+=(rsyslog-gnutls)
+if [[ ${#debian[@]} -gt 0 ]]; then
+    echo "install-peers: installing ${debian[*]} with apt-get" >&2
     sudo=""
     [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq jq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${debian[@]}"
 fi
-# --- end jq ---
 
-# --- chromium: the HTML report test (tests/tests/report_html.rs) and
-# scripts/report-screenshot.sh drive Debian's headless Chromium ---
-if ! command -v chromium >/dev/null; then
-    echo "install-peers: installing chromium with apt-get" >&2
-    sudo=""
-    [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+# The Python that makes the venvs: PYTHON, else python3.11, else python3.
+python="${PYTHON:-}"
+if [[ -z "$python" ]]; then
+    if command -v python3.11 >/dev/null; then python=python3.11; else python=python3; fi
 fi
-# --- end chromium ---
+command -v "$python" >/dev/null || { echo "install-peers: $python not found (set PYTHON)" >&2; exit 1; }
 
 installed() {
     [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
@@ -47,23 +51,14 @@ installed() {
         && [[ -f "$everything_js" ]]
 }
 
-# --- Forwarding collectors (tests/tests/forward*.rs) -------------------------
-# rsyslog with its GnuTLS driver (Debian), and rotel's OTLP collector (PyPI,
-# a binary inside the wheel) in its own venv, .peers/collectors.
+# --- Forwarding collectors (tests/tests/forward*.rs): rsyslog (above) and
+# rotel's OTLP collector (PyPI, a binary inside the wheel) in its own venv,
+# .peers/collectors.
 ROTEL_VERSION=0.0.1a15
-if ! command -v rsyslogd >/dev/null || ! dpkg -s rsyslog-gnutls >/dev/null 2>&1; then
-    echo "install-peers: installing rsyslog rsyslog-gnutls" >&2
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y rsyslog rsyslog-gnutls
-fi
 collectors="$peers/collectors"
 if [[ "$(cat "$collectors/stamp" 2>/dev/null)" != "rotel==$ROTEL_VERSION" ]]; then
-    cpython="${PYTHON:-}"
-    if [[ -z "$cpython" ]]; then
-        if command -v python3.11 >/dev/null; then cpython=python3.11; else cpython=python3; fi
-    fi
     mkdir -p "$peers"
-    [[ -x "$collectors/bin/python" ]] || "$cpython" -m venv "$collectors"
+    [[ -x "$collectors/bin/python" ]] || "$python" -m venv "$collectors"
     "$collectors/bin/python" -m pip install --quiet --disable-pip-version-check "rotel==$ROTEL_VERSION"
     echo "rotel==$ROTEL_VERSION" >"$collectors/stamp"
 fi
@@ -94,11 +89,6 @@ if installed; then
     exit 0
 fi
 
-python="${PYTHON:-}"
-if [[ -z "$python" ]]; then
-    if command -v python3.11 >/dev/null; then python=python3.11; else python=python3; fi
-fi
-command -v "$python" >/dev/null || { echo "install-peers: $python not found (set PYTHON)" >&2; exit 1; }
 command -v npm >/dev/null || { echo "install-peers: npm not found (node 20 is needed)" >&2; exit 1; }
 
 mkdir -p "$peers"
