@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::members::{members, Member};
 use super::params::{opaque_digest, string};
 
-mod scan;
+pub(super) mod scan;
 
 /// Most distinct content types listed on one event.
 pub const MAX_CONTENT_TYPES: usize = 16;

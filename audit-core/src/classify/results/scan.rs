@@ -19,13 +19,21 @@ pub(super) fn value_end(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The end of the string whose opening quote is `b[i]`.
-fn string_end(b: &[u8], i: usize) -> Option<usize> {
+pub(in crate::classify) fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    string_span(b, i).map(|(end, _)| end)
+}
+
+/// The end of the string whose opening quote is `b[i]`, and whether it
+/// holds an escape.
+pub(in crate::classify) fn string_span(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
+    let mut escaped = false;
     loop {
         j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
         if b[j] == b'"' {
-            return Some(j + 1);
+            return Some((j + 1, escaped));
         }
+        escaped = true;
         j += 2; // the escaped byte cannot close the string
     }
 }
@@ -54,7 +62,7 @@ fn container_end(b: &[u8], i: usize) -> Option<usize> {
     None
 }
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+pub(in crate::classify) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
     }
