@@ -204,9 +204,12 @@ impl ResultSummary {
     /// passes long strings by `memchr`; `None` if the text is not an object
     /// (or surprises the scan).
     fn read_scanned(text: &str) -> Option<ResultSummary> {
-        // The last of each member, as its JSON text; `null` is absent.
-        let mut f: [Option<&str>; 8] = [None; 8];
-        for (quoted, value) in scan::members(text)? {
+        let b = text.as_bytes();
+        // The last of each part list, and of each other member as its JSON
+        // text (`null` is absent).
+        let mut lists: [Vec<PartKind<'_>>; 3] = Default::default();
+        let mut f: [Option<&str>; 5] = [None; 5];
+        let end = scan::walk_members(text, 0, |quoted, i| {
             let at = match &*scan::name(quoted)? {
                 "content" => 0,
                 "contents" => 1,
@@ -216,25 +219,36 @@ impl ResultSummary {
                 "resultType" => 5,
                 "requestState" => 6,
                 "inputRequests" => 7,
-                _ => continue,
+                _ => return scan::value_end(b, i),
             };
-            f[at] = (value != "null").then_some(value);
+            if at < 3 {
+                let (parts, end) = scanned_parts(text, i)?;
+                lists[at] = parts;
+                return Some(end);
+            }
+            let end = scan::value_end(b, i)?;
+            let value = text.get(i..end)?;
+            f[at - 3] = (value != "null").then_some(value);
+            Some(end)
+        })?;
+        if end != text.len() {
+            return None;
         }
         let mut s = ResultSummary {
-            is_error: f[4] == Some("true"),
-            result_type: f[5].and_then(|t| serde_json::from_str(t).ok()),
+            is_error: f[1] == Some("true"),
+            result_type: f[2].and_then(|t| serde_json::from_str(t).ok()),
             ..Default::default()
         };
-        if let Some(state) = f[6] {
+        if let Some(state) = f[3] {
             s.request_state = Some(opaque_digest(raw(state)?));
         }
-        for parts in &f[..3] {
-            s.add_parts(scanned_parts(parts.unwrap_or("null"))?);
+        for parts in lists {
+            s.add_parts(parts);
         }
-        if f[3].is_some() {
+        if f[0].is_some() {
             s.add_type("structuredContent");
         }
-        if let Some(reqs) = f[7] {
+        if let Some(reqs) = f[4] {
             s.input_requests = input_requests(raw(reqs)?);
         }
         Some(s)
@@ -295,39 +309,55 @@ impl<'a> PartKind<'a> {
         }
     }
 
-    /// The part that the object `text` is, as [`Part`] reads it.
-    fn scanned(text: &'a str) -> Option<PartKind<'a>> {
+    /// The part that the object at `text[i]` is, as [`Part`] reads it, and
+    /// where it ends.
+    fn scanned(text: &'a str, i: usize) -> Option<(PartKind<'a>, usize)> {
         let mut f: [Option<&str>; 4] = [None; 4];
-        for (quoted, value) in scan::members(text)? {
+        let end = scan::walk_members(text, i, |quoted, i| {
+            let end = scan::value_end(text.as_bytes(), i)?;
             let at = match &*scan::name(quoted)? {
                 "type" => 0,
                 "text" => 1,
                 "blob" => 2,
                 "content" => 3,
-                _ => continue,
+                _ => return Some(end),
             };
+            let value = text.get(i..end)?;
             f[at] = (value != "null").then_some(value);
-        }
-        Some(PartKind {
+            Some(end)
+        })?;
+        let part = PartKind {
             kind: f[0],
             text: f[1].is_some(),
             blob: f[2].is_some(),
             content: f[3],
-        })
+        };
+        Some((part, end))
     }
 }
 
-/// The parts a part list's text holds, as [`Parts`] reads them.
-fn scanned_parts(text: &str) -> Option<Vec<PartKind<'_>>> {
-    match text.as_bytes().first() {
-        Some(b'[') => scan::items(text)?
-            .into_iter()
-            .filter(|item| item.starts_with('{'))
-            .map(PartKind::scanned)
-            .collect(),
-        Some(b'{') => Some(vec![PartKind::scanned(text)?]),
-        _ => Some(Vec::new()),
-    }
+/// The parts a part list at `text[i]` holds, as [`Parts`] reads them, and
+/// where it ends.
+fn scanned_parts(text: &str, i: usize) -> Option<(Vec<PartKind<'_>>, usize)> {
+    let b = text.as_bytes();
+    let mut parts = Vec::new();
+    let end = match b.get(i)? {
+        b'[' => scan::walk_items(text, i, |j| {
+            if b.get(j) != Some(&b'{') {
+                return scan::value_end(b, j);
+            }
+            let (part, end) = PartKind::scanned(text, j)?;
+            parts.push(part);
+            Some(end)
+        })?,
+        b'{' => {
+            let (part, end) = PartKind::scanned(text, i)?;
+            parts.push(part);
+            end
+        }
+        _ => scan::value_end(b, i)?,
+    };
+    Some((parts, end))
 }
 
 fn input_requests(raw: &RawValue) -> Vec<InputRequest> {

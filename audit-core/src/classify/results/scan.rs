@@ -1,8 +1,9 @@
 //! A result's members found in JSON text already validated (the envelope's
 //! parse checked all of it), without decoding it: a long string is passed
 //! by `memchr` to its closing quote, where a `serde_json` read tests every
-//! byte for a control character. Anything unexpected gives `None` and the
-//! caller reads the result with `serde_json` instead.
+//! byte for a control character, and a walk descends into the values it
+//! reads, so each byte is passed once. Anything unexpected gives `None` and
+//! the caller reads the result with `serde_json` instead.
 
 /// The end (one past the last byte) of the JSON value that starts at `b[i]`.
 pub(super) fn value_end(b: &[u8], i: usize) -> Option<usize> {
@@ -69,59 +70,63 @@ pub(in crate::classify) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The items of the array `text` (`None` if it is not one), each the text
-/// of its value.
-pub(super) fn items(text: &str) -> Option<Vec<&str>> {
+/// Walks the items of the array that opens at `text[i]`: `visit` gets where
+/// each starts and says where it ends (reading it or passing it by
+/// [`value_end`]). The array's end, or `None` if it is not an array.
+pub(super) fn walk_items(
+    text: &str,
+    i: usize,
+    mut visit: impl FnMut(usize) -> Option<usize>,
+) -> Option<usize> {
     let b = text.as_bytes();
-    if b.first() != Some(&b'[') {
+    if b.get(i) != Some(&b'[') {
         return None;
     }
-    let mut out = Vec::new();
-    let mut i = skip_ws(b, 1);
-    if b.get(i) == Some(&b']') {
-        return Some(out);
+    let mut j = skip_ws(b, i + 1);
+    if b.get(j) == Some(&b']') {
+        return Some(j + 1);
     }
     loop {
-        let end = value_end(b, i)?;
-        out.push(text.get(i..end)?);
-        i = skip_ws(b, end);
-        match b.get(i)? {
-            b',' => i = skip_ws(b, i + 1),
-            b']' => return Some(out),
+        j = skip_ws(b, visit(j)?);
+        match b.get(j)? {
+            b',' => j = skip_ws(b, j + 1),
+            b']' => return Some(j + 1),
             _ => return None,
         }
     }
 }
 
-/// The members of the object `text` (`None` if it is not one), in order:
-/// each name as its JSON text (quotes included) and the text of its value.
-pub(super) fn members(text: &str) -> Option<Vec<(&str, &str)>> {
+/// Walks the members of the object that opens at `text[i]`: `visit` gets
+/// each name as its JSON text (quotes included) and where its value starts,
+/// and says where the value ends. The object's end, or `None` if it is not
+/// an object.
+pub(super) fn walk_members<'t>(
+    text: &'t str,
+    i: usize,
+    mut visit: impl FnMut(&'t str, usize) -> Option<usize>,
+) -> Option<usize> {
     let b = text.as_bytes();
-    if b.first() != Some(&b'{') {
+    if b.get(i) != Some(&b'{') {
         return None;
     }
-    let mut out = Vec::new();
-    let mut i = skip_ws(b, 1);
-    if b.get(i) == Some(&b'}') {
-        return Some(out);
+    let mut j = skip_ws(b, i + 1);
+    if b.get(j) == Some(&b'}') {
+        return Some(j + 1);
     }
     loop {
-        if b.get(i) != Some(&b'"') {
+        if b.get(j) != Some(&b'"') {
             return None;
         }
-        let name_end = string_end(b, i)?;
-        let name = text.get(i..name_end)?;
-        i = skip_ws(b, name_end);
-        if b.get(i) != Some(&b':') {
+        let name_end = string_end(b, j)?;
+        let name = text.get(j..name_end)?;
+        j = skip_ws(b, name_end);
+        if b.get(j) != Some(&b':') {
             return None;
         }
-        i = skip_ws(b, i + 1);
-        let end = value_end(b, i)?;
-        out.push((name, text.get(i..end)?));
-        i = skip_ws(b, end);
-        match b.get(i)? {
-            b',' => i = skip_ws(b, i + 1),
-            b'}' => return Some(out),
+        j = skip_ws(b, visit(name, skip_ws(b, j + 1))?);
+        match b.get(j)? {
+            b',' => j = skip_ws(b, j + 1),
+            b'}' => return Some(j + 1),
             _ => return None,
         }
     }
@@ -139,6 +144,27 @@ pub(super) fn name(quoted: &str) -> Option<std::borrow::Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each member's or item's text, as a walk passing values whole.
+    fn members(text: &str) -> Option<Vec<(&str, &str)>> {
+        let mut out = Vec::new();
+        let end = walk_members(text, 0, |name, i| {
+            let end = value_end(text.as_bytes(), i)?;
+            out.push((name, &text[i..end]));
+            Some(end)
+        })?;
+        (end == text.len()).then_some(out)
+    }
+
+    fn items(text: &str) -> Option<Vec<&str>> {
+        let mut out = Vec::new();
+        let end = walk_items(text, 0, |i| {
+            let end = value_end(text.as_bytes(), i)?;
+            out.push(&text[i..end]);
+            Some(end)
+        })?;
+        (end == text.len()).then_some(out)
+    }
 
     #[test]
     fn members_and_items_split_valid_json() {
