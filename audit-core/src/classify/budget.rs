@@ -15,7 +15,10 @@
 //! They are parsed (within the budget of the answer's frame) only when the
 //! event that records them is written.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
+
+mod scanned;
 
 /// Most estimated bytes of parsed payload one frame may cost.
 pub const FRAME_PARSE_BUDGET: usize = 8 * 1024 * 1024;
@@ -106,11 +109,24 @@ impl ParseBudget {
 
     /// Parses `text` if its estimate fits what is left, and charges it.
     pub fn parse(&mut self, text: &str) -> Parsed {
+        self.parse_with(text, |_| None)
+    }
+
+    /// [`ParseBudget::parse`] of a payload already validated: built in one
+    /// pass that copies long strings whole (see `scanned`).
+    pub fn parse_raw(&mut self, raw: &RawValue) -> Parsed {
+        self.parse_with(raw.get(), scanned::value)
+    }
+
+    fn parse_with(&mut self, text: &str, fast: impl FnOnce(&str) -> Option<Value>) -> Parsed {
         let cost = parsed_estimate(text);
         if cost > self.left {
             return Parsed::OverBudget;
         }
         self.left -= cost;
+        if let Some(v) = fast(text) {
+            return Parsed::Value(v);
+        }
         match serde_json::from_str(text) {
             Ok(v) => Parsed::Value(v),
             Err(_) => Parsed::Invalid,

@@ -30,7 +30,7 @@ impl Classifier {
         raw: &RawValue,
         e: &mut Event,
     ) -> Option<Value> {
-        match self.budget.parse(raw.get()) {
+        match self.budget.parse_raw(raw) {
             Parsed::Value(v) => Some(v),
             Parsed::Invalid => None,
             Parsed::OverBudget => {

