@@ -184,8 +184,11 @@ impl Stamper {
     }
 }
 
+/// Length of `,"prev_hash":"<64 hex>"`.
+const PREV_MEMBER_LEN: usize = 14 + 64 + 1;
+
 /// Length of what [`chain_tail`] returns.
-pub(crate) const CHAIN_TAIL_LEN: usize = 14 + 64 + 1 + HASH_SUFFIX_LEN + 1;
+pub(crate) const CHAIN_TAIL_LEN: usize = PREV_MEMBER_LEN + HASH_SUFFIX_LEN + 1;
 
 /// Links one line into a hash chain: `body` is the line's JSON object without
 /// its closing brace (in pieces, so that a large payload is hashed where it
@@ -195,12 +198,19 @@ pub(crate) const CHAIN_TAIL_LEN: usize = 14 + 64 + 1 + HASH_SUFFIX_LEN + 1;
 pub(crate) fn chain_tail(head: &mut [u8; 32], body: &[&[u8]]) -> [u8; CHAIN_TAIL_LEN] {
     let mut tail = [0u8; CHAIN_TAIL_LEN];
     let mut hex_buf = [0u8; 64];
-    let prev = [b",\"prev_hash\":\"", hex_of(head, &mut hex_buf), b"\"}"].concat();
+    // `,"prev_hash":"<head>"}` on the stack: a heap copy per line is not needed.
+    let mut prev = [0u8; PREV_MEMBER_LEN + 1];
+    let mut at = 0;
+    for part in [b",\"prev_hash\":\"", hex_of(head, &mut hex_buf), b"\"}"] {
+        prev[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    debug_assert_eq!(at, prev.len());
     let mut hasher = Sha256::new();
     for piece in body {
         hasher.update(piece);
     }
-    hasher.update(&prev);
+    hasher.update(prev);
     let hash: [u8; 32] = hasher.finalize().into();
     let mut at = 0;
     for part in [

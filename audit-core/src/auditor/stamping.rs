@@ -12,6 +12,10 @@ use crate::event::{Event, EventType, RiskLevel};
 use crate::frame::hash_pausing;
 use crate::pin::PinStatus;
 
+/// Capacity of the events vector kept from frame to frame (see
+/// `stamp_all`).
+const KEPT_EVENTS: usize = 64;
+
 impl Auditor {
     /// The hex SHA-256 of `bytes`, in [`crate::frame::HASH_PIECE`]s with a
     /// [`Pacer::pause`] after each ([`crate::event::PendingDigest`]).
@@ -74,8 +78,8 @@ impl Auditor {
 
     /// Stages 3-4 for the events so far: redact, then stamp into the batch.
     pub(super) fn stamp_all(&mut self) {
-        let events = std::mem::take(&mut self.events);
-        for mut event in events {
+        let mut events = std::mem::take(&mut self.events);
+        for mut event in events.drain(..) {
             let alert = self.redact(&mut event);
             self.seal(&mut event);
             self.stamp(&event);
@@ -87,6 +91,12 @@ impl Auditor {
             } else {
                 self.checkpoint_if_due(event.at);
             }
+        }
+        // The emptied vector goes back for the next frame's events: a fresh
+        // one per frame cost an allocation, its growth and its free. One
+        // grown past KEPT_EVENTS (a large batch) is let go.
+        if self.events.is_empty() && events.capacity() <= KEPT_EVENTS {
+            self.events = events;
         }
     }
 
@@ -141,10 +151,10 @@ impl Auditor {
     }
 
     fn checkpoint_if_due(&mut self, at: SystemTime) {
-        let now = Instant::now();
         let Some(cp) = self.checkpoints.as_mut() else {
-            return;
+            return; // no clock read per event without checkpoints
         };
+        let now = Instant::now();
         if !cp.due(self.since_checkpoint, now) {
             return;
         }

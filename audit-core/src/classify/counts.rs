@@ -41,8 +41,12 @@ pub struct SessionCounts {
 impl SessionCounts {
     /// Counts one message of `method`.
     pub fn method(&mut self, method: &str) {
-        let known = self.methods.contains_key(method);
-        if known || self.methods.len() < MAX_METHOD_NAMES {
+        // A name already counted costs no allocation (the common case).
+        if let Some(n) = self.methods.get_mut(method) {
+            *n += 1;
+            return;
+        }
+        if self.methods.len() < MAX_METHOD_NAMES {
             let key: String = method.chars().take(METHOD_NAME_CHARS).collect();
             *self.methods.entry(key).or_default() += 1;
         } else {

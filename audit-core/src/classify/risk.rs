@@ -237,8 +237,15 @@ fn assess(
     arguments: Option<&Value>,
     hints: &ToolHints,
 ) -> RiskAssessment {
-    let mut tags = name_tags.to_vec();
-    let mut level = match tags.as_slice() {
+    // The name's tags and what steps 2-3 add (each at most once), made
+    // owned once at the end: the list is per call, and usually one tag.
+    let mut added: [&'static str; 4] = [""; 4];
+    let mut n = 0;
+    let mut add = |tag: &'static str| {
+        added[n] = tag;
+        n += 1;
+    };
+    let mut level = match name_tags {
         [] => RiskLevel::Medium,
         ["data_access"] => RiskLevel::Low,
         _ => RiskLevel::High,
@@ -246,30 +253,33 @@ fn assess(
     if let Some(Value::Object(args)) = arguments {
         if args.keys().any(|k| is_code_key(k)) {
             level = level.max(RiskLevel::High);
-            push_unique(&mut tags, "code_execution");
+            if !name_tags.contains(&"code_execution") {
+                add("code_execution");
+            }
         }
     }
     if let Some(args) = arguments {
         let mut budget = SCAN_BYTES;
         if has_destructive_idiom(args, &mut budget, 0) {
             level = RiskLevel::Critical;
-            tags.push("destructive_argument");
+            add("destructive_argument");
         }
     }
     if hints.destructive == Some(true) {
         level = level.max(RiskLevel::High);
-        tags.push("destructive_hint");
+        add("destructive_hint");
     } else if hints.read_only == Some(true) && level == RiskLevel::Medium {
         level = RiskLevel::Low;
-        tags.push("read_only_hint");
+        add("read_only_hint");
     }
     if hints.open_world == Some(true) {
-        tags.push("open_world");
+        add("open_world");
     }
-    RiskAssessment {
-        level,
-        tags: tags.into_iter().map(str::to_owned).collect(),
+    let mut tags = Vec::with_capacity(name_tags.len() + n);
+    for tag in name_tags.iter().chain(&added[..n]) {
+        tags.push((*tag).to_owned());
     }
+    RiskAssessment { level, tags }
 }
 
 /// True for an argument key that carries code, in any case. An ASCII key is

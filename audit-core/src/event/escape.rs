@@ -24,6 +24,11 @@ impl Formatter for LineSafe {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // What this escapes starts with a byte of 0x7F or above; most
+        // fragments (keys, ASCII text) have none and are written whole.
+        if !has_byte_from_7f(fragment.as_bytes()) {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (at, c) in escapes(fragment) {
             writer.write_all(&fragment.as_bytes()[start..at])?;
@@ -51,6 +56,13 @@ impl Formatter for LineSafe {
 /// True for a character this module escapes beyond serde_json's own.
 pub fn needs_escape(c: char) -> bool {
     matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Whether any byte of `bytes` is 0x7F or above. One pass without an early
+/// exit, which the compiler vectorises; cheaper than a searcher's set-up on
+/// the short strings most fragments are.
+fn has_byte_from_7f(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |any, &b| any | (b >= 0x7f))
 }
 
 /// The characters of `s` to escape, with their byte offsets. Their UTF-8
@@ -98,6 +110,17 @@ mod tests {
     fn everything_else_is_as_serde_json_writes_it() {
         let v = json!({"a": 1, "b": [true, null, 2.5], "c": "plain \"q\" \\ é ☃ 😀"});
         assert_eq!(line(&v), serde_json::to_string(&v).unwrap());
+    }
+
+    #[test]
+    fn the_fast_test_sees_every_byte_from_7f() {
+        for b in 0..=255u8 {
+            let mut bytes = vec![b'a'; 40];
+            bytes[37] = b;
+            assert_eq!(has_byte_from_7f(&bytes), b >= 0x7f, "{b:#x}");
+        }
+        let v = json!(["\u{7f}", "x\u{2028}", "é"]);
+        assert_eq!(line(&v), r#"["\u007f","x\u2028","é"]"#);
     }
 
     #[test]

@@ -29,7 +29,8 @@ use super::retention::{OverBudget, RetentionLimits};
 use super::rotate::{
     active_name, plan_rotation, FileEntry, RotationInput, RotationPlan, RotationPolicy,
 };
-use super::seal::{Seal, SealLog};
+use super::running::RunningDigest;
+use super::seal::{Seal, SealLog, Written};
 use super::storage::{file_identity, path_identity, DirLock, FlockGuard, Storage};
 use super::SinkError;
 use crate::clock::utc_date;
@@ -58,10 +59,19 @@ struct OpenFile {
     unsynced: bool,
     /// Offset of the newline that ended a torn line, for the seal index.
     repaired: Option<u64>,
+    /// The file's digest while it holds only what this handle appended
+    /// (its seal then need not read it back); `None` once anything else
+    /// was found in it, or when nothing seals it.
+    running: Option<RunningDigest>,
 }
 
 impl OpenFile {
-    fn open(storage: &mut dyn Storage, path: PathBuf, date: String) -> Result<OpenFile, SinkError> {
+    fn open(
+        storage: &mut dyn Storage,
+        path: PathBuf,
+        date: String,
+        sealed: bool,
+    ) -> Result<OpenFile, SinkError> {
         let open_err = |source| SinkError::Open {
             path: path.clone(),
             source,
@@ -75,6 +85,7 @@ impl OpenFile {
             id,
             unsynced: false,
             repaired: None,
+            running: sealed.then(RunningDigest::default),
         })
     }
 
@@ -93,6 +104,16 @@ impl OpenFile {
         storage.sync(&self.file).map_err(|source| SinkError::Sync {
             path: self.path.clone(),
             source,
+        })
+    }
+
+    /// What the seal of this file, under its active name, may take from the
+    /// digest kept while appending.
+    fn written(&self) -> Option<Written> {
+        Some(Written {
+            file: active_name(&self.date),
+            id: self.id,
+            digest: self.running.clone()?,
         })
     }
 
@@ -122,12 +143,16 @@ impl OpenFile {
     ) -> Result<(), SinkError> {
         let res = (|| {
             let mut size = self.file.metadata()?.len();
+            if self.running.as_ref().is_some_and(|r| r.len() != size) {
+                self.running = None; // not only ours: its seal reads it
+            }
             if size > 0 {
                 let mut last = [0u8];
                 self.file.read_at(&mut last, size - 1)?;
                 if last[0] != b'\n' {
                     storage.append(&mut self.file, b"\n")?;
                     self.repaired = Some(size);
+                    self.running = None;
                     size += 1;
                 }
             }
@@ -135,6 +160,9 @@ impl OpenFile {
                 // Leave no fragment behind (if we can): the batch is lost whole.
                 let _ = self.file.set_len(size);
                 return Err(e);
+            }
+            if let Some(r) = &mut self.running {
+                r.update(batch);
             }
             match sync {
                 SyncMode::Now => {
@@ -204,7 +232,10 @@ impl DailyFiles {
         let Ok(_guard) = self.lock.acquire(&self.dir) else {
             return;
         };
-        self.seals.append(&self.dir, &[Seal::Exit { file }], now);
+        let written = open.written();
+        let seal = Seal::Exit { file };
+        self.seals
+            .append_written(&self.dir, &[seal], now, written.as_ref());
     }
 
     /// Appends `batch` at time `now()` (read under the lock); names of files
@@ -220,8 +251,11 @@ impl DailyFiles {
         let _guard = self.lock_dir(storage)?;
         let now = now();
         let today = utc_date(now);
+        // The file this writer lets go here, if it rotates it.
+        let mut left = None;
         if let Some(open) = &self.open {
             if open.date != today || !open.is_current() {
+                left = open.written();
                 log_sync_error(close(&mut self.open, storage, &mut self.syncs));
             }
         }
@@ -234,6 +268,9 @@ impl DailyFiles {
         };
         let full = size.is_some_and(|s| s > 0 && s + incoming > self.policy.max_file_size);
         if self.open.is_none() || full {
+            if let Some(open) = &self.open {
+                left = open.written();
+            }
             log_sync_error(close(&mut self.open, storage, &mut self.syncs));
             let input = RotationInput {
                 today: &today,
@@ -241,9 +278,9 @@ impl DailyFiles {
                 incoming,
                 now,
             };
-            self.rotate(&input, rotated);
+            self.rotate(&input, rotated, left.as_ref());
             let path = self.dir.join(active_name(&today));
-            self.open = Some(OpenFile::open(storage, path, today)?);
+            self.open = Some(OpenFile::open(storage, path, today, true)?);
         }
         let open = self.open.as_mut().expect("opened above");
         let res = open.append(storage, batch, sync, &mut self.syncs);
@@ -294,7 +331,12 @@ impl DailyFiles {
     }
 
     /// Step 3: plans and applies rotation and retention (under the lock).
-    fn rotate(&mut self, input: &RotationInput<'_>, rotated: &mut Vec<String>) {
+    fn rotate(
+        &mut self,
+        input: &RotationInput<'_>,
+        rotated: &mut Vec<String>,
+        left: Option<&Written>,
+    ) {
         let plan = match list_entries(&self.dir) {
             Ok(entries) => plan_rotation(&entries, input, &self.policy, &self.limits),
             Err(e) => {
@@ -306,7 +348,8 @@ impl DailyFiles {
             self.warn_rotation(&path, e);
         }
         let seals = seals_of(&self.dir, &plan);
-        self.seals.append(&self.dir, &seals, input.now);
+        self.seals
+            .append_written(&self.dir, &seals, input.now, left);
         self.over_budget = plan.over_budget;
         rotated.extend(plan.compress);
     }
@@ -436,7 +479,8 @@ impl SingleFile {
                         })?;
                 }
             }
-            self.open = Some(OpenFile::open(storage, self.path.clone(), String::new())?);
+            let path = self.path.clone();
+            self.open = Some(OpenFile::open(storage, path, String::new(), false)?);
         }
         let open = self.open.as_mut().expect("opened above");
         let _guard = FlockGuard::exclusive(&open.file).map_err(|source| SinkError::Write {
@@ -459,3 +503,7 @@ impl SingleFile {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "append_tests.rs"]
+mod tests;

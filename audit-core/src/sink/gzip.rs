@@ -69,7 +69,8 @@ fn write_gzip(src: &File, out: File) -> io::Result<()> {
     // of the CPU of the default level, which on a small machine competes
     // with the relay and the auditor.
     let mut enc = GzEncoder::new(out, Compression::fast());
-    io::copy(&mut BufReader::new(src), &mut enc)?;
+    // Reads of 256 KiB: a tenth of the syscalls of the default 8 KiB.
+    io::copy(&mut BufReader::with_capacity(256 * 1024, src), &mut enc)?;
     let out = enc.finish()?;
     out.sync_all()
 }

@@ -22,6 +22,7 @@ pub mod losses;
 pub mod private_file;
 pub mod retention;
 pub mod rotate;
+mod running;
 pub mod seal;
 pub mod storage;
 pub mod target;

@@ -35,6 +35,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::running::RunningDigest;
+use super::storage::file_identity;
 use crate::clock::rfc3339_millis;
 use crate::sign::SecretKey;
 use crate::stamp::{canonical_split, sha256_hex};
@@ -127,6 +129,17 @@ pub enum Seal {
     Repaired { file: String, offset: u64 },
 }
 
+/// A file this writer wrote: the name it wrote it under, its inode, and the
+/// digest it kept while appending ([`RunningDigest`]). A seal of that same inode uses
+/// the digest (caught up to what others appended) instead of reading the
+/// whole file back.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) file: String,
+    pub(crate) id: (u64, u64),
+    pub(crate) digest: RunningDigest,
+}
+
 /// The writer's side: appends entries, signing them with `key` if given.
 #[derive(Debug, Default)]
 pub struct SealLog {
@@ -142,10 +155,22 @@ impl SealLog {
     /// Appends one entry per seal to `dir/.seals`. The caller holds the
     /// directory lock. A failure is logged once: the trail goes on.
     pub fn append(&mut self, dir: &Path, seals: &[Seal], now: SystemTime) {
+        self.append_written(dir, seals, now, None);
+    }
+
+    /// [`SealLog::append`], with the digest kept for a file this writer
+    /// wrote.
+    pub(crate) fn append_written(
+        &mut self,
+        dir: &Path,
+        seals: &[Seal],
+        now: SystemTime,
+        written: Option<&Written>,
+    ) {
         if seals.is_empty() {
             return;
         }
-        if let Err(e) = self.try_append(dir, seals, now) {
+        if let Err(e) = self.try_append(dir, seals, now, written) {
             if !self.warned {
                 self.warned = true;
                 tracing::warn!("audit trail: cannot write the seal index {SEAL_FILE}: {e}");
@@ -153,7 +178,13 @@ impl SealLog {
         }
     }
 
-    fn try_append(&self, dir: &Path, seals: &[Seal], now: SystemTime) -> io::Result<()> {
+    fn try_append(
+        &self,
+        dir: &Path,
+        seals: &[Seal],
+        now: SystemTime,
+        written: Option<&Written>,
+    ) -> io::Result<()> {
         let mut file = open_index(&dir.join(SEAL_FILE))?;
         let (mut n, mut prev, torn) = last_entry(&file)?;
         let mut out = Vec::new();
@@ -163,7 +194,7 @@ impl SealLog {
         let time = rfc3339_millis(now);
         for seal in seals {
             n += 1;
-            let entry = self.entry(dir, seal, n, &time, prev)?;
+            let entry = self.entry(dir, seal, n, &time, prev, written)?;
             prev = self.write_entry(&entry, &mut out);
         }
         file.write_all(&out)
@@ -176,6 +207,7 @@ impl SealLog {
         n: u64,
         time: &str,
         prev: String,
+        written: Option<&Written>,
     ) -> io::Result<SealEntry> {
         let mut e = SealEntry {
             v: 1,
@@ -191,15 +223,19 @@ impl SealLog {
             pid: std::process::id(),
             prev,
         };
-        let digest = |file: &str| -> io::Result<(u64, String)> { digest_file(&dir.join(file)) };
+        // `written` is matched by the name it was written under; the inode
+        // check in digest_written decides.
+        let digest = |file: &str, was: &str| -> io::Result<(u64, String)> {
+            digest_written(&dir.join(file), written.filter(|w| w.file == was))
+        };
         match seal {
             Seal::Closed { file, from } => {
-                let (size, sha) = digest(file)?;
+                let (size, sha) = digest(file, from)?;
                 (e.op, e.file, e.from) = (SealOp::Closed, file.clone(), Some(from.clone()));
                 (e.size, e.sha256) = (Some(size), Some(sha));
             }
             Seal::Exit { file } => {
-                let (size, sha) = digest(file)?;
+                let (size, sha) = digest(file, file)?;
                 (e.op, e.file, e.size, e.sha256) =
                     (SealOp::Exit, file.clone(), Some(size), Some(sha));
             }
@@ -276,12 +312,20 @@ fn last_entry(file: &File) -> io::Result<(u64, String, bool)> {
 }
 
 /// Size and SHA-256 (hex) of a plain audit file, read without following a
-/// link.
-pub fn digest_file(path: &Path) -> io::Result<(u64, String)> {
+/// link; from `written`'s digest if the file is the inode it describes and
+/// still holds what it hashed.
+fn digest_written(path: &Path, written: Option<&Written>) -> io::Result<(u64, String)> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
+    if let Some(w) = written {
+        if file_identity(&file)? == w.id {
+            if let Ok(digest) = w.digest.of_file(&file) {
+                return Ok(digest);
+            }
+        }
+    }
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let (mut h, mut size) = (Sha256::new(), 0u64);
     loop {
@@ -384,7 +428,7 @@ mod tests {
         std::os::unix::fs::symlink(&victim, tmp.path().join(SEAL_FILE)).unwrap();
         let seal = Seal::Deleted { file: "x".into() };
         let err = SealLog::default()
-            .try_append(tmp.path(), &[seal], SystemTime::UNIX_EPOCH)
+            .try_append(tmp.path(), &[seal], SystemTime::UNIX_EPOCH, None)
             .unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{err}");
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
