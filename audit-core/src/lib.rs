@@ -30,6 +30,7 @@
 
 pub mod analysis;
 pub(crate) mod auditor;
+mod bytescan;
 pub mod check;
 pub(crate) mod classify;
 pub(crate) mod clock;

@@ -18,6 +18,7 @@ use std::time::SystemTime;
 use serde_json::value::RawValue;
 
 use super::methods::{request_recording, Recording};
+use super::results::scan;
 use super::Classifier;
 use crate::event::{Direction, Event, EventType, Outcome, Severity};
 use crate::frame::Frame;
@@ -84,48 +85,19 @@ fn skip_ws(b: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// End (exclusive) of the string starting at `at`, if it is whole.
+/// End (exclusive) of the string whose opening quote is `b[at]`.
 fn string_end(b: &[u8], at: usize) -> Option<usize> {
     if b.get(at) != Some(&b'"') {
         return None;
     }
-    let mut i = at + 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
-        }
-    }
-    None
+    scan::string_end(b, at)
 }
 
 /// End (exclusive) of the value starting at `at`, if it is whole.
 fn value_end(b: &[u8], at: usize) -> Option<usize> {
     match b.get(at)? {
         b'"' => string_end(b, at),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut i = at;
-            while i < b.len() {
-                match b[i] {
-                    b'"' => {
-                        i = string_end(b, i)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            None
-        }
+        b'{' | b'[' => scan::container_end(b, at),
         _ => {
             let len = b[at..]
                 .iter()

@@ -40,7 +40,7 @@ pub(in crate::classify) fn string_span(b: &[u8], i: usize) -> Option<(usize, boo
 }
 
 /// The end of the object or array that opens at `b[i]`.
-fn container_end(b: &[u8], i: usize) -> Option<usize> {
+pub(in crate::classify) fn container_end(b: &[u8], i: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut j = i;
     while j < b.len() {
