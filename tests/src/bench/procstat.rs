@@ -123,11 +123,22 @@ mod tests {
 
     #[test]
     fn reads_a_child_process_clock() {
+        use std::io::{Read, Write};
         let mut child = std::process::Command::new("cat")
             .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // It has run (forked, exec'd): its clock is past zero.
+        // Once it has echoed a line it has surely run: a spawned child not
+        // yet scheduled after its exec can read 0 ns on a loaded machine.
+        child.stdin.as_mut().unwrap().write_all(b"x\n").unwrap();
+        let mut echo = [0u8; 2];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut echo)
+            .unwrap();
         let cpu = process_clock(child.id());
         child.kill().unwrap();
         child.wait().unwrap();
