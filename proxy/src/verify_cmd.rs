@@ -1,7 +1,7 @@
 //! `mcp-blackbox verify`: checks an audit trail's hash chains (across
 //! announced gaps), each directory's files against its seal index, and, with
 //! a public key, the signed checkpoints and seal entries. Thin glue over
-//! [`audit_core::verify`]; what each mode proves is in `docs/audit-files.md`.
+//! [`audit_core::verify`]; what each mode proves is in `docs/verify.md`.
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@
 //! taken by the `peak_rss` go-between). Holding every line, as a sort of the
 //! whole trail would, costs about 300 bytes a line: 85 MiB here.
 //!
-//! The bound is the one `docs/audit-files.md` states: a look-back window per
+//! The bound is the one `docs/verify.md` states: a look-back window per
 //! open session, the line cap, and a small state per session.
 
 use std::process::{Command, Stdio};

@@ -23,7 +23,7 @@
 //! `prev` is the previous entry's hash (64 zeros for the first), `n` its
 //! number plus one. The file is opened without following links and checked
 //! after opening (a regular file of ours, mode 0600). The format and what
-//! `verify` concludes from it are in `docs/audit-files.md`.
+//! `verify` concludes from it are in `docs/verify.md`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};

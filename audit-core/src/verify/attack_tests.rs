@@ -139,7 +139,7 @@ fn a_decompression_bomb_is_read_as_a_stream() {
 
 mod fuzz {
     //! The reader and the checks on any input: no panic, every byte
-    //! accounted for (the bounded run CI does; see docs/audit-files.md).
+    //! accounted for (the bounded run CI does; see docs/verify.md).
 
     use super::super::tests::{session, Spec};
     use super::super::*;

@@ -6,7 +6,7 @@
 //! sort of the session's lines by `seq` would, in bounded memory. Each
 //! session gets a [`SessionReport`]: OK, or the [`Break`]s found, each
 //! naming the file and line. What each mode proves, and the memory bound,
-//! are written down in `docs/audit-files.md`.
+//! are written down in `docs/verify.md`.
 
 pub mod chain;
 mod gaps;
