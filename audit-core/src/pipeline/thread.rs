@@ -27,7 +27,7 @@ pub(super) fn run_auditor(
     flush_timeout: Duration,
     clock: SessionClock,
 ) -> Finished {
-    sched::set_thread_nice(sched::AUDIT_NICE);
+    sched::lower_thread_priority(sched::AUDIT_NICE);
     let session_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
     let transcript = start_transcript(&mut plan, &session_id, &server, parse_limit);
     let Some(mut sinks) = Sinks::start(&plan) else {

@@ -89,7 +89,7 @@ impl Compressor {
         let join = std::thread::Builder::new()
             .name("audit-gzip".into())
             .spawn(move || {
-                crate::sched::set_thread_nice(crate::sched::BACKGROUND_NICE);
+                crate::sched::lower_thread_priority(crate::sched::BACKGROUND_NICE);
                 let mut lock = DirLock::default();
                 let mut warned = false;
                 for (dir, name) in rx {
