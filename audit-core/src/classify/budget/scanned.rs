@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::classify::results::scan::{skip_ws, string_span};
+use crate::classify::results::scan::{self, skip_ws, string_span};
 
 /// Deepest nesting built here (`serde_json` refuses past 127).
 const MAX_DEPTH: usize = 64;
@@ -46,51 +46,24 @@ fn value_at(text: &str, i: usize, depth: usize) -> Option<(Value, usize)> {
 }
 
 fn array_at(text: &str, i: usize, depth: usize) -> Option<(Value, usize)> {
-    let b = text.as_bytes();
     let mut items = Vec::new();
-    let mut j = skip_ws(b, i + 1);
-    if b.get(j) == Some(&b']') {
-        return Some((Value::Array(items), j + 1));
-    }
-    loop {
+    let end = scan::walk_items(text, i, |j| {
         let (v, end) = value_at(text, j, depth + 1)?;
         items.push(v);
-        j = skip_ws(b, end);
-        match b.get(j)? {
-            b',' => j = skip_ws(b, j + 1),
-            b']' => return Some((Value::Array(items), j + 1)),
-            _ => return None,
-        }
-    }
+        Some(end)
+    })?;
+    Some((Value::Array(items), end))
 }
 
 fn object_at(text: &str, i: usize, depth: usize) -> Option<(Value, usize)> {
-    let b = text.as_bytes();
     let mut map = Map::new();
-    let mut j = skip_ws(b, i + 1);
-    if b.get(j) == Some(&b'}') {
-        return Some((Value::Object(map), j + 1));
-    }
-    loop {
-        if b.get(j) != Some(&b'"') {
-            return None;
-        }
-        let (name_end, escaped) = string_span(b, j)?;
-        let name = string(text.get(j..name_end)?, escaped)?;
-        j = skip_ws(b, name_end);
-        if b.get(j) != Some(&b':') {
-            return None;
-        }
-        let (v, end) = value_at(text, skip_ws(b, j + 1), depth + 1)?;
+    let end = scan::walk_members(text, i, |quoted, j| {
+        let (v, end) = value_at(text, j, depth + 1)?;
         // As serde_json's map visitor: a repeated member keeps the last.
-        map.insert(name, v);
-        j = skip_ws(b, end);
-        match b.get(j)? {
-            b',' => j = skip_ws(b, j + 1),
-            b'}' => return Some((Value::Object(map), j + 1)),
-            _ => return None,
-        }
-    }
+        map.insert(scan::name(quoted)?.into_owned(), v);
+        Some(end)
+    })?;
+    Some((Value::Object(map), end))
 }
 
 /// A string's JSON text (quotes included) decoded: without an escape, its

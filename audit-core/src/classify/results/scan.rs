@@ -73,7 +73,7 @@ pub(in crate::classify) fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// Walks the items of the array that opens at `text[i]`: `visit` gets where
 /// each starts and says where it ends (reading it or passing it by
 /// [`value_end`]). The array's end, or `None` if it is not an array.
-pub(super) fn walk_items(
+pub(in crate::classify) fn walk_items(
     text: &str,
     i: usize,
     mut visit: impl FnMut(usize) -> Option<usize>,
@@ -100,7 +100,7 @@ pub(super) fn walk_items(
 /// each name as its JSON text (quotes included) and where its value starts,
 /// and says where the value ends. The object's end, or `None` if it is not
 /// an object.
-pub(super) fn walk_members<'t>(
+pub(in crate::classify) fn walk_members<'t>(
     text: &'t str,
     i: usize,
     mut visit: impl FnMut(&'t str, usize) -> Option<usize>,
@@ -133,7 +133,7 @@ pub(super) fn walk_members<'t>(
 }
 
 /// A member's name decoded (`"\u0074ype"` is `type`).
-pub(super) fn name(quoted: &str) -> Option<std::borrow::Cow<'_, str>> {
+pub(in crate::classify) fn name(quoted: &str) -> Option<std::borrow::Cow<'_, str>> {
     if quoted.contains('\\') {
         serde_json::from_str::<String>(quoted).ok().map(Into::into)
     } else {
