@@ -255,8 +255,9 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     /// Carries out the pieces in order, leaving `pieces` empty. The first
-    /// chunk offered carries `left_behind` (`fdio::Filled`).
-    fn apply(&mut self, pieces: &mut Vec<Piece>, at: Instant, mut left_behind: usize) {
+    /// chunk offered carries `left_behind` (`fdio::Filled`); what no chunk
+    /// carried (none was offered) is returned, for the next read's.
+    fn apply(&mut self, pieces: &mut Vec<Piece>, at: Instant, mut left_behind: usize) -> usize {
         for piece in pieces.drain(..) {
             match piece {
                 Piece::Relay(bytes) => {
@@ -304,6 +305,7 @@ impl Sink<'_> {
                 }
             }
         }
+        left_behind
     }
 }
 
@@ -377,14 +379,19 @@ fn pump_lines(
 ) {
     let mut cutter = LineCutter::new(parse_limit);
     let mut pieces = Vec::new();
+    // Read-buffer tails left behind and not yet charged to a chunk.
+    let mut owed = 0;
     loop {
-        let (eof, left_behind) = match fdio::read_into(fd, &mut cutter.buf, READ_SIZE) {
-            Ok(f) => (f.read == 0, f.left_behind),
-            Err(_) => (true, 0),
+        let eof = match fdio::read_into(fd, &mut cutter.buf, READ_SIZE) {
+            Ok(f) => {
+                owed += f.left_behind;
+                f.read == 0
+            }
+            Err(_) => true,
         };
         let at = Instant::now();
         cutter.cut_into(eof, judge, oversized, &mut pieces);
-        sink.apply(&mut pieces, at, left_behind);
+        owed = sink.apply(&mut pieces, at, owed);
         if eof {
             return;
         }
